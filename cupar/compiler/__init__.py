@@ -1,0 +1,2 @@
+"""Source -> IR -> passes -> typed (later: fused, kernel) IR. Pure: imports nothing from
+cupar.runtime, touches no device."""

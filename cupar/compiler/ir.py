@@ -1,0 +1,148 @@
+"""The cupar IR: a handful of frozen dataclasses in flat single-assignment form.
+
+A `Function` has parameters and a `Body`: a tuple of `Let`s followed by a result atom. A `Let`
+binds one fresh `Var` to a `Prim` call, a `Lambda`, or an atom. Primitive arguments are atoms
+(`Var`, `Const`) or `Lambda`s, never nested calls, so every intermediate value has a name.
+Conditionals are the primitive `cond(pred, lambda: then, lambda: else)`: both branches stay
+lambdas, so no pass can hoist work out of a branch by accident. Calls of other functions are the
+primitive `call(fn, *args)`, where `fn` is a local Var or a Const holding a @parallel function.
+
+Invariants (checked by `verify`): every Var is bound once and before use; after `infer_types`
+every Var and Const carries a type and no type variable is left. Every node has a `Loc`;
+`loc` takes no part in equality, so structurally equal IR compares equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Loc
+from .types import Type
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    type: Type | None = None
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+    type: Type | None = None
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+Atom = Var | Const
+
+
+@dataclass(frozen=True)
+class Lambda:
+    params: tuple[Var, ...]
+    body: Body
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Prim:
+    name: str
+    args: tuple  # of Atom | Lambda
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Let:
+    var: Var
+    value: Prim | Lambda | Var | Const
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Body:
+    lets: tuple[Let, ...]
+    result: Atom
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    params: tuple[Var, ...]
+    body: Body
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+    result_type: Type | None = None
+
+
+def walk_bodies(body: Body):
+    """Yield `body` and every body nested in it (lambda bodies), outermost first."""
+    yield body
+    for let in body.lets:
+        for value in (let.value, *getattr(let.value, "args", ())):
+            if isinstance(value, Lambda):
+                yield from walk_bodies(value.body)
+
+
+def map_bodies(fn, body: Body) -> Body:
+    """Apply `fn: Body -> Body` to every body, innermost first, rebuilding the tree."""
+    return fn(Body(tuple(_map_let(fn, let) for let in body.lets), body.result))
+
+
+def _map_let(fn, let: Let) -> Let:
+    value = let.value
+    if isinstance(value, Lambda):
+        value = Lambda(value.params, map_bodies(fn, value.body), value.loc)
+    elif isinstance(value, Prim):
+        args = tuple(Lambda(a.params, map_bodies(fn, a.body), a.loc) if isinstance(a, Lambda)
+                     else a for a in value.args)
+        value = Prim(value.name, args, value.loc)
+    return Let(let.var, value, let.loc)
+
+
+def free_vars(node, bound: frozenset = frozenset()) -> set[str]:
+    """Names a Body or Lambda uses without binding them (closure captures or globals)."""
+    match node:
+        case Var(name):
+            return set() if name in bound else {name}
+        case Const():
+            return set()
+        case Lambda(params, body):
+            return free_vars(body, bound | {p.name for p in params})
+        case Prim(_, args):
+            return set().union(*(free_vars(a, bound) for a in args))
+        case Body(lets, result):
+            free: set[str] = set()
+            for let in lets:
+                free |= free_vars(let.value, bound)
+                bound = bound | {let.var.name}
+            return free | free_vars(result, bound)
+    raise TypeError(f"not an IR node: {node!r}")
+
+
+@dataclass(frozen=True)
+class FnRef:
+    """The value of a Const naming a function of the Program (a @parallel function)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Program:
+    """The functions reachable from `entry`, by unique name. Before `resolve_globals` it holds
+    the entry alone; `sources` maps each name to the handle its globals are read through;
+    `arg_types` are the types of the call being compiled."""
+
+    functions: dict
+    entry: str
+    arg_types: tuple = ()
+    sources: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def replace_functions(self, functions: dict, entry: str | None = None) -> "Program":
+        return Program(functions, entry or self.entry, self.arg_types, self.sources)
+
+    @property
+    def main(self) -> Function:
+        return self.functions[self.entry]

@@ -1,0 +1,77 @@
+"""The compiler pipeline: one list of passes, each a name, a one-line doc and a pure function
+`Program -> Program`. The verifier runs after every pass; `observe(name, program)` sees every
+stage (that is how `cupar.explain` and `CUPAR_DUMP` print them).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import CuparError, InternalError
+from .frontend import parse_function
+from .infer import infer_types
+from .ir import Function, Program
+from .printer import format_program
+from .resolve import resolve_globals
+from .tailcalls import check_tail_calls
+from .verify import verify
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: Callable[[Program], Program]
+    doc: str
+    typed: bool  # whether its output must be fully typed
+
+
+PIPELINE = [
+    Pass("resolve_globals", resolve_globals,
+         "give free names their meaning: prelude primitive, number, or @parallel function", False),
+    Pass("check_tail_calls", check_tail_calls,
+         "reject recursion that is not tail recursion", False),
+    Pass("infer_types", infer_types,
+         "infer types, instantiate polymorphic functions, specialise to the argument types", True),
+]
+
+
+def describe() -> str:
+    """The pipeline as text, one pass a line."""
+    return "\n".join(f"{p.name:<18} {p.doc}" for p in PIPELINE)
+
+
+def compile_program(program: Program, observe: Callable | None = None) -> Program:
+    """Run every pass, verifying after each; `observe(stage, program)` sees each result."""
+    verify(program, "parse", typed=False, resolved=False)
+    if observe:
+        observe("parse", program)
+    for p in PIPELINE:
+        try:
+            program = p.run(program)
+        except CuparError:
+            raise
+        except Exception as exc:  # a bug in the pass: say which, keep the cause chained
+            raise InternalError(f"pass `{p.name}` failed: {type(exc).__name__}: {exc}") from exc
+        verify(program, p.name, typed=p.typed)
+        if observe:
+            observe(p.name, program)
+    return program
+
+
+def dump_observer(setting: str | None = None) -> Callable | None:
+    """An observer printing the stages CUPAR_DUMP names (`all`, or pass names, comma-separated)."""
+    setting = os.environ.get("CUPAR_DUMP", "") if setting is None else setting
+    wanted = {s.strip() for s in setting.split(",") if s.strip()}
+    if not wanted:
+        return None
+
+    def observe(stage: str, program: Program) -> None:
+        if "all" in wanted or stage in wanted:
+            print(f"--- cupar: after {stage} ---\n{format_program(program)}\n", flush=True)
+    return observe
+
+
+__all__ = ["PIPELINE", "Pass", "compile_program", "describe", "dump_observer", "parse_function",
+           "Function"]

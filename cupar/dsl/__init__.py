@@ -1,0 +1,1 @@
+"""What users touch: @parallel, the prelude (the executable specification) and places."""

@@ -1,0 +1,157 @@
+"""`@parallel`: capture a function, compile it per argument types, run it at a place.
+
+The source is parsed when the decorator runs, so unsupported syntax is reported at once.
+Names are resolved and types inferred at the first call with each combination of argument
+types; the typed program is cached on the function (lengths are not part of the key).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import threading
+
+from ..compiler.ir import Program
+from ..compiler.pipeline import compile_program, dump_observer
+from ..compiler.resolve import MISSING
+from ..compiler.types import canonical
+from ..compiler.frontend import parse_function
+from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnavailableError,
+                      show_full_traceback)
+from . import places
+from .values import as_array, type_of_value
+
+
+def parallel(fn):
+    """Make `fn` a cupar function: data-parallel, compiled per argument types, run at the
+    current place (`cupar.places.cpu` unless a `with place:` block or `target_place=` says).
+
+    >>> @parallel
+    ... def axpy(a, x, y):
+    ...     return map(lambda xi, yi: a * xi + yi, x, y)
+    """
+    if isinstance(fn, ParallelFunction):
+        return fn
+    return ParallelFunction(fn)
+
+
+class ParallelFunction:
+    def __init__(self, fn):
+        if not inspect.isfunction(fn):
+            raise CuparTypeError(f"@parallel applies to functions, not {type(fn).__name__}",
+                                 None, "decorate a function defined with `def`")
+        functools.update_wrapper(self, fn)
+        self.fn, self.name = fn, fn.__name__
+        self.parsed = parse_function(*source_of(fn))
+        self._programs: dict = {}
+        self._lock = threading.RLock()
+
+    @property
+    def cupar_source(self):
+        """The handle the compiler reads this function through (name, parsed IR, lookup)."""
+        return self
+
+    def lookup(self, name: str):
+        """A free name of the function: closure variable, then module global."""
+        code = self.fn.__code__
+        if name in code.co_freevars and self.fn.__closure__:
+            cell = self.fn.__closure__[code.co_freevars.index(name)]
+            try:
+                return cell.cell_contents
+            except ValueError:  # not yet assigned in the enclosing function
+                return MISSING
+        return self.fn.__globals__.get(name, MISSING)
+
+    def __repr__(self) -> str:
+        return f"<cupar.parallel function {self.fn.__module__}.{self.fn.__qualname__}>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, target_place=None):
+        try:
+            place = choose_place(target_place)
+            types = self.argument_types(args)
+            program = self.program_for(types)
+            values = tuple(prepare(a) for a in args)
+            try:
+                return place.execute(program, values)
+            except CuparError:
+                raise
+            except Exception as exc:
+                raise InternalError(f"running `{self.name}` at {place!r} failed: "
+                                    f"{type(exc).__name__}: {exc}", self.parsed.loc) from exc
+        except CuparError as err:
+            if show_full_traceback():
+                raise
+            raise err.with_traceback(None) from None
+
+    def argument_types(self, args: tuple) -> tuple:
+        params = [p.name for p in self.parsed.params]
+        if len(args) != len(params):
+            raise CuparTypeError(
+                f"`{self.name}` takes {len(params)} argument{'s' * (len(params) != 1)} "
+                f"({', '.join(params)}), but {len(args)} {'was' if len(args) == 1 else 'were'} "
+                "given", caller_loc(), f"call it as {self.name}({', '.join(params)})")
+        types = []
+        for name, value in zip(params, args):
+            try:
+                types.append(type_of_value(value, f"argument `{name}` of `{self.name}`"))
+            except CuparError as err:
+                raise type(err)(err.message, caller_loc(), err.hint) from None
+        return tuple(types)
+
+    def program_for(self, types: tuple, observe=None) -> Program:
+        """The compiled (typed) Program for these argument types, cached."""
+        key = canonical(types)
+        with self._lock:
+            if observe is None and key in self._programs:
+                return self._programs[key]
+            program = Program({self.name: self.parsed}, self.name, types, {self.name: self})
+            typed = compile_program(program, observe or dump_observer())
+            self._programs[key] = typed
+            return typed
+
+
+def choose_place(target_place) -> places.Place:
+    if target_place is None:
+        return places.current()
+    if not isinstance(target_place, places.Place):
+        raise CuparTypeError(f"target_place must be a cupar place, not {target_place!r}",
+                             caller_loc(), "use cupar.places.here, cupar.places.cpu or "
+                             "cupar.places.gpu0")
+    return target_place
+
+
+def prepare(value):
+    """An argument in the representation the places expect (array-likes become arrays)."""
+    if isinstance(value, (list,)) or (hasattr(value, "__array__") and
+                                      not hasattr(value, "dtype")):
+        return as_array(value, "argument", None)
+    return value
+
+
+def source_of(fn) -> tuple[str, str, int]:
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        raise SourceUnavailableError(
+            f"cupar cannot read the source of `{fn.__name__}`", None,
+            "define @parallel functions in a file or a notebook cell; code run from a string "
+            "or the plain interactive prompt keeps no source") from None
+    file = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    return "".join(lines), file, first
+
+
+def caller_loc() -> Loc | None:
+    """The location of the user's call: the first frame outside the cupar package."""
+    frame = sys._getframe(1)
+    package = __name__.rsplit(".", 2)[0]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package + "."):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    info = inspect.getframeinfo(frame, context=0)
+    col = info.positions.col_offset if info.positions and info.positions.col_offset else 0
+    return Loc(info.filename, info.lineno, col)

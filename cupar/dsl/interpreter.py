@@ -1,0 +1,122 @@
+"""The interpreter of typed IR: the meaning of every cupar program.
+
+It walks the IR and calls each primitive's reference implementation from the table, then puts
+the result in the representation of the let's inferred type (values.coerce), so every value
+it holds has exactly its static type. Calls in tail position run as a loop (a trampoline),
+so tail recursion needs no Python stack. Errors raised by a primitive without a location get
+the location of the primitive in the user's source.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var
+from ..compiler.primitives import PRIMITIVES
+from ..errors import CuparError, CuparValueError
+from .values import coerce
+
+
+class TailCall:
+    __slots__ = ("target", "args")
+
+    def __init__(self, target, args):
+        self.target, self.args = target, args
+
+
+class Closure:
+    """A lambda or nested def at run time: callable from reference implementations."""
+
+    __slots__ = ("interp", "lam", "env")
+
+    def __init__(self, interp, lam: Lambda, env: dict):
+        self.interp, self.lam, self.env = interp, lam, env
+
+    def enter(self, args):
+        env = dict(self.env)
+        for p, a in zip(self.lam.params, args):
+            env[p.name] = coerce(a, p.type)
+        return self.lam.body, env
+
+    def __call__(self, *args):
+        return self.interp.invoke(self, args)
+
+
+class FunctionValue:
+    """A @parallel function of the program, as a callable value."""
+
+    __slots__ = ("interp", "fn")
+
+    def __init__(self, interp, fn):
+        self.interp, self.fn = interp, fn
+
+    def enter(self, args):
+        return self.fn.body, {p.name: coerce(a, p.type) for p, a in zip(self.fn.params, args)}
+
+    def __call__(self, *args):
+        return self.interp.invoke(self, args)
+
+
+class Interpreter:
+    def __init__(self, program: Program):
+        self.program = program
+
+    def run(self, args: tuple):
+        entry = FunctionValue(self, self.program.functions[self.program.entry])
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return entry(*args)
+
+    def invoke(self, target, args):
+        """Run `target` and every tail call it makes, as one loop."""
+        while True:
+            body, env = target.enter(args)
+            result = self.body(body, env, tail=True)
+            if not isinstance(result, TailCall):
+                return result
+            target, args = result.target, result.args
+
+    def body(self, body: Body, env: dict, tail: bool):
+        last = len(body.lets) - 1
+        for k, let in enumerate(body.lets):
+            in_tail = tail and k == last and isinstance(body.result, Var) and \
+                body.result.name == let.var.name
+            value = self.value(let.value, env, in_tail)
+            if isinstance(value, TailCall):
+                return value
+            env[let.var.name] = value if isinstance(let.value, (Lambda, Var)) else \
+                coerce(value, let.var.type)
+        return self.atom(body.result, env)
+
+    def atom(self, atom, env: dict):
+        match atom:
+            case Var(name):
+                return env[name]
+            case Const(value=FnRef(name)):
+                return FunctionValue(self, self.program.functions[name])
+            case Const(value=value, type=t):
+                return coerce(value, t)
+            case Lambda():
+                return Closure(self, atom, env)
+        raise TypeError(f"not an atom: {atom!r}")
+
+    def value(self, value, env: dict, tail: bool):
+        if not isinstance(value, Prim):
+            return self.atom(value, env)
+        if value.name == "cond":
+            pred, then, other = value.args
+            branch = then if self.atom(pred, env) else other
+            return self.body(branch.body, env, tail)
+        args = [self.atom(a, env) for a in value.args]
+        if value.name == "call" and tail:
+            return TailCall(args[0], args[1:])
+        try:
+            return PRIMITIVES[value.name].ref(*args)
+        except CuparError as err:
+            if err.loc is None:
+                raise type(err)(err.message, value.loc, err.hint) from None
+            raise
+        except (ValueError, ZeroDivisionError, OverflowError) as err:
+            raise CuparValueError(f"{value.name}: {err}", value.loc) from None
