@@ -402,7 +402,7 @@ class Translator:
         return Prim("index", (self.atom(seq, scope, lets), self.atom(index, scope, lets)),
                     self.loc(node))
 
-    def list_comp(self, node: ast.ListComp, scope: Scope, lets: list) -> Prim:
+    def list_comp(self, node: ast.ListComp, scope: Scope, lets: list):
         if len(node.generators) != 1 or node.generators[0].is_async:
             self.fail(node, "comprehension")
         gen = node.generators[0]
@@ -421,10 +421,14 @@ class Translator:
         else:
             self.fail(target, "comprehension")
         for cond in gen.ifs:
-            pred = Lambda(params, self.expr_body(cond, inner), self.loc(cond))
-            if len(seqs) > 1:  # filter one zipped sequence, then map over its columns
+            if len(seqs) > 1:
                 self.fail(cond, "comprehension")
+            own = Scope(scope)  # the predicate binds the loop variable afresh (single binding)
+            pred_params = (self.bind(own, target.id, target),)
+            pred = Lambda(pred_params, self.expr_body(cond, own), self.loc(cond))
             seqs = (self.emit(lets, Prim("filter", (pred, *seqs), self.loc(cond)), cond),)
+        if gen.ifs and isinstance(node.elt, ast.Name) and node.elt.id == target.id:
+            return seqs[0]  # [x for x in xs if p(x)] is the filter itself
         body = Lambda(params, self.expr_body(node.elt, inner), self.loc(node.elt))
         return Prim("map", (body, *seqs), self.loc(node))
 

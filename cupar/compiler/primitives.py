@@ -306,9 +306,10 @@ def rotate_rule(ctx, xs, offset):
 
 
 def cond_rule(ctx, pred, then, other):
-    p = scalar(ctx, pred, 0)
-    if p != BOOL and p.kind not in "iuf":
-        ctx.error(f"a condition must be bool, but got {format_type(p)}", arg=0)
+    p = ctx.resolve(pred)
+    if not isinstance(p, Scalar):
+        ctx.error(f"a condition must be a bool or a number, but this one is {format_type(p)}",
+                  "for sequences use any(xs) or all(xs); compare numbers explicitly", arg=0)
     left, right = ctx.apply(then, (), 1), ctx.apply(other, (), 2)
     return ctx.unify(left, right, 2, "both branches must have the same type")
 

@@ -1,7 +1,7 @@
 """Print IR as readable, typed, Python-like text.
 
-    def axpy(a: float, x: f32[n], y: f32[n]) -> f32[n]:      # examples/axpy.py:4
-        t2: f32[n] = map(lambda xi, yi: op_add(op_mul(a, xi), yi), x, y)
+    def axpy(a: float, x: f32[N], y: f32[N]) -> f32[N]:    # examples/axpy.py:4
+        t2: f32[N] = map(lambda xi, yi: op_add(op_mul(a, xi), yi), x, y)
         return t2
 
 A lambda whose body is a chain of temporaries each used once prints inline as one nested
@@ -28,7 +28,7 @@ def format_function(fn: Function) -> str:
     result = f" -> {p.type(fn.result_type)}" if fn.result_type is not None else ""
     head = f"def {fn.name}({params}){result}:"
     if fn.loc is not None:
-        head = f"{head:<56}# {short_path(fn.loc.file)}:{fn.loc.line}"
+        head = f"{head:<54}  # {short_path(fn.loc.file)}:{fn.loc.line}"
     return "\n".join([head, *p.body(fn.body, "    ")])
 
 

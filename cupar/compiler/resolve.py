@@ -38,7 +38,6 @@ _ALIAS_SOURCES = {
 }
 ALIASES = {obj: name for name, objs in _ALIAS_SOURCES.items() for obj in objs}
 BUILTIN_NAMES = {"int": "py_int", "float": "py_float", "bool": "py_bool"}
-_eta_ids = itertools.count()
 
 
 def prim_of(obj) -> str | None:
@@ -88,6 +87,7 @@ def resolve_globals(program: Program) -> Program:
 class Resolver:
     def __init__(self, handle, register):
         self.handle, self.register = handle, register
+        self.etas = itertools.count()  # names of eta-expanded primitives, unique per function
 
     def function(self, fn: Function) -> Function:
         bound = frozenset(p.name for p in fn.params)
@@ -165,7 +165,7 @@ class Resolver:
             return Const(FnRef(self.register(source)), loc=var.loc)
         prim = prim_of(obj)
         if prim is not None:
-            return eta_expand(prim, var.loc)
+            return eta_expand(prim, var.loc, next(self.etas))
         raise self.not_usable(var, obj, call=False)
 
     def not_usable(self, var: Var, obj, call: bool):
@@ -192,13 +192,12 @@ def check_arity(prim: str, n: int, loc: Loc) -> None:
                              f"signature: {prim} : {PRIMITIVES[prim].sig}")
 
 
-def eta_expand(prim: str, loc: Loc) -> Lambda:
-    """`op_add` used as a value becomes `lambda a0, a1: op_add(a0, a1)`."""
+def eta_expand(prim: str, loc: Loc, n: int) -> Lambda:
+    """`op_add` used as a value becomes `lambda a0_n, a1_n: op_add(a0_n, a1_n)`."""
     least, most = PRIMITIVES[prim].arity
     if least != most:
         raise CuparTypeError(f"{prim} takes a varying number of arguments and cannot be passed "
                              "as a value", loc, f"wrap it: lambda x, y: {prim}(x, y)")
-    n = next(_eta_ids)
     params = tuple(Var(f"a{k}_{n}", loc=loc) for k in range(least))
     result = Var(f"r_{n}", loc=loc)
     body = Body((Let(result, Prim(prim, params, loc), loc),), result)

@@ -206,7 +206,7 @@ def join_scalars(a: Scalar, b: Scalar) -> Scalar | None:
 
 
 def format_type(t: Type, dims: dict | None = None) -> str:
-    """Readable text: `f32`, `f32[n]`, `f32[n][m]`, `(i64, f32)`, `(f32, f32) -> f32`."""
+    """Readable text: `f32`, `f32[N]`, `f32[N][M]`, `(i64, f32)`, `(f32, f32) -> f32`."""
     dims = {} if dims is None else dims
     match t:
         case Scalar(name):
@@ -229,10 +229,10 @@ def format_type(t: Type, dims: dict | None = None) -> str:
 
 
 def dim_name(d: Dim, dims: dict) -> str:
-    names = "nmpqrsuvw"
+    names = "NMPQRSUVW"  # capitals, so lengths never read as the user's variables
     if d not in dims:
         k = len(dims)
-        dims[d] = names[k] if k < len(names) else f"n{k}"
+        dims[d] = names[k] if k < len(names) else f"N{k}"
     return dims[d]
 
 
