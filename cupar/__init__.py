@@ -13,9 +13,9 @@
     cupar.explain(axpy, np.float32(2), x, y)         # every compiler stage as text
 """
 
-from .dsl import places
+from .dsl import places  # noqa: F401  (cupar.places.here, .cpu, .gpu0)
 from .dsl.decorator import parallel
-from .dsl.explain import explain
+from .dsl.explain import explain  # noqa: F401
 from .dsl.operators import *  # noqa: F401,F403  (operators, math, casts, bounds)
 from .dsl.operators import OPERATOR_NAMES
 from .dsl.prelude import *  # noqa: F401,F403  (map, reduce, scan, ...)

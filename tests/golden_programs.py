@@ -5,7 +5,7 @@ import numpy as np
 from cupar import *  # noqa: F403
 
 X = np.arange(4, dtype=np.float32)
-I = np.arange(4, dtype=np.int32)
+IDX = np.arange(4, dtype=np.int32)
 
 
 @parallel
@@ -60,7 +60,7 @@ PROGRAMS = {
     "axpy": (axpy, (2.0, X, X)),
     "calls": (calls, (X,)),
     "branches": (branches, (X, np.float32(2))),
-    "poly": (poly, (X, I)),
+    "poly": (poly, (X, IDX)),
     "loop": (loop, (4, X)),
     "comps": (comps, (X, X)),
 }

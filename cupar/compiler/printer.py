@@ -139,7 +139,7 @@ def inline_expr(body: Body):
             case Prim(_, args):
                 for a in args:
                     count(a)
-            case Lambda(params, inner):
+            case Lambda(_, inner):
                 for let in inner.lets:
                     count(let.value)
                 count(inner.result)

@@ -88,7 +88,8 @@ def as_array(value, what: str, loc: Loc | None) -> np.ndarray:
         return np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise CuparValueError(f"{what} cannot be made into an array: {exc}", loc,
-                              "sequences of sequences must be regular (all rows one length)")
+                              "sequences of sequences must be regular (all rows one length)"
+                              ) from None
 
 
 def _array_type(arr: np.ndarray, what: str, loc: Loc | None):
