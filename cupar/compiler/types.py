@@ -11,6 +11,7 @@ Weak scalars are what Python numbers are: they take the type of the strong value
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ class Scalar:
     def weak(self) -> bool:
         return self.name in WEAK
 
-    @property
+    @functools.cached_property
     def dtype(self) -> np.dtype:
         """The NumPy dtype values of this type are stored as (weak types default to 64 bits)."""
         return np.dtype({"int": "int64", "float": "float64"}.get(self.name, self.name))

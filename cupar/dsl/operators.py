@@ -21,10 +21,6 @@ from ..compiler.primitives import NUMERIC, primitive
 _WIDE = {int: np.int64, float: np.float64}
 
 
-def _is_weak(x) -> bool:
-    return type(x) in (int, float)
-
-
 def _narrow(r):
     """A NumPy result of two Python numbers back to a Python number (bools stay NumPy)."""
     if isinstance(r, np.bool_):
@@ -33,11 +29,13 @@ def _narrow(r):
 
 
 def _numeric(op):
+    """`op` on NumPy scalars as NumPy defines it; on Python numbers alone, in 64 bits.
+    (Floating-point warnings are NumPy's to give; the interpreter silences them.)"""
     def apply(*args):
-        with np.errstate(all="ignore"):
-            if builtins.all(_is_weak(a) for a in args):
-                return _narrow(op(*(_WIDE[type(a)](a) for a in args)))
-            return op(*args)
+        for a in args:
+            if type(a) not in _WIDE:
+                return op(*args)
+        return _narrow(op(*(_WIDE[type(a)](a) for a in args)))
     return apply
 
 

@@ -123,7 +123,8 @@ def coerce(value, t):
         case Scalar(name="float"):
             return float(value)
         case Scalar():
-            return t.dtype.type(value)
+            cls = t.dtype.type
+            return value if type(value) is cls else cls(value)
         case Tuple(elems):
             return tuple(coerce(v, e) for v, e in zip(value, elems))
         case Seq():
