@@ -1,0 +1,61 @@
+"""Every example runs and checks itself, and `cupar.explain` walks each one's main function."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cupar
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+F32 = np.float32
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"cupar_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def arange(n, dtype=F32):
+    return np.arange(n, dtype=dtype)
+
+
+# example -> (its main @parallel function, arguments to explain it at)
+MAIN_FUNCTIONS = {
+    "quickstart": ("axpy", lambda: (F32(2), arange(4), arange(4))),
+    "axpy": ("axpy", lambda: (F32(2), arange(4), arange(4))),
+    "black_scholes": ("black_scholes",
+                      lambda: (arange(4) + 1, arange(4) + 2, arange(4) + 1, F32(0.02), F32(0.3))),
+    "extrema": ("min_with_index", lambda: (arange(4),)),
+    "radix_sort": ("radix_sort", lambda: (arange(4, np.uint32), 32, False)),
+    "laplace": ("jacobi", lambda: (np.zeros((4, 4), F32), 3)),
+    "mandelbrot": ("mandelbrot", lambda: (arange(4), arange(4), 16)),
+    "conjugate_gradient": ("conjugate_gradient", lambda: (np.ones(4), 8, 1e-12)),
+    "fibonacci": ("fibs", lambda: (arange(4, np.int64),)),
+    "spmv": ("spmv", lambda: (arange(3), np.array([0, 1, 2], np.int32),
+                              np.array([0, 2, 3], np.int32), arange(3))),
+}
+STAGES = {"source", "parse", "resolve_globals", "check_tail_calls", "infer_types"}
+
+
+def test_every_example_is_listed():
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == set(MAIN_FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(MAIN_FUNCTIONS))
+def test_example_main_runs_and_agrees(name, capsys):
+    load(name).main()  # exits non-zero (SystemExit) on a mismatch
+    assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize("name", sorted(MAIN_FUNCTIONS))
+def test_explain_main_function(name, capsys):
+    fn_name, make_args = MAIN_FUNCTIONS[name]
+    stages = cupar.explain(getattr(load(name), fn_name), *make_args(), quiet=True)
+    assert isinstance(stages, dict)
+    assert STAGES <= set(stages)
+    assert all(isinstance(text, str) and text for text in stages.values())
+    assert capsys.readouterr().out == ""  # quiet means quiet
