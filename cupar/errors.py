@@ -136,13 +136,23 @@ MESSAGES = {
                   "use a prelude function instead (len(xs), not xs.shape)"),
     "mutation": ("sequences are immutable; item assignment is not supported",
                  "build a new sequence with update(xs, pairs) or scatter(src, idx, xs)"),
-    "no_return": ("not every path through `{what}` returns a value",
+    "no_return": ("not every path through {what} returns a value",
                   "end every branch with `return`, or give the `if` an `else`"),
+    "bare_return": ("`return` needs a value", "return the result, e.g. `return xs`"),
+    "expression_statement": ("an expression statement does nothing inside @parallel",
+                             "cupar code has no side effects: assign the value to a name, "
+                             "or return it"),
+    "chained_assign": ("chained assignment is not supported inside @parallel",
+                       "assign one target at a time: `a = x`, then `b = a`"),
+    "decorated_def": ("decorators are not supported on a nested def",
+                      "drop the decorator, or make it a module-level @parallel function"),
+    "multi_index": ("multi-dimensional indexing `{what}` is not supported",
+                    "index one level at a time: m[i][j]"),
     "keyword": ("keyword arguments are not supported in calls inside @parallel",
                 "pass arguments by position"),
     "comprehension": ("only list comprehensions over one sequence or one zip(...) are supported",
                       "write [f(x) for x in xs] or [f(x, y) for x, y in zip(xs, ys)]"),
-    "nonlocal_assign": ("`{what}` is assigned on only one path of this `if`",
+    "nonlocal_assign": ("`{what}` is assigned on only one path of the `if` on line {line}",
                         "assign it in both branches, or before the `if`"),
     "recursion": ("recursive call to `{what}` is not in tail position",
                   "cupar supports tail recursion only: make the call the returned value"),
@@ -152,10 +162,17 @@ MESSAGES = {
                  "cupar values are numbers, booleans, sequences and tuples of them"),
     # names
     "unknown_name": ("name `{what}` is not defined", "define it before use, or import it"),
+    "no_attribute": ("`{what}` does not exist",
+                     "use a prelude function or a @parallel function"),
     "plain_function": ("`{what}` is a plain Python function, which cupar cannot compile",
                        "decorate it with @parallel, or use a prelude function"),
     "bad_global": ("global `{what}` is a {kind}, which cupar cannot use",
                    "globals may be numbers or @parallel functions; pass data as arguments"),
+    # calls and values
+    "call_keyword": ("`{what}` takes its arguments by position, not by keyword (`{name}=`)",
+                     "call it as {what}({params})"),
+    "returns_function": ("a function cannot be returned as a value",
+                         "return numbers, sequences or tuples"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from dataclasses import replace
 
 from ..errors import CuparSyntaxError, Loc, message
 from .ir import Body, Const, Function, Lambda, Let, Prim, Var
@@ -23,6 +24,10 @@ UNARYOPS = {ast.USub: "op_neg", ast.UAdd: "op_pos", ast.Invert: "op_invert", ast
 COMPARES = {ast.Eq: "cmp_eq", ast.NotEq: "cmp_ne", ast.Lt: "cmp_lt", ast.LtE: "cmp_le",
             ast.Gt: "cmp_gt", ast.GtE: "cmp_ge"}
 LOOPS = {ast.For: "for", ast.AsyncFor: "async for", ast.While: "while"}
+STATEMENTS = {ast.ImportFrom: "from ... import", ast.ClassDef: "class", ast.Delete: "del",
+              ast.AnnAssign: "annotated assignment", ast.AsyncFunctionDef: "async def",
+              ast.AsyncWith: "async with", ast.TryStar: "try"}
+COMPARE_NAMES = {ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
 
 
 def parse_function(source: str, file: str, first_line: int) -> Function:
@@ -122,7 +127,7 @@ class Translator:
         lets: list = []
         result = self.block(stmts, scope, lets)
         if result is None:
-            self.fail(owner, "no_return", what=getattr(owner, "name", "this branch"))
+            self.fail(owner, "no_return", what=f"`{owner.name}`")
         return Body(tuple(lets), result)
 
     def thunk(self, build, node: ast.AST) -> Lambda:
@@ -138,7 +143,7 @@ class Translator:
         for i, stmt in enumerate(stmts):
             match stmt:
                 case ast.Return(value=None):
-                    self.fail(stmt, "no_return", what="this return")
+                    self.fail(stmt, "bare_return")
                 case ast.Return(value=value):
                     return self.atom(value, scope, lets)
                 case ast.If():
@@ -154,7 +159,7 @@ class Translator:
             case ast.Assign(targets=[target], value=value):
                 self.assign(target, self.operand(value, scope, lets), scope, lets)
             case ast.Assign():
-                self.fail(stmt, "statement", what="chained assignment")
+                self.fail(stmt, "chained_assign")
             case ast.AugAssign(target=ast.Name(id=name), op=op, value=value) if type(op) in BINOPS:
                 left = self.name(ast.Name(id=name, ctx=ast.Load(), lineno=stmt.lineno,
                                           col_offset=stmt.col_offset), scope)
@@ -170,11 +175,11 @@ class Translator:
             case ast.Pass():
                 pass
             case ast.Expr():
-                self.fail(stmt, "statement", what="expression")
+                self.fail(stmt, "expression_statement")
             case _ if type(stmt) in LOOPS:
                 self.fail(stmt, "loop", what=LOOPS[type(stmt)])
             case _:
-                what = type(stmt).__name__.lower().replace("asyncfunctiondef", "async def")
+                what = STATEMENTS.get(type(stmt), type(stmt).__name__.lower())
                 self.fail(stmt, "statement", what=what)
 
     def assign(self, target: ast.expr, value, scope: Scope, lets: list) -> None:
@@ -197,7 +202,7 @@ class Translator:
 
     def nested_def(self, fdef: ast.FunctionDef, scope: Scope, lets: list) -> None:
         if fdef.decorator_list:
-            self.fail(fdef.decorator_list[0], "statement", what="decorated nested def")
+            self.fail(fdef.decorator_list[0], "decorated_def")
         var = self.bind(scope, fdef.name, fdef)  # bound first: the body may call itself
         inner = Scope(scope)
         params = self.params(fdef.args, inner)
@@ -231,9 +236,10 @@ class Translator:
         def build(lets):
             result = self.block(stmts, inner, lets)
             if result is None:
-                self.fail(owner, "no_return", what="this if")
+                self.fail(owner, "no_return", what="this `if`")
             return result
-        return self.thunk(build, owner)
+        lam = self.thunk(build, owner)
+        return replace(lam, loc=lam.body.result.loc or lam.loc)  # a type clash points at the value
 
     def joined_names(self, stmt: ast.If, scope: Scope) -> list[str]:
         then, other = assigned_names(stmt.body), assigned_names(stmt.orelse)
@@ -322,7 +328,7 @@ class Translator:
             return Var(var.name, loc=self.loc(node))
         line = scope.unbound_line(node.id)
         if line is not None:
-            self.fail(node, "nonlocal_assign", what=node.id)
+            self.fail(node, "nonlocal_assign", what=node.id, line=line)
         return Var(node.id, loc=self.loc(node))  # free: resolved at the first call
 
     def dotted(self, node: ast.Attribute, scope: Scope) -> Var:
@@ -336,22 +342,23 @@ class Translator:
 
     def call(self, node: ast.Call, scope: Scope, lets: list) -> Prim:
         if node.keywords:
-            self.fail(node.keywords[0].value, "keyword")
-        if any(isinstance(a, ast.Starred) for a in node.args):
-            self.fail(node, "expression", what="`*args` in a call")
+            self.fail(node.keywords[0], "keyword")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.fail(arg, "expression", what="`*args` in a call")
         fn = self.operand(node.func, scope, lets)
         if not isinstance(fn, Var):
             fn = self.emit(lets, fn, node.func)
         args = tuple(self.operand(a, scope, lets) for a in node.args)
-        args = tuple(a if isinstance(a, (Var, Const, Lambda)) else self.emit(lets, a, node)
-                     for a in args)
+        args = tuple(a if isinstance(a, (Var, Const, Lambda)) else self.emit(lets, a, arg)
+                     for a, arg in zip(args, node.args))
         return Prim("call", (fn, *args), self.loc(node))
 
     def compare(self, node: ast.Compare, scope: Scope, lets: list):
         """`a < b < c` is `a < b and b < c`, with `b` evaluated once, as in Python."""
         for op in node.ops:
             if type(op) not in COMPARES:
-                self.fail(node, "expression", what=f"the `{type(op).__name__}` comparison")
+                self.fail(node, "expression", what=f"the `{COMPARE_NAMES[type(op)]}` comparison")
         left = self.atom(node.left, scope, lets)
         right = self.atom(node.comparators[0], scope, lets)
         first = Prim(COMPARES[type(node.ops[0])], (left, right), self.loc(node))
@@ -395,10 +402,9 @@ class Translator:
 
     def subscript(self, node, seq, index, scope: Scope, lets: list) -> Prim:
         if isinstance(index, ast.Slice):
-            self.fail(node, "slice")
+            self.fail(index, "slice")
         if isinstance(index, ast.Tuple):
-            self.fail(index, "expression", what="multi-dimensional indexing `m[i, j]`; "
-                      "write m[i][j]")
+            self.fail(index, "multi_index", what=ast.unparse(node))
         return Prim("index", (self.atom(seq, scope, lets), self.atom(index, scope, lets)),
                     self.loc(node))
 

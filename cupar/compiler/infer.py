@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from ..errors import CuparTypeError, InternalError, Loc
+from ..errors import CuparTypeError, InternalError, Loc, message
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
 from .primitives import PRIMITIVES
 from .types import (BOOL, WEAK_FLOAT, WEAK_INT, Clash, Fn, Scalar, Tuple, TVar, Unifier,
@@ -170,8 +170,8 @@ class Inference:
     def returned(self, atom, env: dict):
         t = self.type_of(atom, env)
         if isinstance(t, (Closure, GlobalFn)):
-            raise CuparTypeError("a function cannot be returned as a value", atom.loc,
-                                 "return numbers, sequences or tuples")
+            text, hint = message("returns_function")
+            raise CuparTypeError(text, atom.loc, hint)
         return t
 
     def typed_atom(self, atom, env: dict):
@@ -266,6 +266,9 @@ class Inference:
         return resolve.function(fn)
 
 
+STRUCTURAL = {"cond", "call", "tuple", "index"}  # emitted by the front end; no signature to show
+
+
 class RuleContext:
     """What a type rule sees: the primitive, its argument nodes, and the unifier."""
 
@@ -298,6 +301,8 @@ class RuleContext:
         return result
 
     def error(self, text: str, hint: str | None = None, arg: int | None = None):
+        if hint is None and self.prim not in STRUCTURAL:
+            hint = f"signature: {self.prim} : {PRIMITIVES[self.prim].sig}"
         raise CuparTypeError(text, self.arg_loc(arg), hint)
 
 
@@ -312,7 +317,8 @@ class Resolve:
             return None
         t = self.u.resolve(t)
         if _has_var(t):
-            raise CuparTypeError(f"cannot infer a type here (found {format_type(t)})", loc,
+            found = "" if isinstance(t, TVar) else f" (found {format_type(t)})"
+            raise CuparTypeError(f"cannot infer a type here{found}", loc,
                                  "a recursive function needs a base case that returns a value")
         return t
 
@@ -357,18 +363,22 @@ def _has_var(t) -> bool:
 def const_type(value):
     if isinstance(value, (bool, np.bool_)):
         return BOOL
-    if isinstance(value, int):
+    if type(value) is int:  # np.float64 subclasses float, yet is strong
         return WEAK_INT
-    if isinstance(value, float):
+    if type(value) is float:
         return WEAK_FLOAT
     return Scalar(np.asarray(value).dtype.name)
 
 
 def arity_error(name: str, params: tuple, given: int, loc: Loc) -> CuparTypeError:
     names = ", ".join(p.name for p in params)
-    return CuparTypeError(f"`{name}` takes {len(params)} argument{'s' * (len(params) != 1)} "
+    who, hint = f"`{name}`", f"call it as {name}({names})"
+    if name == "lambda":
+        values = f"{given} value{'s' * (given != 1)}"
+        who, hint = "this lambda", f"it is called with {values} here: give it one parameter each"
+    return CuparTypeError(f"{who} takes {len(params)} argument{'s' * (len(params) != 1)} "
                           f"({names}), but {given} {'was' if given == 1 else 'were'} given",
-                          loc, f"call it as {name}({names})")
+                          loc, hint)
 
 
 def clash_error(u: Unifier, clash: Clash, a, b, loc: Loc, what: str) -> CuparTypeError:

@@ -35,6 +35,11 @@ class Primitive:
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+SYMBOLS = {"op_add": "+", "op_sub": "-", "op_mul": "*", "op_div": "/", "op_floordiv": "//",
+           "op_mod": "%", "op_pow": "**", "op_lshift": "<<", "op_rshift": ">>", "op_or": "|",
+           "op_xor": "^", "op_and": "&", "op_neg": "unary -", "op_pos": "unary +",
+           "op_invert": "~", "op_not": "not", "cmp_eq": "==", "cmp_ne": "!=", "cmp_lt": "<",
+           "cmp_le": "<=", "cmp_gt": ">", "cmp_ge": ">="}
 NUMERIC = "numeric"  # marker: derive the type rule from the reference implementation
 
 
@@ -50,6 +55,11 @@ def primitive(sig: str, rule, arity: tuple[int, int | None], name: str | None = 
 
 # -- helpers shared by the rules ----------------------------------------------------------
 
+def shown(prim: str) -> str:
+    """A primitive as messages name it: operators by the symbol the user wrote."""
+    return f"`{SYMBOLS[prim]}`" if prim in SYMBOLS else prim
+
+
 def sample(t: Scalar):
     """A value of type `t`: Python numbers for the weak types, NumPy scalars otherwise."""
     if t.name == "int":
@@ -62,9 +72,9 @@ def sample(t: Scalar):
 def type_of_sample(value) -> Scalar:
     if isinstance(value, (bool, np.bool_)):
         return BOOL
-    if isinstance(value, int):
+    if type(value) is int:  # np.float64 subclasses float, yet is strong
         return WEAK_INT
-    if isinstance(value, float):
+    if type(value) is float:
         return WEAK_FLOAT
     return Scalar(np.asarray(value).dtype.name)
 
@@ -77,8 +87,8 @@ def numeric_rule(name: str, ref: Callable) -> Callable:
                 warnings.simplefilter("ignore")
                 value = ref(*(sample(t) for t in scalars))
         except TypeError:
-            shown = " and ".join(format_type(t) for t in scalars)
-            ctx.error(f"{name} is not defined for {shown}",
+            types_text = " and ".join(format_type(t) for t in scalars)
+            ctx.error(f"{shown(name)} is not defined for {types_text}",
                       "bitwise operators take integers or booleans; math takes numbers")
         return type_of_sample(value)
     return rule
@@ -91,7 +101,8 @@ def scalar(ctx, t, k: int) -> Scalar:
     hint = None
     if isinstance(t, Seq):
         hint = "to work on every element, use map(lambda x: ..., xs)"
-    ctx.error(f"{ctx.prim} takes numbers, but argument {k + 1} is {format_type(t)}", hint, arg=k)
+    ctx.error(f"{shown(ctx.prim)} takes numbers, but argument {k + 1} is {format_type(t)}",
+              hint, arg=k)
 
 
 def seq(ctx, t, k: int) -> Seq:
@@ -330,7 +341,14 @@ def index_rule(ctx, xs, i):
             ctx.error(f"a tuple of {len(t.elems)} elements needs a constant index from 0 to "
                       f"{len(t.elems) - 1}", "unpack it instead: a, b = pair", arg=1)
         return t.elems[k]
-    integer(ctx, i, 1, "an integer index")
+    if isinstance(t, Scalar):
+        ctx.error(f"only sequences and tuples can be indexed, but this is {format_type(t)}",
+                  "xs[i] needs a sequence xs, pair[0] a tuple", arg=0)
+    it = ctx.resolve(i)
+    if not (isinstance(it, Scalar) and it.kind in "iu"):
+        hint = "to pick several elements, use gather(xs, idx)" if isinstance(it, Seq) \
+            else "convert with int64(...)"
+        ctx.error(f"a sequence index must be an integer, but got {format_type(it)}", hint, arg=1)
     return seq(ctx, t, 0).elem
 
 

@@ -102,8 +102,8 @@ class Resolver:
             bound = inner
         result = self.atom(body.result, bound)
         if isinstance(result, Lambda):
-            raise CuparTypeError("a function cannot be returned as a value", result.loc,
-                                 "return numbers, sequences or tuples")
+            text, hint = message("returns_function")
+            raise CuparTypeError(text, result.loc, hint)
         return Body(tuple(lets), result)
 
     def value(self, value, bound: frozenset):
@@ -138,10 +138,9 @@ class Resolver:
             hint = f"did you mean `{close[0]}`?" if close else message("unknown_name",
                                                                         what=base)[1]
             raise CuparSyntaxError(message("unknown_name", what=base)[0], var.loc, hint)
-        for attr in attrs:
+        for k, attr in enumerate(attrs):
             if not hasattr(obj, attr):
-                raise CuparSyntaxError(f"`{name}` does not exist", var.loc,
-                                       "use a prelude function or a @parallel function")
+                raise no_attribute(".".join([base, *attrs[:k + 1]]), obj, var.loc)
             obj = getattr(obj, attr)
         return obj
 
@@ -188,8 +187,19 @@ def check_arity(prim: str, n: int, loc: Loc) -> None:
             wanted = str(least)
         else:
             wanted = f"{least} to {most}"
-        raise CuparTypeError(f"{prim} takes {wanted} arguments, but {n} were given", loc,
+        given = f"{n} {'was' if n == 1 else 'were'} given"
+        raise CuparTypeError(f"{prim} takes {wanted} arguments, but {given}", loc,
                              f"signature: {prim} : {PRIMITIVES[prim].sig}")
+
+
+def no_attribute(name: str, obj, loc: Loc) -> CuparSyntaxError:
+    """`module.attr` that does not exist, with the closest existing name as the hint."""
+    text, hint = message("no_attribute", what=name)
+    prefix, attr = name.rsplit(".", 1)
+    close = difflib.get_close_matches(attr, [a for a in dir(obj) if not a.startswith("_")])
+    if close:
+        hint = f"did you mean `{prefix}.{close[0]}`?"
+    return CuparSyntaxError(text, loc, hint)
 
 
 def eta_expand(prim: str, loc: Loc, n: int) -> Lambda:

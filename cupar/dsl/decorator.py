@@ -18,7 +18,7 @@ from ..compiler.resolve import MISSING
 from ..compiler.types import canonical
 from ..compiler.frontend import parse_function
 from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnavailableError,
-                      show_full_traceback)
+                      message, show_full_traceback)
 from . import places
 from .values import as_array, type_of_value
 
@@ -69,8 +69,10 @@ class ParallelFunction:
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
 
-    def __call__(self, *args, target_place=None):
+    def __call__(self, *args, target_place=None, **keywords):
         try:
+            if keywords:
+                raise self.keyword_error(next(iter(keywords)))
             place = choose_place(target_place)
             types = self.argument_types(args)
             program = self.program_for(types)
@@ -86,6 +88,11 @@ class ParallelFunction:
             if show_full_traceback():
                 raise
             raise err.with_traceback(None) from None
+
+    def keyword_error(self, keyword: str) -> CuparTypeError:
+        params = ", ".join(p.name for p in self.parsed.params)
+        text, hint = message("call_keyword", what=self.name, name=keyword, params=params)
+        return CuparTypeError(text, caller_loc(), hint)
 
     def argument_types(self, args: tuple) -> tuple:
         params = [p.name for p in self.parsed.params]

@@ -86,8 +86,12 @@ class Interpreter:
             value = self.value(let.value, env, in_tail)
             if isinstance(value, TailCall):
                 return value
-            env[let.var.name] = value if isinstance(let.value, (Lambda, Var)) else \
-                coerce(value, let.var.type)
+            if not isinstance(let.value, (Lambda, Var)):
+                try:
+                    value = coerce(value, let.var.type)
+                except CuparError as err:  # e.g. ragged rows: blame the primitive that made them
+                    raise located(err, let.loc) from None
+            env[let.var.name] = value
         return self.atom(body.result, env)
 
     def atom(self, atom, env: dict):
@@ -115,8 +119,11 @@ class Interpreter:
         try:
             return PRIMITIVES[value.name].ref(*args)
         except CuparError as err:
-            if err.loc is None:
-                raise type(err)(err.message, value.loc, err.hint) from None
-            raise
+            raise located(err, value.loc) from None
         except (ValueError, ZeroDivisionError, OverflowError) as err:
             raise CuparValueError(f"{value.name}: {err}", value.loc) from None
+
+
+def located(err: CuparError, loc) -> CuparError:
+    """`err` itself if it names a location, else the same error at `loc`."""
+    return err if err.loc is not None else type(err)(err.message, loc, err.hint)

@@ -66,28 +66,38 @@ def type_of_value(value, what: str, loc: Loc | None = None):
     """The cupar type of a Python argument, or a CuparTypeError naming `what`."""
     if isinstance(value, (bool, np.bool_)):
         return BOOL
+    if isinstance(value, np.generic):  # first: np.float64 subclasses float, yet is strong
+        return Scalar(_dtype_name(value.dtype, what, loc))
     if isinstance(value, int):
-        return WEAK_INT
+        return _weak_int(value, what, loc)
     if isinstance(value, float):
         return WEAK_FLOAT
-    if isinstance(value, np.generic):
-        return Scalar(_dtype_name(value.dtype, what, loc))
     if isinstance(value, TupleSeq):
         cols = [type_of_value(c, what, loc) for c in value.columns]
         return _zip_types(cols, value.depth)
     if isinstance(value, tuple):
         return Tuple(tuple(type_of_value(v, what, loc) for v in value))
     if callable(value) or value is None or isinstance(value, (str, bytes, dict, set)):
-        raise CuparTypeError(f"{what} is a {type(value).__name__}, which cupar cannot take",
+        kind = "None" if value is None else f"a {type(value).__name__}"
+        raise CuparTypeError(f"{what} is {kind}, which cupar cannot take",
                              loc, "pass numbers, NumPy arrays (or array-likes) and tuples")
     return _array_type(as_array(value, what, loc), what, loc)
+
+
+def _weak_int(value: int, what: str, loc: Loc | None):
+    """A Python int is an i64 once it meets the machine: it must fit in one."""
+    if not -2**63 <= value < 2**63:
+        raise CuparValueError(f"{what} is {value}, which does not fit in int64", loc,
+                              "cupar integers have 64 bits; pass a float for larger values")
+    return WEAK_INT
 
 
 def as_array(value, what: str, loc: Loc | None) -> np.ndarray:
     try:
         return np.asarray(value)
     except (ValueError, TypeError) as exc:
-        raise CuparValueError(f"{what} cannot be made into an array: {exc}", loc,
+        detail = "its rows have different lengths" if "inhomogeneous" in str(exc) else exc
+        raise CuparValueError(f"{what} cannot be made into an array: {detail}", loc,
                               "sequences of sequences must be regular (all rows one length)"
                               ) from None
 
