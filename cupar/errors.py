@@ -88,6 +88,12 @@ class CuparTypeError(CuparError, TypeError):
     kind = "type error"
 
 
+class CuparNameError(CuparError, NameError):
+    """A name that is defined nowhere the function can see."""
+
+    kind = "name error"
+
+
 class CuparValueError(CuparError, ValueError):
     """A well-typed program given values it cannot run on (ragged lengths, empty `min`)."""
 

@@ -27,7 +27,8 @@ import cupar.errors as errors
 CATALOGUE = Path(__file__).parent / "errors"
 MARK = "  # <-"
 BASES = {"CuparSyntaxError": SyntaxError, "CuparTypeError": TypeError,
-         "CuparValueError": ValueError, "CuparIndexError": IndexError}
+         "CuparValueError": ValueError, "CuparIndexError": IndexError,
+         "CuparNameError": NameError}
 
 
 @dataclass(frozen=True)

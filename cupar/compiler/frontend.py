@@ -189,7 +189,13 @@ class Translator:
             case ast.Tuple(elts=elts) | ast.List(elts=elts):
                 if any(isinstance(e, ast.Starred) for e in elts):
                     self.fail(target, "expression", what="starred assignment")
-                whole = value if isinstance(value, Var) else self.emit(lets, value, target)
+                whole = value
+                if not isinstance(value, (Var, Const)):  # named where the value is written
+                    whole = Var(self.fresh(), loc=value.loc or self.loc(target))
+                    lets.append(Let(whole, value, whole.loc))
+                checked = Prim("unpack", (whole, Const(len(elts), loc=self.loc(target))),
+                               self.loc(target))
+                whole = self.emit(lets, checked, target)  # Python's "too many values" check
                 for k, elt in enumerate(elts):
                     part = Prim("index", (whole, Const(k, loc=self.loc(elt))), self.loc(elt))
                     self.assign(elt, part, scope, lets)

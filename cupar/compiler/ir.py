@@ -146,3 +146,43 @@ class Program:
     @property
     def main(self) -> Function:
         return self.functions[self.entry]
+
+
+def bound_names(node) -> set[str]:
+    """Every name a Lambda or Body binds, nested bodies included."""
+    names: set[str] = set()
+    if isinstance(node, Lambda):
+        names |= {p.name for p in node.params}
+        node = node.body
+    for body in walk_bodies(node):
+        for let in body.lets:
+            names.add(let.var.name)
+            for value in (let.value, *getattr(let.value, "args", ())):
+                if isinstance(value, Lambda):
+                    names |= {p.name for p in value.params}
+    return names
+
+
+def substitute(node, table: dict):
+    """`node` with names replaced: uses by the atom `table[name]` (a Var or Const), binders
+    by the name of `table[name]` (which must then be a Var). Types and locations of binders
+    stay; that is how inlining renames a body and passes arguments in one step."""
+    match node:
+        case Var(name):
+            return table.get(name, node)
+        case Const():
+            return node
+        case Lambda(params, body, loc):
+            return Lambda(tuple(_rebind(p, table) for p in params), substitute(body, table), loc)
+        case Prim(name, args, loc):
+            return Prim(name, tuple(substitute(a, table) for a in args), loc)
+        case Let(var, value, loc):
+            return Let(_rebind(var, table), substitute(value, table), loc)
+        case Body(lets, result):
+            return Body(tuple(substitute(let, table) for let in lets), substitute(result, table))
+    raise TypeError(f"substitute: not an IR node: {node!r}")
+
+
+def _rebind(var: Var, table: dict) -> Var:
+    new = table.get(var.name)
+    return var if new is None else Var(new.name, var.type, var.loc)

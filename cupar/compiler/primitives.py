@@ -352,6 +352,16 @@ def index_rule(ctx, xs, i):
     return seq(ctx, t, 0).elem
 
 
+def unpack_rule(ctx, t, n):
+    t, n = ctx.resolve(t), ctx.const(1)
+    if not (isinstance(t, Tuple) and len(t.elems) == n):
+        what = f"a tuple of {len(t.elems)} values" if isinstance(t, Tuple) else format_type(t)
+        ctx.error(f"cannot unpack {what} into {n} names",
+                  "unpack a tuple into exactly as many names as it has values; "
+                  "index a sequence instead: a = xs[0]", arg=0)
+    return t
+
+
 def cast_rule(dtype: str):
     def rule(ctx, x):
         scalar(ctx, x, 0)

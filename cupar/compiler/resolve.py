@@ -17,13 +17,13 @@ import math
 
 import numpy as np
 
-from ..errors import CuparSyntaxError, CuparTypeError, Loc, message
+from ..errors import CuparNameError, CuparSyntaxError, CuparTypeError, Loc, message
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
 from .primitives import PRIMITIVES
 from .types import DTYPES
 
 MISSING = object()
-INTERNAL = {"cond", "call", "tuple", "index"}
+INTERNAL = {"cond", "call", "tuple", "index", "unpack"}
 _ALIAS_SOURCES = {
     "sqrt": (np.sqrt, math.sqrt), "exp": (np.exp, math.exp), "log": (np.log, math.log),
     "tanh": (np.tanh, math.tanh), "sin": (np.sin, math.sin), "cos": (np.cos, math.cos),
@@ -137,7 +137,7 @@ class Resolver:
             close = difflib.get_close_matches(base, [p for p in PRIMITIVES if p not in INTERNAL])
             hint = f"did you mean `{close[0]}`?" if close else message("unknown_name",
                                                                         what=base)[1]
-            raise CuparSyntaxError(message("unknown_name", what=base)[0], var.loc, hint)
+            raise CuparNameError(message("unknown_name", what=base)[0], var.loc, hint)
         for k, attr in enumerate(attrs):
             if not hasattr(obj, attr):
                 raise no_attribute(".".join([base, *attrs[:k + 1]]), obj, var.loc)
@@ -192,14 +192,14 @@ def check_arity(prim: str, n: int, loc: Loc) -> None:
                              f"signature: {prim} : {PRIMITIVES[prim].sig}")
 
 
-def no_attribute(name: str, obj, loc: Loc) -> CuparSyntaxError:
+def no_attribute(name: str, obj, loc: Loc) -> CuparNameError:
     """`module.attr` that does not exist, with the closest existing name as the hint."""
     text, hint = message("no_attribute", what=name)
     prefix, attr = name.rsplit(".", 1)
     close = difflib.get_close_matches(attr, [a for a in dir(obj) if not a.startswith("_")])
     if close:
         hint = f"did you mean `{prefix}.{close[0]}`?"
-    return CuparSyntaxError(text, loc, hint)
+    return CuparNameError(text, loc, hint)
 
 
 def eta_expand(prim: str, loc: Loc, n: int) -> Lambda:

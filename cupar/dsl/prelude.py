@@ -383,3 +383,10 @@ def index(xs, i):
         return xs[i]
     return xs[checked_index("sequence", i, builtins.len(xs))]
 
+
+
+@primitive("((a, b, ...), const int) -> (a, b, ...)", rules.unpack_rule, (2, 2))
+def unpack(t, n):
+    """Tuple unpacking `a, b = t`: `t` must be a tuple of exactly `n` values (checked when
+    types are inferred); it is returned unchanged."""
+    return t

@@ -1,4 +1,4 @@
-# expect: CuparSyntaxError
+# expect: CuparNameError
 # message: `cupar.mapp` does not exist
 # at: cupar.mapp
 """A misspelt function of a module."""

@@ -1,4 +1,4 @@
-# expect: CuparSyntaxError
+# expect: CuparNameError
 # message: name `reduse` is not defined
 # at: reduse
 """A misspelt prelude name: the hint suggests the right one."""
