@@ -169,7 +169,10 @@ def substitute(node, table: dict):
     stay; that is how inlining renames a body and passes arguments in one step."""
     match node:
         case Var(name):
-            return table.get(name, node)
+            new = table.get(name, node)
+            if isinstance(new, Var) and new.type is None:  # a renaming: keep the use's type
+                return Var(new.name, node.type, node.loc)
+            return new
         case Const():
             return node
         case Lambda(params, body, loc):

@@ -12,6 +12,7 @@ from typing import Callable
 from ..errors import CuparError, InternalError
 from .frontend import parse_function
 from .infer import infer_types
+from .inline import inline_calls
 from .ir import Function, Program
 from .printer import format_program
 from .resolve import resolve_globals
@@ -34,7 +35,10 @@ PIPELINE = [
          "reject recursion that is not tail recursion", False),
     Pass("infer_types", infer_types,
          "infer types, instantiate polymorphic functions, specialise to the argument types", True),
+    Pass("inline_calls", inline_calls,
+         "inline calls of non-recursive @parallel functions, so fusion sees across them", True),
 ]
+REFERENCE_STAGE = "infer_types"  # the typed program `places.here` interprets: the meaning
 
 
 def describe() -> str:
@@ -42,9 +46,11 @@ def describe() -> str:
     return "\n".join(f"{p.name:<18} {p.doc}" for p in PIPELINE)
 
 
-def compile_program(program: Program, observe: Callable | None = None) -> Program:
-    """Run every pass, verifying after each; `observe(stage, program)` sees each result."""
+def compile_program(program: Program, observe: Callable | None = None) -> dict[str, Program]:
+    """Run every pass, verifying after each; return every stage by name, in order
+    (`parse` first). `observe(stage, program)` sees each stage as it is made."""
     verify(program, "parse", typed=False, resolved=False)
+    stages = {"parse": program}
     if observe:
         observe("parse", program)
     for p in PIPELINE:
@@ -55,9 +61,10 @@ def compile_program(program: Program, observe: Callable | None = None) -> Progra
         except Exception as exc:  # a bug in the pass: say which, keep the cause chained
             raise InternalError(f"pass `{p.name}` failed: {type(exc).__name__}: {exc}") from exc
         verify(program, p.name, typed=p.typed)
+        stages[p.name] = program
         if observe:
             observe(p.name, program)
-    return program
+    return stages
 
 
 def dump_observer(setting: str | None = None) -> Callable | None:
@@ -73,5 +80,5 @@ def dump_observer(setting: str | None = None) -> Callable | None:
     return observe
 
 
-__all__ = ["PIPELINE", "Pass", "compile_program", "describe", "dump_observer", "parse_function",
+__all__ = ["PIPELINE", "REFERENCE_STAGE", "Pass", "compile_program", "describe", "dump_observer", "parse_function",
            "Function"]

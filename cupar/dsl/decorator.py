@@ -75,10 +75,10 @@ class ParallelFunction:
                 raise self.keyword_error(next(iter(keywords)))
             place = choose_place(target_place)
             types = self.argument_types(args)
-            program = self.program_for(types)
+            stages = self.stages_for(types)
             values = tuple(prepare(a) for a in args)
             try:
-                return place.execute(program, values)
+                return place.execute(stages, values)
             except CuparError:
                 raise
             except Exception as exc:
@@ -109,16 +109,16 @@ class ParallelFunction:
                 raise type(err)(err.message, caller_loc(), err.hint) from None
         return tuple(types)
 
-    def program_for(self, types: tuple, observe=None) -> Program:
-        """The compiled (typed) Program for these argument types, cached."""
+    def stages_for(self, types: tuple, observe=None) -> dict[str, Program]:
+        """Every compiler stage of this function for these argument types (cached)."""
         key = canonical(types)
         with self._lock:
             if observe is None and key in self._programs:
                 return self._programs[key]
             program = Program({self.name: self.parsed}, self.name, types, {self.name: self})
-            typed = compile_program(program, observe or dump_observer())
-            self._programs[key] = typed
-            return typed
+            stages = compile_program(program, observe or dump_observer())
+            self._programs[key] = stages
+            return stages
 
 
 def choose_place(target_place) -> places.Place:

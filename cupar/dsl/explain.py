@@ -21,7 +21,7 @@ def explain(fn, *args, quiet: bool = False) -> dict[str, str]:
         raise CuparTypeError(f"explain takes a @parallel function, not {fn!r}", None,
                              "decorate the function with @parallel first")
     stages = {"source": inspect.getsource(fn.fn)}
-    fn.program_for(fn.argument_types(args),
+    fn.stages_for(fn.argument_types(args),
                    observe=lambda stage, program: stages.__setitem__(stage,
                                                                      format_program(program)))
     if not quiet:

@@ -12,6 +12,7 @@ import contextvars
 import importlib.util
 
 from ..errors import PlaceUnavailableError
+from ..compiler.pipeline import REFERENCE_STAGE
 from .interpreter import Interpreter
 
 _stack: contextvars.ContextVar = contextvars.ContextVar("cupar_places", default=())
@@ -34,8 +35,9 @@ class Place(abc.ABC):
     available = True
 
     @abc.abstractmethod
-    def execute(self, program, args: tuple):
-        """Run a typed Program on `args` (already checked against its parameter types)."""
+    def execute(self, stages: dict, args: tuple):
+        """Run a compiled function on `args` (already checked against its parameter types).
+        `stages` holds the Program after every compiler pass, by pass name."""
 
 
 class Interpreted(Place):
@@ -44,22 +46,19 @@ class Interpreted(Place):
 
     name = "here"
 
-    def execute(self, program, args: tuple):
-        return Interpreted.run(program, args)
-
-    @staticmethod
-    def run(program, args: tuple):
-        return Interpreter(program).run(args)
+    def execute(self, stages: dict, args: tuple):
+        return Interpreter(stages[REFERENCE_STAGE]).run(args)
 
 
 class Cpu(Place):
-    """Multicore CPU through Numba. Until the CPU back end lands, this place runs the same
-    interpreter as `here` (correct, not fast)."""
+    """Multicore CPU through Numba. Until the Numba back end lands, this place interprets
+    the program after the last compiler pass (correct, not fast), which also keeps every
+    optimising pass under test against `here`."""
 
     name = "cpu"
 
-    def execute(self, program, args: tuple):
-        return Interpreted.run(program, args)
+    def execute(self, stages: dict, args: tuple):
+        return Interpreter(list(stages.values())[-1]).run(args)
 
 
 class Gpu(Place):
@@ -85,7 +84,7 @@ class Gpu(Place):
             return f"CUDA could not be initialised ({exc})"
         return "the CUDA back end of cupar is not built yet"
 
-    def execute(self, program, args: tuple):
+    def execute(self, stages: dict, args: tuple):
         raise PlaceUnavailableError(f"cannot run on {self!r}: {self.missing()}", None,
                                     "run on cupar.places.cpu or cupar.places.here instead")
 
