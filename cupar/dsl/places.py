@@ -10,11 +10,15 @@ from __future__ import annotations
 import abc
 import contextvars
 import importlib.util
+import threading
 
-from ..errors import PlaceUnavailableError
+import numpy as np
+
+from ..errors import CuparError, PlaceUnavailableError
 from ..compiler.pipeline import REFERENCE_STAGE
 from .interpreter import Interpreter
 
+REPLAY_LIMIT = 1 << 20  # elements: inputs the interpreter may replay to explain an error
 _stack: contextvars.ContextVar = contextvars.ContextVar("cupar_places", default=())
 
 
@@ -51,14 +55,38 @@ class Interpreted(Place):
 
 
 class Cpu(Place):
-    """Multicore CPU through Numba. Until the Numba back end lands, this place interprets
-    the program after the last compiler pass (correct, not fast), which also keeps every
-    optimising pass under test against `here`."""
+    """Multicore CPU through Numba: the program after the last pass is lowered to kernel IR
+    and compiled with `numba.njit(parallel=True)`. Programs using a primitive the lowering
+    does not handle yet are interpreted instead (correct, not fast); `compiled_or_reason`
+    and `cupar.explain` say which."""
 
     name = "cpu"
 
+    def __init__(self):
+        self._compiled: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def compiled_or_reason(self, stages: dict):
+        final = list(stages.values())[-1]
+        with self._lock:
+            if id(final) not in self._compiled:
+                from ..runtime.cpu import compile_kernels  # Numba loads on first cpu use
+                origin = f"{final.entry} ({final.main.loc})"
+                self._compiled[id(final)] = (final, compile_kernels(final, origin))
+            return self._compiled[id(final)][1]
+
     def execute(self, stages: dict, args: tuple):
-        return Interpreter(list(stages.values())[-1]).run(args)
+        compiled = self.compiled_or_reason(stages)
+        if isinstance(compiled, str):
+            return Interpreter(list(stages.values())[-1]).run(args)
+        try:
+            return compiled(args)
+        except CuparError:
+            # Compiled code knows where it failed, not the values involved; on inputs small
+            # enough, the interpreter replays the call to report the exact error.
+            if sum(np.size(a) for a in args if isinstance(a, np.ndarray)) <= REPLAY_LIMIT:
+                Interpreter(stages[REFERENCE_STAGE]).run(args)
+            raise
 
 
 class Gpu(Place):

@@ -1,0 +1,186 @@
+"""Kernel IR: imperative loop nests with scalar Python expressions at the leaves.
+
+`lower_to_kernels` (lower.py) is the only producer; the runtime's code generators (Numba for
+cpu; numba-cuda later) are the consumers. A `KFunction` is a list of statements. A top-level
+`Loop(parallel=True)` or `Reduce` is one kernel: a parallel loop nest; everything inside it
+runs sequentially per element. Expressions are Python source text over the names the
+statements assign, the function's parameters and the module `np`; names are unique per
+function except where the same lambda is applied at several places (same code, same types).
+
+Invariants: every `Alloc`ed array is written by the loop that follows it; a `Reduce`'s
+`combine` is associative (the language requires it), so the code generator may split the
+index range into chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Store:
+    array: str
+    index: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Alloc:
+    name: str
+    dtype: str  # a NumPy dtype name
+    shape: tuple  # of expressions
+
+
+@dataclass(frozen=True)
+class If:
+    cond: str
+    then: tuple
+    orelse: tuple
+
+
+@dataclass(frozen=True)
+class Loop:
+    index: str
+    stop: str
+    body: tuple
+    parallel: bool
+    start: str = "0"
+
+
+@dataclass(frozen=True)
+class While:
+    """`while True:` ending by `Break`; tail recursion becomes this."""
+
+    body: tuple
+
+
+@dataclass(frozen=True)
+class Break:
+    pass
+
+
+@dataclass(frozen=True)
+class Continue:
+    pass
+
+
+@dataclass(frozen=True)
+class Combine:
+    """The associative operator of a reduction: `out` computed from `left` and `right`."""
+
+    left: tuple
+    right: tuple
+    body: tuple
+    out: tuple
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """acc = init; for index in range(stop): (body gives `elem`); acc = combine(acc, elem)."""
+
+    index: str
+    stop: str
+    body: tuple
+    elem: tuple  # expressions: the element, one per tuple field
+    acc: tuple  # accumulator names, one per field
+    init: tuple  # expressions
+    dtypes: tuple  # NumPy dtype names of the fields
+    combine: Combine
+    parallel: bool
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Raise the error numbered `code` of the kernel program's error table."""
+
+    kind: str  # "value" or "index"
+    code: int
+
+
+@dataclass(frozen=True)
+class KFunction:
+    name: str
+    params: tuple  # names
+    body: tuple
+    result: str  # expression: the function's value (a tuple expression for several)
+
+
+@dataclass(frozen=True)
+class KernelProgram:
+    functions: tuple  # KFunction, the entry first
+    errors: tuple  # (kind, message, hint, Loc) by error code
+    result_type: object  # the cupar type of the entry's result
+
+    @property
+    def entry(self) -> KFunction:
+        return self.functions[0]
+
+
+def kernel_count(stmts) -> int:
+    """Parallel loop nests at the top of a statement list (what the structure tests count)."""
+    count = 0
+    for s in stmts:
+        if isinstance(s, (Loop, Reduce)) and s.parallel:
+            count += 1
+        elif isinstance(s, If):
+            count += kernel_count(s.then) + kernel_count(s.orelse)
+        elif isinstance(s, While):
+            count += kernel_count(s.body)
+    return count
+
+
+def format_kernels(program: KernelProgram) -> str:
+    return "\n\n".join(format_kfunction(f) for f in program.functions)
+
+
+def format_kfunction(fn: KFunction) -> str:
+    lines = [f"kernel function {fn.name}({', '.join(fn.params)}):"]
+    lines += _format(fn.body, "    ")
+    lines.append(f"    return {fn.result}")
+    return "\n".join(lines)
+
+
+def _format(stmts, indent: str) -> list[str]:
+    out: list[str] = []
+    for s in stmts:
+        match s:
+            case Assign(t, e):
+                out.append(f"{indent}{t} = {e}")
+            case Store(a, i, v):
+                out.append(f"{indent}{a}[{i}] = {v}")
+            case Alloc(n, d, shape):
+                out.append(f"{indent}{n} = empty(({', '.join(shape)},), {d})")
+            case If(c, then, orelse):
+                out += [f"{indent}if {c}:", *(_format(then, indent + "    ") or
+                                              [indent + "    pass"])]
+                if orelse:
+                    out += [f"{indent}else:", *_format(orelse, indent + "    ")]
+            case Loop(i, stop, body, par, start):
+                kind = "parallel for" if par else "for"
+                out += [f"{indent}{kind} {i} in range({start}, {stop}):",
+                        *_format(body, indent + "    ")]
+            case While(body):
+                out += [f"{indent}loop:", *_format(body, indent + "    ")]
+            case Break():
+                out.append(f"{indent}break")
+            case Continue():
+                out.append(f"{indent}continue")
+            case Fail(kind, code):
+                out.append(f"{indent}fail {kind} error #{code}")
+            case Reduce():
+                kind = "parallel reduce" if s.parallel else "reduce"
+                c = s.combine
+                out += [f"{indent}{kind} {s.index} in range({s.stop}) into "
+                        f"({', '.join(s.acc)}) from ({', '.join(s.init)}):",
+                        *_format(s.body, indent + "    "),
+                        f"{indent}    element ({', '.join(s.elem)})",
+                        f"{indent}  combine ({', '.join(c.left)}), ({', '.join(c.right)}):",
+                        *_format(c.body, indent + "    "),
+                        f"{indent}    -> ({', '.join(c.out)})"]
+    return out
