@@ -106,9 +106,8 @@ class Lowerer:
         out: list = []
         saved, self.depth = self.depth, 0
         if fn.name in callees(fn.body):  # tail recursive: the body is a loop
-            if not all(isinstance(env[p.name], str) for p in fn.params):
-                raise NotLowered("tail recursion over sequence or tuple parameters")
-            env["@" + fn.name] = LoopTarget(params, "")  # "@": never a variable's name
+            target = LoopTarget(params, [p.type for p in fn.params])
+            env["@" + fn.name] = target  # "@": never a variable's name
             inner: list = []
             result = self.body(fn.body, env, inner)
             if not isinstance(result, TailJump):
@@ -192,22 +191,36 @@ class Lowerer:
 
     def loop_closure(self, fn: Closure, args: list, out: list):
         """A tail-recursive local function, applied: `while True` over its parameters."""
-        names = [self.fresh(p.name) for p in fn.lam.params]
-        if not all(isinstance(a, str) for a in args):
-            raise NotLowered("tail recursion over sequence or tuple parameters")
-        out += [Assign(n, a) for n, a in zip(names, args)]
-        result = self.fresh(fn.name + "_result")
-        env = dict(fn.env)
-        env.update({p.name: n for p, n in zip(fn.lam.params, names)})
-        env[fn.name] = LoopTarget(names, result)
+        env, names = dict(fn.env), []
+        for p in fn.lam.params:
+            flat, env[p.name] = unflatten_param(self.fresh(p.name), p.type)
+            names += flat
+        types = [p.type for p in fn.lam.params]
+        self.jump(LoopTarget(names, types), args, out)
+        env[fn.name] = LoopTarget(names, types)
         inner: list = []
         value = self.body(fn.lam.body, env, inner)
+        t = fn.lam.body.result.type
         if isinstance(value, TailJump):
             inner.append(Continue())
+            result = unflatten_value([self.fresh("never") for _ in flat_types(t)], t)
         else:
-            inner += [Assign(result, value), Break()]
+            parts = self.flatten(value, t, inner)
+            final = [self.fresh(fn.name + "_result") for _ in parts]
+            inner += [*(Assign(n, v) for n, v in zip(final, parts)), Break()]
+            result = unflatten_value(final, t)
         out.append(While(tuple(inner)))
         return result
+
+    def jump(self, target: LoopTarget, args: list, out: list):
+        """Assign new values to a loop's parameters (all computed before any is assigned)."""
+        flat = []
+        for a, t in zip(args, target.types):
+            flat += self.flatten(a, t, out)
+        temps = [self.fresh(p + "_next") for p in target.params]
+        out += [Assign(tmp, v) for tmp, v in zip(temps, flat)]
+        out += [Assign(p, tmp) for p, tmp in zip(target.params, temps)]
+        return TailJump()
 
     def call_global(self, name: str, args: list, out: list):
         fn = self.program.functions[name]
@@ -476,9 +489,7 @@ class Lowerer:
     def p_call(self, let, prim, args, out):
         fn, rest = args[0], args[1:]
         if isinstance(fn, LoopTarget):
-            out += [Assign(tmp, a) for tmp, a in zip(fn.temps(self), rest)]
-            out += [Assign(p, tmp) for p, tmp in zip(fn.params, fn.last_temps)]
-            return TailJump()
+            return self.jump(fn, rest, out)
         return self.apply(fn, rest, out, prim.loc)
 
     def p_max_bound_el(self, let, prim, args, out):
@@ -502,13 +513,10 @@ class TailJump:
 
 
 class LoopTarget:
-    def __init__(self, params: list[str], result: str):
-        self.params, self.result = params, result
-        self.last_temps: list[str] = []
+    """The loop a tail-recursive function became: its flat parameter names and types."""
 
-    def temps(self, lowerer: Lowerer) -> list[str]:
-        self.last_temps = [lowerer.fresh(p + "_next") for p in self.params]
-        return self.last_temps
+    def __init__(self, params: list[str], types: list):
+        self.params, self.types = params, types
 
 
 def calls_itself(fn: Closure) -> bool:
@@ -604,6 +612,14 @@ def _rebuild(t, take):
         name = take()
         return Mat(name, t, tuple(f"{name}.shape[{k}]" for k in range(depth(t))))
     return take()
+
+
+def flat_types(t) -> list:
+    if isinstance(t, Tuple):
+        return [f for e in t.elems for f in flat_types(e)]
+    if isinstance(t, Seq) and isinstance(t.elem, Tuple):
+        return [f for e in t.elem.elems for f in flat_types(Seq(e, t.length))]
+    return [t]
 
 
 def base_elem(t):
