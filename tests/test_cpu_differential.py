@@ -4,10 +4,13 @@ Integers and everything without a reduction must agree exactly; floating-point r
 be reassociated by the parallel code, so they agree to a tolerance derived from the dtype.
 """
 
+import builtins
+
 import numpy as np
 import pytest
 
 import cupar
+from cupar import *  # noqa: F403
 from cupar.dsl.values import TupleSeq
 from golden_programs import PROGRAMS
 from test_examples import MAIN_FUNCTIONS, load
@@ -18,12 +21,12 @@ cpu, here = cupar.places.cpu, cupar.places.here
 def assert_agree(actual, expected, rtol_eps: float = 64):
     if isinstance(expected, TupleSeq):
         assert isinstance(actual, TupleSeq)
-        for a, e in zip(actual.columns, expected.columns, strict=True):
+        for a, e in builtins.zip(actual.columns, expected.columns, strict=True):
             assert_agree(a, e, rtol_eps)
         return
     if isinstance(expected, tuple):
         assert isinstance(actual, tuple) and len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in builtins.zip(actual, expected):
             assert_agree(a, e, rtol_eps)
         return
     assert type(actual) is type(expected), (type(actual), type(expected))
@@ -63,3 +66,42 @@ def test_the_core_examples_really_compile():
         fn = getattr(load(name), fn_name)
         args = make_args()
         assert compiled(fn, *args), cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
+
+
+# Above the serial threshold, so the chunked parallel code paths run too.
+BIG = 3 * (1 << 14) + 7
+
+
+@parallel
+def big_kernels(x, y, idx):
+    return (map(lambda a, b: a * 3 + b, x, y),
+            sum(map(lambda a: a % 7, x)),
+            argmax(x), argmin(y), max(y),
+            scan(op_add, x), rscan(op_add, x),
+            exclusive_scan(op_add, 5, x), exclusive_rscan(maximum, 0, y),
+            [a for a in x if a % 3 == 0],
+            permute(x, idx), gather(y, idx), sort(cmp_lt, y), sort(cmp_gt, y),
+            shift(x, 3, -1), shift(x, -5, -2), rotate(y, 11),
+            reduce(lambda p, q: p if p[0] >= q[0] else q, zip(y, indices(y)), (-1, -1)))
+
+
+def test_parallel_paths_agree_with_the_interpreter():
+    rng = np.random.default_rng(7)
+    x = rng.integers(-1000, 1000, BIG).astype(np.int64)
+    y = rng.integers(-50, 50, BIG).astype(np.int32)
+    idx = rng.permutation(BIG)
+    assert compiled(big_kernels, x, y, idx)
+    assert_agree(*both(big_kernels, x, y, idx))
+
+
+@parallel
+def float_kernels(x):
+    return sum(x), scan(op_add, x), [v for v in x if v > 0.5], sort(cmp_lt, x)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, BIG])
+def test_float_reductions_within_dtype_tolerance(n):
+    x = np.random.default_rng(n).random(n).astype(np.float32)
+    assert compiled(float_kernels, x)
+    got, want = both(float_kernels, x)
+    assert_agree(got, want, rtol_eps=8 * max(n, 1) ** 0.5)

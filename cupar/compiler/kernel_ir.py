@@ -126,7 +126,7 @@ def kernel_count(stmts) -> int:
     """Parallel loop nests at the top of a statement list (what the structure tests count)."""
     count = 0
     for s in stmts:
-        if isinstance(s, (Loop, Reduce)) and s.parallel:
+        if isinstance(s, (Loop, Reduce, Scan, Filter)) and s.parallel:
             count += 1
         elif isinstance(s, If):
             count += kernel_count(s.then) + kernel_count(s.orelse)
@@ -173,6 +173,14 @@ def _format(stmts, indent: str) -> list[str]:
                 out.append(f"{indent}continue")
             case Fail(kind, code):
                 out.append(f"{indent}fail {kind} error #{code}")
+            case Scan() | Filter():
+                kind = ("parallel " if s.parallel else "") + type(s).__name__.lower()
+                what = f"keep {s.keep}, " if isinstance(s, Filter) else (
+                    ("reverse " if s.reverse else "") +
+                    ("inclusive, " if s.init is None else f"from ({', '.join(s.init)}), "))
+                out += [f"{indent}{kind} {s.index} in range({s.stop}) into "
+                        f"({', '.join(s.out)}): {what}element ({', '.join(s.elem)})",
+                        *_format(s.body, indent + "    ")]
             case Reduce():
                 kind = "parallel reduce" if s.parallel else "reduce"
                 c = s.combine
@@ -184,3 +192,35 @@ def _format(stmts, indent: str) -> list[str]:
                         *_format(c.body, indent + "    "),
                         f"{indent}    -> ({', '.join(c.out)})"]
     return out
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Prefix combination of the elements into the arrays `out` (one per tuple field).
+    Inclusive: out[i] = e0 + ... + ei. Exclusive: out[i] = init + e0 + ... + e(i-1).
+    Reverse runs from the end, combining as combine(element, accumulator)."""
+
+    index: str
+    stop: str
+    body: tuple
+    elem: tuple
+    out: tuple  # array names, allocated by the Scan itself
+    dtypes: tuple
+    init: tuple | None  # None: inclusive
+    reverse: bool
+    combine: Combine
+    parallel: bool
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Keep the elements for which `keep` holds, in order, in the arrays `out`."""
+
+    index: str
+    stop: str
+    body: tuple  # computes `keep` and the element
+    keep: str
+    elem: tuple
+    out: tuple  # array names, allocated by the Filter itself
+    dtypes: tuple
+    parallel: bool

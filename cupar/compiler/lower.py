@@ -23,8 +23,8 @@ from typing import Callable
 from ..errors import Loc
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
 from .tailcalls import callees
-from .kernel_ir import (Alloc, Assign, Break, Combine, Continue, Fail, If, KernelProgram,
-                        KFunction, Loop, Reduce, Store, While)
+from .kernel_ir import (Alloc, Assign, Break, Combine, Continue, Fail, Filter, If,
+                        KernelProgram, KFunction, Loop, Reduce, Scan, Store, While)
 from .scalar_code import SCALAR_PRIMS, literal, scalar_expr
 from .types import BOOL, INT64, Scalar, Seq, Tuple
 
@@ -381,6 +381,121 @@ class Lowerer:
                           parallel=self.depth == 0))
         return pack(acc, t)
 
+    # -- scans, filters, scatters, sorts --------------------------------------------------
+    def scan(self, xs, init, reverse: bool, combine, t, out: list) -> Mat | Cols:
+        fields = list(t.elems) if isinstance(t, Tuple) else [t]
+        if not all(isinstance(f, Scalar) for f in fields):
+            raise NotLowered("scans over sequences")
+        i, body = self.fresh("i"), []
+        self.depth += 1
+        elem = self.element(xs, i, body)
+        left = tuple(self.fresh("l") for _ in fields)
+        right = tuple(self.fresh("r") for _ in fields)
+        cbody: list = []
+        combined = combine(pack(left, t), pack(right, t), cbody)
+        self.depth -= 1
+        names = tuple(self.fresh("scan") for _ in fields)
+        out.append(Scan(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), names,
+                        tuple(f.dtype.name for f in fields),
+                        None if init is None else tuple(unpack(init, t)), reverse,
+                        Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
+                        parallel=self.depth == 0))
+        return self.arrays(names, t, length_of(xs))
+
+    def arrays(self, names, t, n: str):
+        if isinstance(t, Tuple):
+            return Cols(tuple(Mat(a, Seq(f, None), (n,)) for a, f in zip(names, t.elems)),
+                        Seq(t, None))
+        return Mat(names[0], Seq(t, None), (n,))
+
+    def p_scan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[1], None, False, let, out)
+
+    def p_rscan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[1], None, True, let, out)
+
+    def p_exclusive_scan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[2], args[1], False, let, out)
+
+    def p_exclusive_rscan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[2], args[1], True, let, out)
+
+    def scan_prim(self, fn, xs, init, reverse, let, out):
+        def combine(a, b, stmts):  # reverse scans combine element-first, as the reference
+            return self.apply(fn, [b, a] if reverse else [a, b], stmts)
+        return self.scan(xs, init, reverse, combine, let.var.type.elem, out)
+
+    def p_filter(self, let, prim, args, out):
+        fn, xs = args
+        t = let.var.type.elem
+        fields = list(t.elems) if isinstance(t, Tuple) else [t]
+        if not all(isinstance(f, Scalar) for f in fields):
+            raise NotLowered("filters of sequences")
+        i, body = self.fresh("i"), []
+        self.depth += 1
+        elem = self.element(xs, i, body)
+        keep = self.apply(fn, [elem], body)
+        self.depth -= 1
+        names = tuple(self.fresh("kept") for _ in fields)
+        out.append(Filter(i, length_of(xs), tuple(body), keep, tuple(unpack(elem, t)), names,
+                          tuple(f.dtype.name for f in fields), parallel=self.depth == 0))
+        return self.arrays(names, t, f"{names[0]}.shape[0]")
+
+    def p_scatter(self, let, prim, args, out):
+        src, idx, dst = args
+        return self.scatter(src, idx, dst, prim, out)
+
+    def p_permute(self, let, prim, args, out):
+        xs, idx = args
+        return self.scatter(xs, idx, xs, prim, out)
+
+    def p_update(self, let, prim, args, out):
+        dst, updates = args
+        pairs = self.materialize(updates, out)
+        return self.scatter(pairs.cols[1], pairs.cols[0], dst, prim, out)
+
+    def scatter(self, src, idx, dst, prim, out):
+        """A copy of dst, then one parallel loop writing src[k] at idx[k]."""
+        if not isinstance(dst.type.elem, Scalar):
+            raise NotLowered("scatter of tuples or rows")
+        self.same_lengths(prim.name, [src, idx], prim.loc, out)
+        base = self.materialize(dst, out)
+        copy = self.fresh("scattered")
+        out.append(Assign(copy, f"{base.expr}.copy()"))
+        result = Mat(copy, base.type, (f"{copy}.shape[0]",))
+        k, body = self.fresh("k"), []
+        self.depth += 1
+        j = self.checked(self.element(idx, k, body), result, body, prim.loc, prim.name)
+        body.append(Store(copy, j, self.element(src, k, body)))
+        self.depth -= 1
+        out.append(Loop(k, length_of(idx), tuple(body), parallel=self.depth == 0))
+        return result
+
+    def p_shift(self, let, prim, args, out):
+        xs, offset, default = args
+        n = length_of(xs)
+
+        def elem(i, stmts):
+            j, v = self.fresh("j"), self.fresh("shifted")
+            stmts.append(Assign(j, f"{i} + {offset}"))
+            inside: list = []
+            inside.append(Assign(v, self.element(xs, j, inside)))
+            stmts.append(If(f"0 <= {j} < {n}", tuple(inside), (Assign(v, default),)))
+            return v
+        if not isinstance(xs.type.elem, Scalar):
+            raise NotLowered("shift of tuples or rows")
+        return Delayed(n, elem, let.var.type)
+
+    def p_sort(self, let, prim, args, out):
+        order = comparison_order(prim.args[0])
+        if order is None or not isinstance(let.var.type.elem, Scalar):
+            raise NotLowered("sort with a user comparison")
+        xs = self.materialize(args[1], out)
+        name = self.fresh("sorted")
+        expr = f"np.sort({xs.expr})" + ("[::-1].copy()" if order == "descending" else "")
+        out.append(Assign(name, expr))
+        return Mat(name, let.var.type, (f"{name}.shape[0]",))
+
     # -- elements and materialisation -----------------------------------------------------
     def element(self, xs, i: str, out: list):
         match xs:
@@ -517,6 +632,22 @@ class LoopTarget:
 
     def __init__(self, params: list[str], types: list):
         self.params, self.types = params, types
+
+
+def comparison_order(fn) -> str | None:
+    """'ascending' for cmp_lt-like comparisons, 'descending' for cmp_gt-like, else None."""
+    if not (isinstance(fn, Lambda) and len(fn.params) == 2 and len(fn.body.lets) == 1):
+        return None
+    (let,) = fn.body.lets
+    value, (a, b) = let.value, (p.name for p in fn.params)
+    if not (isinstance(value, Prim) and all(isinstance(x, Var) for x in value.args)):
+        return None
+    names = tuple(x.name for x in value.args)
+    if (value.name, names) in (("cmp_lt", (a, b)), ("cmp_gt", (b, a))):
+        return "ascending"
+    if (value.name, names) in (("cmp_gt", (a, b)), ("cmp_lt", (b, a))):
+        return "descending"
+    return None
 
 
 def calls_itself(fn: Closure) -> bool:

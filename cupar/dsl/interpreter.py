@@ -15,6 +15,7 @@ import numpy as np
 
 from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var
 from ..compiler.primitives import PRIMITIVES
+from ..compiler.types import Scalar, Seq
 from ..errors import CuparError, CuparValueError
 from .values import coerce
 
@@ -87,6 +88,8 @@ class Interpreter:
             if isinstance(value, TailCall):
                 return value
             if not isinstance(let.value, (Lambda, Var)):
+                if isinstance(value, list) and not value:
+                    value = empty_rows(let, env) if depth(let.var.type) > 1 else value
                 try:
                     value = coerce(value, let.var.type)
                 except CuparError as err:  # e.g. ragged rows: blame the primitive that made them
@@ -122,6 +125,32 @@ class Interpreter:
             raise located(err, value.loc) from None
         except (ValueError, ZeroDivisionError, OverflowError) as err:
             raise CuparValueError(f"{value.name}: {err}", value.loc) from None
+
+
+def depth(t) -> int:
+    n = 0
+    while isinstance(t, Seq):
+        n, t = n + 1, t.elem
+    return n
+
+
+def empty_rows(let, env: dict):
+    """An empty sequence of rows for `let`, shaped (0, m, ...): each row length is taken from
+    an argument whose type has the same length variable (map, gather, filter, rotate ... of a
+    (0, 3) or (2, 3) matrix give (0, 3)); a length no argument shows is 0."""
+    sizes: dict = {}
+    for arg in getattr(let.value, "args", ()):
+        value = env.get(arg.name) if isinstance(arg, Var) else None
+        t = arg.type if isinstance(value, np.ndarray) else None
+        for size in getattr(value, "shape", ()):
+            if not isinstance(t, Seq):
+                break
+            sizes[t.length], t = size, t.elem
+    t, shape = let.var.type.elem, [0]
+    while isinstance(t, Seq):
+        shape.append(sizes.get(t.length, 0))
+        t = t.elem
+    return np.empty(shape, dtype=t.dtype) if isinstance(t, Scalar) else []
 
 
 def located(err: CuparError, loc) -> CuparError:

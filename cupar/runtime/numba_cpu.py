@@ -10,8 +10,8 @@ the runtime turns back into the located cupar error of that code.
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, If, KernelProgram,
-                                  KFunction, Loop, Reduce, Store, While)
+from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If,
+                                  KernelProgram, KFunction, Loop, Reduce, Scan, Store, While)
 
 SERIAL_BELOW = 1 << 14  # elements; below this a parallel loop runs its serial copy
 HEADER = """\
@@ -50,7 +50,7 @@ def fail_codes(stmts) -> list[tuple[str, int]]:
             found.append((s.kind, s.code))
         for field in ("then", "orelse", "body"):
             found += fail_codes(getattr(s, field, ()))
-        if isinstance(s, Reduce):
+        if isinstance(s, (Reduce, Scan)):
             found += fail_codes(s.combine.body)
     return found
 
@@ -106,6 +106,10 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return loop(s, "range", indent, par)
         case Reduce():
             return reduce_source(s, indent)
+        case Scan():
+            return scan_source(s, indent)
+        case Filter():
+            return filter_source(s, indent)
     raise TypeError(f"no Numba code for {s!r}")
 
 
@@ -153,3 +157,106 @@ def reduce_source(r: Reduce, indent: str) -> list[str]:
     ]
     return lines + [f"{indent}if {r.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
                     *parallel]
+
+
+def chunked(stop: str, tag: str, indent: str) -> tuple[list[str], str, str, str]:
+    """Lines choosing the chunk count, and the names of chunk, lo, hi."""
+    n, c, lo, hi = (f"{tag}_{x}" for x in ("n", "c", "lo", "hi"))
+    return [f"{indent}{n} = max(min({stop}, CHUNKS), 1)"], n, c, lo + "|" + hi
+
+
+def bounds(c: str, n: str, stop: str, lohi: str, indent: str) -> list[str]:
+    lo, hi = lohi.split("|")
+    return [f"{indent}{lo} = {c} * {stop} // {n}", f"{indent}{hi} = ({c} + 1) * {stop} // {n}"]
+
+
+def scan_pass(s: Scan, acc: tuple, lo: str, hi: str, write: bool, started: str,
+              indent: str, par: bool) -> list[str]:
+    """Fold (and, when `write`, store) elements lo..hi-1 (hi-1..lo when reversed) into acc;
+    `started` names a flag that is False while acc holds no value yet."""
+    deeper, deepest = indent + "    ", indent + "        "
+    k = s.index + "_k"
+    order = f"range({hi} - 1, {lo} - 1, -1)" if s.reverse else f"range({lo}, {hi})"
+    lines = [f"{indent}for {k} in {order}:", f"{deeper}{s.index} = {k}",
+             *statements(s.body, deeper, par)]
+    if write and s.init is not None:  # exclusive: the value before this element
+        lines += [f"{deeper}{o}[{k}] = {a}" for o, a in zip(s.out, acc)]
+    lines += [f"{deeper}if {started}:", *fold(s, acc, s.elem, deepest),
+              f"{deeper}else:", *(f"{deepest}{a} = {e}" for a, e in zip(acc, s.elem)),
+              f"{deepest}{started} = True"]
+    if write and s.init is None:
+        lines += [f"{deeper}{o}[{k}] = {a}" for o, a in zip(s.out, acc)]
+    return lines
+
+
+def scan_source(s: Scan, indent: str) -> list[str]:
+    """Serial below SERIAL_BELOW; above, chunk totals in parallel, their prefix serially,
+    then each chunk scanned in parallel from its prefix."""
+    inner, deeper = indent + "    ", indent + "        "
+    acc = tuple(f"{o}_acc" for o in s.out)
+    flag = f"{s.out[0]}_started"
+    zeros = [f"{indent}{a} = np.{d}(0)" for a, d in zip(acc, s.dtypes)]  # typed before use
+    start = ([f"{indent}{a} = {v}" for a, v in zip(acc, s.init)] + [f"{indent}{flag} = True"]
+             if s.init is not None else zeros + [f"{indent}{flag} = False"])
+    lines = [f"{indent}{o} = np.empty({s.stop}, np.{d})" for o, d in zip(s.out, s.dtypes)]
+    serial = start + scan_pass(s, acc, "0", s.stop, True, flag, indent, False)
+    if not s.parallel:
+        return lines + serial
+    head, n, c, lohi = chunked(s.stop, s.out[0], inner)
+    lo, hi = lohi.split("|")
+    part = tuple(f"{o}_part" for o in s.out)
+    local = tuple(f"{a}_local" for a in acc)
+    cflag = f"{flag}_local"
+    totals = [*head, *(f"{inner}{p} = np.empty({n}, np.{d})" for p, d in zip(part, s.dtypes)),
+              f"{inner}for {c} in prange({n}):", *bounds(c, n, s.stop, lohi, deeper),
+              f"{deeper}{cflag} = False",
+              *(f"{deeper}{a} = np.{d}(0)" for a, d in zip(local, s.dtypes)),
+              *scan_pass(s, local, lo, hi, False, cflag, deeper, True),
+              *(f"{deeper}{p}[{c}] = {a}" for p, a in zip(part, local))]
+    # prefix of chunk c = start, then the chunks before it (after it, when reversed)
+    order = f"range({n} - 1, -1, -1)" if s.reverse else f"range({n})"
+    prefix = tuple(f"{p}_prefix" for p in part)
+    pflags = f"{flag}_has"
+    prefixes = [*(f"{inner}{p} = np.empty({n}, np.{d})" for p, d in zip(prefix, s.dtypes)),
+                f"{inner}{pflags} = np.zeros({n}, np.bool_)",
+                *(line.replace(indent, inner, 1) for line in start),
+                f"{inner}for {c} in {order}:",
+                *(f"{deeper}{p}[{c}] = {a}" for p, a in zip(prefix, acc)),
+                f"{deeper}{pflags}[{c}] = {flag}",
+                f"{deeper}if {flag}:", *fold(s, acc, tuple(f"{p}[{c}]" for p in part),
+                                             deeper + "    "),
+                f"{deeper}else:", *(f"{deeper}    {a} = {p}[{c}]" for a, p in zip(acc, part)),
+                f"{deeper}    {flag} = True"]
+    writes = [f"{inner}for {c} in prange({n}):", *bounds(c, n, s.stop, lohi, deeper),
+              *(f"{deeper}{a} = {p}[{c}]" for a, p in zip(local, prefix)),
+              f"{deeper}{cflag} = {pflags}[{c}]",
+              *scan_pass(s, local, lo, hi, True, cflag, deeper, True)]
+    return lines + [f"{indent}if {s.stop} < SERIAL_BELOW:",
+                    *(line.replace(indent, inner, 1) for line in serial),
+                    f"{indent}else:", *totals, *prefixes, *writes,
+                    *raise_flagged(s.body + s.combine.body, inner)]
+
+
+def filter_source(f: Filter, indent: str) -> list[str]:
+    """Count per chunk in parallel, prefix the counts, write per chunk in parallel."""
+    inner, deeper, deepest = indent + "    ", indent + "        ", indent + "            "
+    head, n, c, lohi = chunked(f.stop, f.out[0], indent)
+    lo, hi = lohi.split("|")
+    counts, total = f"{f.out[0]}_counts", f"{f.out[0]}_total"
+    kind = "range" if not f.parallel else "prange"
+    k = f.index
+    count = [f"{indent}{counts} = np.zeros({n} + 1, np.int64)",
+             f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
+             f"{inner}for {k} in range({lo}, {hi}):", *statements(f.body, deeper, f.parallel),
+             f"{deeper}if {f.keep}:", f"{deepest}{counts}[{c} + 1] += 1",
+             f"{indent}for {c} in range({n}):", f"{inner}{counts}[{c} + 1] += {counts}[{c}]",
+             f"{indent}{total} = {counts}[{n}]",
+             *(f"{indent}{o} = np.empty({total}, np.{d})" for o, d in zip(f.out, f.dtypes))]
+    at = f"{f.out[0]}_at"
+    write = [f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
+             f"{inner}{at} = {counts}[{c}]",
+             f"{inner}for {k} in range({lo}, {hi}):", *statements(f.body, deeper, f.parallel),
+             f"{deeper}if {f.keep}:", *(f"{deepest}{o}[{at}] = {e}" for o, e in zip(f.out, f.elem)),
+             f"{deepest}{at} += 1"]
+    flagged = raise_flagged(f.body, indent) if f.parallel else []
+    return head + count + write + flagged
