@@ -116,6 +116,7 @@ class KernelProgram:
     functions: tuple  # KFunction, the entry first
     errors: tuple  # (kind, message, hint, Loc) by error code
     result_type: object  # the cupar type of the entry's result
+    notes: tuple = ()  # fusion decisions, one line each
 
     @property
     def entry(self) -> KFunction:
@@ -136,7 +137,10 @@ def kernel_count(stmts) -> int:
 
 
 def format_kernels(program: KernelProgram) -> str:
-    return "\n\n".join(format_kfunction(f) for f in program.functions)
+    counts = ", ".join(f"{f.name}: {kernel_count(f.body)}" for f in program.functions)
+    head = [f"# parallel loop nests: {counts}", *(f"# {n}" for n in program.notes)]
+    return "\n".join(head) + "\n\n" + "\n\n".join(format_kfunction(f)
+                                                    for f in program.functions)
 
 
 def format_kfunction(fn: KFunction) -> str:

@@ -76,7 +76,8 @@ def lower_to_kernels(program: Program) -> KernelProgram:
     lowerer = Lowerer(program)
     entry = lowerer.function(program.main)
     others = [f for name, f in lowerer.emitted.items() if name != entry.name]
-    return KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type)
+    return KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type,
+                         tuple(lowerer.notes))
 
 
 class Lowerer:
@@ -86,6 +87,7 @@ class Lowerer:
         self.emitted: dict[str, KFunction] = {}
         self.ids = itertools.count()
         self.depth = 0  # loops we are inside: only depth 0 loops are parallel
+        self.notes: list[str] = []  # fusion decisions, for explain
 
     def fresh(self, base: str) -> str:
         return f"{base}_{next(self.ids)}"
@@ -142,8 +144,13 @@ class Lowerer:
         uses = count_uses(body)
         for let in body.lets:
             value = self.let_value(let, env, out)
-            if isinstance(value, Delayed) and not delayable(let, uses):
-                value = self.materialize(value, out)
+            if isinstance(value, Delayed):
+                if delayable(let, uses):
+                    self.notes.append(f"{let.var.name}: fused into its consumer")
+                else:
+                    self.notes.append(f"{let.var.name}: materialised (used "
+                                      f"{uses.get(let.var.name, 0)} times, or inside a loop)")
+                    value = self.materialize(value, out)
             env[let.var.name] = value
         return self.atom(body.result, env)
 

@@ -6,12 +6,15 @@ import inspect
 
 from ..compiler.printer import format_program
 from ..errors import CuparTypeError
+from ..compiler.kernel_ir import format_kernels
+from . import places
 from .decorator import ParallelFunction
 
 
 def explain(fn, *args, quiet: bool = False) -> dict[str, str]:
-    """Print and return the stages of compiling `fn(*args)`: the source, the parsed IR, and
-    the IR after each pass (later: fusion groups, kernel IR and generated code).
+    """Print and return the stages of compiling `fn(*args)`: the source, the parsed IR, the
+    IR after each pass, the kernel IR with the fusion decisions (`kernels`) and the generated
+    Numba source (`numba`).
 
     >>> stages = cupar.explain(axpy, np.float32(2), x, y)   # doctest: +SKIP
     >>> list(stages)                                         # doctest: +SKIP
@@ -24,6 +27,13 @@ def explain(fn, *args, quiet: bool = False) -> dict[str, str]:
     fn.stages_for(fn.argument_types(args),
                    observe=lambda stage, program: stages.__setitem__(stage,
                                                                      format_program(program)))
+    compiled = places.cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
+    if isinstance(compiled, str):
+        stages["kernels"] = (f"# not compiled yet: {compiled}\n"
+                             "# places.cpu interprets this program")
+    else:
+        stages["kernels"] = format_kernels(compiled.kernels)
+        stages["numba"] = compiled.source
     if not quiet:
         for stage, text in stages.items():
             print(f"=== {stage} ===\n{text.rstrip()}\n")

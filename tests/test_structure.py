@@ -1,0 +1,89 @@
+"""Fusion structure: how many parallel loop nests (kernels) a program compiles to."""
+
+import numpy as np
+import pytest
+
+import cupar
+from cupar import *  # noqa: F403
+from cupar.compiler.kernel_ir import Loop, kernel_count
+
+F32 = np.float32
+X = np.arange(8, dtype=F32)
+
+
+@parallel
+def axpy(a, x, y):
+    return map(lambda xi, yi: a * xi + yi, x, y)
+
+
+@parallel
+def nrm2(x):
+    return sqrt(sum(map(lambda xi: xi * xi, x)))
+
+
+@parallel
+def cnd(d):
+    k = 1.0 / (1.0 + 0.2316419 * abs(d))
+    poly = k * (0.31938153 + k * (-0.356563782 + k * (1.781477937 + k * (-1.821255978
+                                                                         + k * 1.330274429))))
+    w = 1.0 - 0.3989422804 * exp(-d * d / 2) * poly
+    return w if d > 0 else 1.0 - w
+
+
+@parallel
+def black_scholes(s, x, t, r, v):
+    def price(si, xi, ti):
+        d1 = (log(si / xi) + (r + v * v / 2) * ti) / (v * sqrt(ti))
+        d2 = d1 - v * sqrt(ti)
+        call = si * cnd(d1) - xi * exp(-r * ti) * cnd(d2)
+        put = xi * exp(-r * ti) * cnd(-d2) - si * cnd(-d1)
+        return call, put
+    return map(price, s, x, t)
+
+
+@parallel
+def softmax(m):
+    def row(r):
+        top = max(r)
+        e = map(lambda v: exp(v - top), r)
+        total = sum(e)
+        return map(lambda v: v / total, e)
+    return map(row, m)
+
+
+@parallel
+def chain(x):
+    y = map(lambda v: v + 1, x)
+    z = map(lambda v: v * 2, y)
+    return sum(map(lambda a, b: a * b, z, gather(x, indices(x))))
+
+
+@parallel
+def reuse(x):
+    y = map(lambda v: exp(v), x)
+    return sum(y), max(y)
+
+
+def kernels(fn, *args):
+    compiled = cupar.places.cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
+    assert not isinstance(compiled, str), compiled
+    return compiled.kernels
+
+
+@pytest.mark.parametrize("fn, args, count", [
+    (axpy, (F32(2), X, X), 1),
+    (nrm2, (X,), 1),
+    (black_scholes, (X + 1, X + 2, X + 1, F32(0.02), F32(0.3)), 1),
+    (softmax, (np.ones((4, 8), F32),), 1),
+    (chain, (X,), 1),
+    (reuse, (X,), 3),  # exp is materialised once, then two reductions read it
+])
+def test_kernel_counts(fn, args, count):
+    assert kernel_count(kernels(fn, *args).entry.body) == count
+
+
+def test_black_scholes_is_one_loop_with_two_outputs():
+    body = kernels(black_scholes, X + 1, X + 2, X + 1, F32(0.02), F32(0.3)).entry.body
+    (loop,) = [s for s in body if isinstance(s, Loop)]
+    stores = [s for s in loop.body if type(s).__name__ == "Store"]
+    assert len(stores) == 2
