@@ -123,7 +123,7 @@ def test_dump_prints_the_named_stage(monkeypatch, capsys):
 def test_explain_returns_every_stage(capsys):
     stages = cupar.explain(scale, 2.0, np.ones(3, np.float32))
     from cupar.compiler.pipeline import PIPELINE
-    assert list(stages) == ["source", "parse", *(p.name for p in PIPELINE)]
+    assert list(stages) == ["source", "parse", *(p.name for p in PIPELINE), "kernels", "numba"]
     assert "def scale(a: float, x: f32[N]) -> f32[N]" in stages["infer_types"]
     assert "=== infer_types ===" in capsys.readouterr().out
 

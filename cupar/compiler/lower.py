@@ -128,8 +128,9 @@ class Lowerer:
     def flatten(self, value, t, out: list) -> list[str]:
         """The scalar and array parts of a value, materialising its sequences together."""
         if isinstance(t, Tuple):
-            seqs = [v for v, e in zip(value, t.elems) if isinstance(e, Seq)]
-            self.materialize_many(seqs, out)
+            seqs = iter(self.materialize_many(
+                [v for v, e in zip(value, t.elems) if isinstance(e, Seq)], out))
+            value = [next(seqs) if isinstance(e, Seq) else v for v, e in zip(value, t.elems)]
             return [p for v, e in zip(value, t.elems) for p in self.flatten(v, e, out)]
         if isinstance(t, Seq):
             mat = self.materialize(value, out)
@@ -137,6 +138,8 @@ class Lowerer:
                 return [p for c, e in zip(mat.cols, t.elem.elems)
                         for p in self.flatten(c, Seq(e, t.length), out)]
             return [mat.expr]
+        if isinstance(t, Scalar):  # stored values take their static type exactly
+            return [f"np.{t.dtype.name}({value})"]
         return [value]
 
     # -- bodies ---------------------------------------------------------------------------
@@ -383,7 +386,7 @@ class Lowerer:
         self.depth -= 1
         acc = tuple(self.fresh("acc") for _ in fields)
         out.append(Reduce(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), acc,
-                          tuple(unpack(init, t)), tuple(f.dtype.name for f in fields),
+                          typed(unpack(init, t), fields), tuple(f.dtype.name for f in fields),
                           Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
                           parallel=self.depth == 0))
         return pack(acc, t)
@@ -404,7 +407,7 @@ class Lowerer:
         names = tuple(self.fresh("scan") for _ in fields)
         out.append(Scan(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), names,
                         tuple(f.dtype.name for f in fields),
-                        None if init is None else tuple(unpack(init, t)), reverse,
+                        None if init is None else typed(unpack(init, t), fields), reverse,
                         Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
                         parallel=self.depth == 0))
         return self.arrays(names, t, length_of(xs))
@@ -693,6 +696,11 @@ def base_scalar(t) -> Scalar:
     while isinstance(t, Seq):
         t = t.elem
     return t
+
+
+def typed(exprs: list, fields: list) -> tuple:
+    """Initial values cast to the accumulator's type, so Numba never widens an accumulator."""
+    return tuple(f"np.{f.dtype.name}({e})" for e, f in zip(exprs, fields))
 
 
 def pack(names, t):
