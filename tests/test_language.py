@@ -142,3 +142,19 @@ def test_sequence_of_tuples_result_keeps_columns():
     assert len(r) == 3 and r[1] == (1, 2) and list(r)[2] == (2, 4)
     a, b = unzip(r)
     assert a.dtype == np.int32 and np.array_equal(b, 2 * x)
+
+
+def test_redefining_a_callee_recompiles_the_caller():
+    namespace = {}
+    source = ("from cupar import *\n"
+              "@parallel\ndef helper(v):\n    return v + 1\n"
+              "@parallel\ndef caller(x):\n    return map(helper, x)\n")
+    filename = "<cell-redefine>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    x = np.arange(3)
+    assert list(namespace["caller"](x, target_place=here)) == [1, 2, 3]
+    again = source.replace("v + 1", "v + 10").split("@parallel\ndef caller")[0]
+    linecache.cache[filename] = (len(again), None, again.splitlines(True), filename)
+    exec(compile(again, filename, "exec"), namespace)  # a new `helper`, same `caller`
+    assert list(namespace["caller"](x, target_place=here)) == [10, 11, 12]

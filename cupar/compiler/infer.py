@@ -60,7 +60,7 @@ def infer_types(program: Program) -> Program:
     inference = Inference(program)
     entry, _ = inference.function(program.entry, program.arg_types, program.main.loc)
     functions = {name: inference.finish(fn) for name, fn in inference.out.items()}
-    return Program(functions, entry, program.arg_types, program.sources)
+    return Program(functions, entry, program.arg_types, program.sources, program.deps)
 
 
 class Inference:

@@ -139,9 +139,14 @@ class Program:
     entry: str
     arg_types: tuple = ()
     sources: dict = field(default_factory=dict, compare=False, repr=False)
+    deps: tuple = field(default=(), compare=False, repr=False)  # (handle, name, value) read
 
     def replace_functions(self, functions: dict, entry: str | None = None) -> "Program":
-        return Program(functions, entry or self.entry, self.arg_types, self.sources)
+        return Program(functions, entry or self.entry, self.arg_types, self.sources, self.deps)
+
+    def is_current(self) -> bool:
+        """Whether every global it was compiled against still has the same value."""
+        return all(handle.lookup(name) is value for handle, name, value in self.deps)
 
     @property
     def main(self) -> Function:

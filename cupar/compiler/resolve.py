@@ -74,19 +74,19 @@ def resolve_globals(program: Program) -> Program:
             queue.append(name)
         return names[key]
 
-    done = set()
+    done, deps = set(), []
     while queue:
         name = queue.pop()
         if name in done:
             continue
         done.add(name)
-        functions[name] = Resolver(sources[name], register).function(functions[name])
-    return Program(functions, program.entry, program.arg_types, sources)
+        functions[name] = Resolver(sources[name], register, deps).function(functions[name])
+    return Program(functions, program.entry, program.arg_types, sources, tuple(deps))
 
 
 class Resolver:
-    def __init__(self, handle, register):
-        self.handle, self.register = handle, register
+    def __init__(self, handle, register, deps: list):
+        self.handle, self.register, self.deps = handle, register, deps
         self.etas = itertools.count()  # names of eta-expanded primitives, unique per function
 
     def function(self, fn: Function) -> Function:
@@ -128,6 +128,7 @@ class Resolver:
         name = var.name
         base, *attrs = name.split(".")
         obj = self.handle.lookup(base)
+        self.deps.append((self.handle, base, obj))  # a new value later means recompiling
         if obj is MISSING and not attrs:
             if name in PRIMITIVES and name not in INTERNAL:
                 return PRIMITIVES[name].ref

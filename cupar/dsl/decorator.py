@@ -113,8 +113,9 @@ class ParallelFunction:
         """Every compiler stage of this function for these argument types (cached)."""
         key = canonical(types)
         with self._lock:
-            if observe is None and key in self._programs:
-                return self._programs[key]
+            cached = self._programs.get(key)
+            if observe is None and cached and cached["resolve_globals"].is_current():
+                return cached
             program = Program({self.name: self.parsed}, self.name, types, {self.name: self})
             stages = compile_program(program, observe or dump_observer())
             self._programs[key] = stages

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pickle
 import sys
 import threading
 import warnings
@@ -48,20 +49,41 @@ class Compiled:
 
     def __init__(self, kernels: KernelProgram, source: str, module_path: Path):
         self.kernels, self.source, self.path = kernels, source, module_path
-        module = load_module(module_path)
+        try:
+            module = load_module(module_path)
+        except (EOFError, ValueError, ImportError, SyntaxError):  # a damaged .pyc
+            discard_compiled(module_path)
+            module = load_module(module_path, fresh=True)
         self.entry = getattr(module, kernels.entry.name)
+        self.warm = False
 
     def __call__(self, args: tuple):
         flat = []
         for a in args:
             flatten_arg(a, flat)
         try:
-            with warnings.catch_warnings():  # Numba's advice on our generated code
-                warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            if not self.warm:
+                parts = self.first_call(flat)
+            else:
                 parts = self.entry(*flat)
         except (ValueError, IndexError) as exc:
             raise self.located(exc) from None
         return rebuild(iter(parts), self.kernels.result_type)
+
+    def first_call(self, flat: list):
+        """The first call loads Numba's cached machine code or compiles; a damaged Numba
+        cache entry is discarded with a warning and the kernels are compiled afresh."""
+        with warnings.catch_warnings():  # Numba's advice on our generated code
+            warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            try:
+                parts = self.entry(*flat)
+            except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
+                discard_compiled(self.path)
+                module = load_module(self.path, fresh=True)
+                self.entry = getattr(module, self.kernels.entry.name)
+                parts = self.entry(*flat)
+        self.warm = True
+        return parts
 
     def located(self, exc: Exception) -> Exception:
         text = str(exc.args[0]) if exc.args else ""
@@ -81,16 +103,45 @@ def compile_kernels(program, origin: str) -> Compiled | str:
     digest = hashlib.sha256(f"{VERSION}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"k{digest}.py"
     with _lock:
-        if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(source)
-            os.replace(tmp, path)  # atomic: readers never see half a file
+        if not intact(path, source):
+            write_entry(path, source)
         return Compiled(kernels, source, path)
 
 
-def load_module(path: Path):
+def intact(path: Path, source: str) -> bool:
+    """Whether the cache entry at `path` holds exactly `source`; a damaged one is discarded
+    with a warning (with Numba's compiled code for it), never trusted."""
+    if not path.exists():
+        return False
+    try:
+        if path.read_text() == source:
+            return True
+    except (OSError, UnicodeDecodeError):
+        pass
+    warnings.warn(f"cupar: discarding a damaged kernel cache entry {path}", RuntimeWarning,
+                  stacklevel=4)
+    for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
+        stale.unlink(missing_ok=True)
+    return False
+
+
+def write_entry(path: Path, source: str) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(source)
+    os.replace(tmp, path)  # atomic: readers never see half a file
+
+
+def discard_compiled(path: Path) -> None:
+    """Delete Python's and Numba's compiled files for the module at `path`, with a warning."""
+    warnings.warn(f"cupar: discarding damaged compiled code for {path.name}", RuntimeWarning,
+                  stacklevel=6)
+    for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
+        stale.unlink(missing_ok=True)
+
+
+def load_module(path: Path, fresh: bool = False):
     name = f"cupar_kernels_{path.stem}"
-    if name in sys.modules:
+    if name in sys.modules and not fresh:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
