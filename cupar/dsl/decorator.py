@@ -12,6 +12,8 @@ import inspect
 import sys
 import threading
 
+import numpy as np
+
 from ..compiler.ir import Program
 from ..compiler.pipeline import compile_program, dump_observer
 from ..compiler.resolve import MISSING
@@ -45,6 +47,7 @@ class ParallelFunction:
         self.fn, self.name = fn, fn.__name__
         self.parsed = parse_function(*source_of(fn))
         self._programs: dict = {}
+        self._by_signature: dict = {}  # quick_signature(args) -> stages: the warm-call path
         self._lock = threading.RLock()
 
     @property
@@ -74,8 +77,12 @@ class ParallelFunction:
             if keywords:
                 raise self.keyword_error(next(iter(keywords)))
             place = choose_place(target_place)
-            types = self.argument_types(args)
-            stages = self.stages_for(types)
+            signature = quick_signature(args)
+            stages = self._by_signature.get(signature)
+            if stages is None or not stages["resolve_globals"].is_current():
+                stages = self.stages_for(self.argument_types(args))
+                if signature is not None:
+                    self._by_signature[signature] = stages
             values = tuple(prepare(a) for a in args)
             try:
                 return place.execute(stages, values)
@@ -120,6 +127,23 @@ class ParallelFunction:
             stages = compile_program(program, observe or dump_observer())
             self._programs[key] = stages
             return stages
+
+
+def quick_signature(args: tuple):
+    """A cheap key that determines the argument types (None when there is none): a warm call
+    looks its compiled stages up by this instead of typing every argument again."""
+    key = []
+    for a in args:
+        kind = type(a)
+        if kind is np.ndarray:
+            key.append((a.dtype.num, a.dtype.isnative, a.ndim))
+        elif kind is int and not -(1 << 63) <= a < (1 << 63):
+            return None  # the slow path reports it
+        elif kind in (int, float, bool) or isinstance(a, np.generic):
+            key.append(kind)
+        else:
+            return None
+    return tuple(key)
 
 
 def choose_place(target_place) -> places.Place:
