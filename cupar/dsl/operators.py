@@ -79,7 +79,7 @@ for _name, (_op, _what) in _UNARY.items():
 
 
 for _name, _fn in _MATH.items():
-    _define(_name, "num a -> float of a", _fn,
+    _define(_name, "num a -> as NumPy computes it (sqrt(i32) is f64)", _fn,
             f"{_name}(x) as NumPy computes it; a Python number gives a Python float, like the "
             "math module, so `x * sqrt(2.0)` keeps the type of x.", 1)
 

@@ -1,0 +1,120 @@
+"""Every primitive at places.cpu (compiled with Numba) against places.here (the meaning).
+
+One compiled program per (program, dtype); hypothesis varies lengths (0, 1, random) and data.
+Data for sums and scans is integer-valued, so reassociation in parallel code cannot change a
+result; everything else must agree exactly or, for floats, within a dtype-derived tolerance.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cupar
+from cupar import *  # noqa: F403
+from strategies import NUMERIC_DTYPES, arrays, assert_close, examples, matrices, permutations
+
+cpu, here = cupar.places.cpu, cupar.places.here
+
+
+def agree(fn, *args, terms: int = 1):
+    stages = fn.stages_for(fn.argument_types(args))
+    assert not isinstance(cpu.compiled_or_reason(stages), str), cpu.compiled_or_reason(stages)
+    assert_close(fn(*args, target_place=cpu), fn(*args, target_place=here), terms=terms)
+
+
+@parallel
+def arithmetic(x, y):
+    return map(lambda a, b: (a + b, a - b, a * b, a / b, a // b, a % b, a < b, a == b,
+                             maximum(a, b), min(a, b), -a, abs(a)), x, y)
+
+
+@parallel
+def weak_literals(x, k):
+    return map(lambda a: (a * 2, a + 1.5, a / 2, a * k, a > 0 and a < 50, float64(a),
+                          int32(a) if a > 0 else 0), x)
+
+
+@parallel
+def reductions(x):
+    nonempty = len(x) > 0
+    return (sum(x), reduce(op_add, x, 3), any(map(lambda a: a > 10, x)),
+            all(map(lambda a: a > -90, x)), max(x) if nonempty else max_bound_el(x),
+            argmin(x) if nonempty else -1, argmax(x) if nonempty else -1)
+
+
+@parallel
+def scans(x):
+    return scan(op_add, x), rscan(op_add, x), exclusive_scan(op_add, 1, x), \
+        exclusive_rscan(maximum, min_bound_el(x), x)
+
+
+@parallel
+def movement(x, p):
+    kept = [v for v in x if v > 0]
+    a, b = unzip(map(lambda p: (p[1], p[0]), enumerate(x)))  # noqa: F841
+    return (kept, gather(x, p), permute(x, p), scatter(x, p, x), update(x, zip(p, x)),
+            shift(x, 2, x[0] if len(x) > 0 else 0), shift(x, -1, 0), rotate(x, 3), b,
+            replicate(7, len(x)), map(lambda i: i * 2, indices(x)), range(len(x)))
+
+
+@parallel
+def sorting(x):
+    return sort(cmp_lt, x), sort(cmp_gt, x), sort(lambda a, b: b < a, x)
+
+
+@parallel
+def rows(m):
+    return map(lambda r: sum(r), m), map(lambda r: map(lambda v: v * 2, r), m)
+
+
+@parallel
+def countdown(x):
+    def go(i, acc):
+        return acc if i == len(x) else go(i + 1, acc + x[i] * 2)
+    return go(0, 0)
+
+
+PROGRAMS = ["arithmetic", "weak_literals", "reductions", "scans", "movement", "sorting", "rows",
+            "countdown"]
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(12)
+def test_arithmetic(dtype, data):
+    x = data.draw(arrays(dtype, integral=True))
+    y = data.draw(arrays(dtype, len(x), integral=True, nonzero=True))
+    agree(arithmetic, x, y)
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(12)
+def test_weak_literals(dtype, data):
+    agree(weak_literals, data.draw(arrays(dtype)), data.draw(st.integers(-5, 5)))
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(12)
+def test_reductions_scans_sorts_loops(dtype, data):
+    x = data.draw(arrays(dtype, integral=True))
+    for fn in (reductions, scans, sorting, countdown):
+        agree(fn, x, terms=max(len(x), 1))
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(12)
+def test_movement(dtype, data):
+    x = data.draw(arrays(dtype, integral=True))
+    agree(movement, x, data.draw(permutations(len(x))))
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(8)
+def test_rows(dtype, data):
+    m = data.draw(matrices(dtype, integral=True))
+    agree(rows, m, terms=max(m.shape[1], 1))
