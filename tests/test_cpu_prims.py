@@ -60,7 +60,8 @@ def movement(x, p):
 
 @parallel
 def sorting(x):
-    return sort(cmp_lt, x), sort(cmp_gt, x), sort(lambda a, b: b < a, x)
+    by_value = sort(lambda p, q: p[0] < q[0], zip(x, indices(x)))  # stable: ties keep order
+    return sort(cmp_lt, x), sort(cmp_gt, x), sort(lambda a, b: b < a, x), by_value
 
 
 @parallel

@@ -127,7 +127,7 @@ def kernel_count(stmts) -> int:
     """Parallel loop nests at the top of a statement list (what the structure tests count)."""
     count = 0
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter)) and s.parallel:
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices)) and s.parallel:
             count += 1
         elif isinstance(s, If):
             count += kernel_count(s.then) + kernel_count(s.orelse)
@@ -177,6 +177,10 @@ def _format(stmts, indent: str) -> list[str]:
                 out.append(f"{indent}continue")
             case Fail(kind, code):
                 out.append(f"{indent}fail {kind} error #{code}")
+            case SortIndices():
+                out += [f"{indent}{s.perm} = stable sort of range({s.stop}) by "
+                        f"{s.less}, given {s.left}, {s.right}:",
+                        *_format(s.body, indent + "    ")]
             case Scan() | Filter():
                 kind = ("parallel " if s.parallel else "") + type(s).__name__.lower()
                 what = f"keep {s.keep}, " if isinstance(s, Filter) else (
@@ -227,4 +231,18 @@ class Filter:
     elem: tuple
     out: tuple  # array names, allocated by the Filter itself
     dtypes: tuple
+    parallel: bool
+
+
+@dataclass(frozen=True)
+class SortIndices:
+    """`perm` = the indices 0..stop-1 stably ordered by `less`, an expression computed by
+    `body` from the two indices `left` and `right` (true when element left < element right)."""
+
+    perm: str
+    stop: str
+    left: str
+    right: str
+    body: tuple
+    less: str
     parallel: bool

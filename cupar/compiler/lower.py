@@ -24,7 +24,8 @@ from ..errors import Loc
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
 from .tailcalls import callees
 from .kernel_ir import (Alloc, Assign, Break, Combine, Continue, Fail, Filter, If,
-                        KernelProgram, KFunction, Loop, Reduce, Scan, Store, While)
+                        KernelProgram, KFunction, Loop, Reduce, Scan, SortIndices, Store,
+                        While)
 from .scalar_code import SCALAR_PRIMS, literal, scalar_expr
 from .types import BOOL, INT64, Scalar, Seq, Tuple
 
@@ -499,12 +500,25 @@ class Lowerer:
     def p_sort(self, let, prim, args, out):
         order = comparison_order(prim.args[0])
         if order is None or not isinstance(let.var.type.elem, Scalar):
-            raise NotLowered("sort with a user comparison")
+            return self.merge_sort(args[0], args[1], let, out)
         xs = self.materialize(args[1], out)
         name = self.fresh("sorted")
         expr = f"np.sort({xs.expr})" + ("[::-1].copy()" if order == "descending" else "")
         out.append(Assign(name, expr))
         return Mat(name, let.var.type, (f"{name}.shape[0]",))
+
+    def merge_sort(self, less, xs, let, out):
+        """A stable merge sort of the indices by the user's comparison, then a gather."""
+        xs = self.materialize(xs, out)
+        perm, left, right, body = self.fresh("perm"), self.fresh("a"), self.fresh("b"), []
+        self.depth += 1
+        result = self.apply(less, [self.element(xs, left, body),
+                                   self.element(xs, right, body)], body)
+        self.depth -= 1
+        out.append(SortIndices(perm, length_of(xs), left, right, tuple(body), result,
+                               parallel=self.depth == 0))
+        return Delayed(length_of(xs), lambda i, stmts: self.element(xs, f"{perm}[{i}]", stmts),
+                       let.var.type)
 
     # -- elements and materialisation -----------------------------------------------------
     def element(self, xs, i: str, out: list):

@@ -11,7 +11,8 @@ the runtime turns back into the located cupar error of that code.
 from __future__ import annotations
 
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If,
-                                  KernelProgram, KFunction, Loop, Reduce, Scan, Store, While)
+                                  KernelProgram, KFunction, Loop, Reduce, Scan, SortIndices, Store,
+                                  While)
 
 SERIAL_BELOW = 1 << 14  # elements; below this a parallel loop runs its serial copy
 HEADER = """\
@@ -110,6 +111,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return scan_source(s, indent)
         case Filter():
             return filter_source(s, indent)
+        case SortIndices():
+            return sort_source(s, indent)
     raise TypeError(f"no Numba code for {s!r}")
 
 
@@ -260,3 +263,30 @@ def filter_source(f: Filter, indent: str) -> list[str]:
              f"{deepest}{at} += 1"]
     flagged = raise_flagged(f.body, indent) if f.parallel else []
     return head + count + write + flagged
+
+
+def sort_source(s: SortIndices, indent: str) -> list[str]:
+    """Bottom-up merge sort of an index array: the merges of one pass run in parallel."""
+    i1, i2, i3, i4 = (indent + "    " * k for k in range(1, 5))
+    p, t, w = s.perm, f"{s.perm}_tmp", f"{s.perm}_width"
+    lo, mid, hi, a, b, k = (f"{s.perm}_{x}" for x in ("lo", "mid", "hi", "i", "j", "k"))
+    pair = f"{s.perm}_pair"
+    kind = "prange" if s.parallel else "range"
+    take = [f"{i4}{s.left} = {p}[{b}]", f"{i4}{s.right} = {p}[{a}]",
+            *statements(s.body, i4, s.parallel),
+            f"{i4}if {s.less}:", f"{i4}    {t}[{k}] = {p}[{b}]", f"{i4}    {b} += 1",
+            f"{i4}else:", f"{i4}    {t}[{k}] = {p}[{a}]", f"{i4}    {a} += 1",
+            f"{i4}{k} += 1"]
+    return [f"{indent}{p} = np.arange({s.stop})", f"{indent}{t} = np.empty({s.stop}, np.int64)",
+            f"{indent}{w} = 1", f"{indent}while {w} < {s.stop}:",
+            f"{i1}for {pair} in {kind}(({s.stop} + 2 * {w} - 1) // (2 * {w})):",
+            f"{i2}{lo} = {pair} * 2 * {w}", f"{i2}{mid} = min({lo} + {w}, {s.stop})",
+            f"{i2}{hi} = min({lo} + 2 * {w}, {s.stop})",
+            f"{i2}{a} = {lo}", f"{i2}{b} = {mid}", f"{i2}{k} = {lo}",
+            f"{i2}while {a} < {mid} and {b} < {hi}:", *(line[4:] for line in take),
+            f"{i2}while {a} < {mid}:", f"{i3}{t}[{k}] = {p}[{a}]", f"{i3}{a} += 1",
+            f"{i3}{k} += 1",
+            f"{i2}while {b} < {hi}:", f"{i3}{t}[{k}] = {p}[{b}]", f"{i3}{b} += 1",
+            f"{i3}{k} += 1",
+            f"{i1}{p}, {t} = {t}, {p}", f"{i1}{w} *= 2",
+            *(raise_flagged(s.body, indent) if s.parallel else [])]
