@@ -55,7 +55,8 @@ def movement(x, p):
     a, b = unzip(map(lambda p: (p[1], p[0]), enumerate(x)))  # noqa: F841
     return (kept, gather(x, p), permute(x, p), scatter(x, p, x), update(x, zip(p, x)),
             shift(x, 2, x[0] if len(x) > 0 else 0), shift(x, -1, 0), rotate(x, 3), b,
-            replicate(7, len(x)), map(lambda i: i * 2, indices(x)), range(len(x)))
+            replicate(7, len(x)), map(lambda i: i * 2, indices(x)), range(len(x)),
+            range(len(x), -3, -2), range(1, len(x) * 3, 4))
 
 
 @parallel

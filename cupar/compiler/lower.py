@@ -274,7 +274,11 @@ class Lowerer:
             return Delayed(f"max(np.int64({args[0]}), 0)", lambda i, stmts: i, let.var.type)
         if len(args) == 2:
             return self.p_bounded_range(let, prim, args, out)
-        raise NotLowered("range with a step")
+        lo, hi, step = (self.emit(out, f"np.int64({a})") for a in args)
+        out.append(If(f"{step} == 0", (self.fail("value", "range() step must not be zero",
+                                                  prim.loc),), ()))
+        return Delayed(f"len(range({lo}, {hi}, {step}))", lambda i, stmts: f"({lo} + {i} * {step})",
+                       let.var.type)
 
     def p_bounded_range(self, let, prim, args, out):
         lo = self.fresh("lo")
