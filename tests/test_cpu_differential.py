@@ -105,3 +105,17 @@ def test_float_reductions_within_dtype_tolerance(n):
     assert compiled(float_kernels, x)
     got, want = both(float_kernels, x)
     assert_agree(got, want, rtol_eps=8 * max(n, 1) ** 0.5)
+
+
+@parallel
+def ends(x):
+    """Associative but not commutative operators: parallel code must keep element order."""
+    return (reduce(lambda a, b: a, x, -7), reduce(lambda a, b: b, x, -7),
+            scan(lambda a, b: a, x), rscan(lambda a, b: b, x))
+
+
+@pytest.mark.parametrize("n", [0, 1, BIG])
+def test_reductions_keep_element_order(n):
+    x = np.arange(n, dtype=np.int64) * 3 + 1
+    assert compiled(ends, x)
+    assert_agree(*both(ends, x))
