@@ -5,7 +5,6 @@ Data for sums and scans is integer-valued, so reassociation in parallel code can
 result; everything else must agree exactly or, for floats, within a dtype-derived tolerance.
 """
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

@@ -22,9 +22,11 @@ import itertools
 import numpy as np
 
 from ..errors import CuparTypeError, InternalError, Loc, message
-from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
+from .ir import (Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, bound_names,
+                 substitute)
 from .primitives import PRIMITIVES
-from .types import (BOOL, WEAK_FLOAT, WEAK_INT, Clash, Fn, Scalar, Tuple, TVar, Unifier,
+from .verify import has_type_var
+from .types import (BOOL, WEAK_FLOAT, WEAK_INT, Clash, Fn, Scalar, TVar, Unifier,
                     canonical, format_type, fresh_var)
 
 
@@ -316,7 +318,7 @@ class Resolve:
         if t is None:
             return None
         t = self.u.resolve(t)
-        if _has_var(t):
+        if has_type_var(t):
             found = "" if isinstance(t, TVar) else f" (found {format_type(t)})"
             raise CuparTypeError(f"cannot infer a type here{found}", loc,
                                  "a recursive function needs a base case that returns a value")
@@ -344,20 +346,6 @@ class Resolve:
                 value = self.var(value)
             lets.append(Let(self.var(let.var), value, let.loc))
         return Body(tuple(lets), self.var(body.result))
-
-
-def _has_var(t) -> bool:
-    from .types import Seq
-    match t:
-        case TVar():
-            return True
-        case Seq(elem, _):
-            return _has_var(elem)
-        case Tuple(elems):
-            return any(_has_var(e) for e in elems)
-        case Fn(params, result):
-            return any(_has_var(p) for p in params) or _has_var(result)
-    return False
 
 
 def const_type(value):
@@ -396,33 +384,4 @@ def clash_error(u: Unifier, clash: Clash, a, b, loc: Loc, what: str) -> CuparTyp
 def rename_binders(lam: Lambda, suffix: str) -> Lambda:
     """A copy of `lam` whose parameters and lets (nested ones too) carry `suffix`, keeping
     names unique when one function is instantiated twice."""
-    names: set[str] = {p.name for p in lam.params}
-    for body in _bodies(lam.body):
-        names |= {let.var.name for let in body.lets}
-        for let in body.lets:
-            for node in (let.value, *getattr(let.value, "args", ())):
-                if isinstance(node, Lambda):
-                    names |= {p.name for p in node.params}
-    return _rename(lam, {n: n + suffix for n in names})
-
-
-def _bodies(body: Body):
-    from .ir import walk_bodies
-    return walk_bodies(body)
-
-
-def _rename(node, table: dict):
-    match node:
-        case Var(name, t, loc):
-            return Var(table.get(name, name), t, loc)
-        case Const():
-            return node
-        case Lambda(params, body, loc):
-            return Lambda(tuple(_rename(p, table) for p in params), _rename(body, table), loc)
-        case Prim(name, args, loc):
-            return Prim(name, tuple(_rename(a, table) for a in args), loc)
-        case Let(var, value, loc):
-            return Let(_rename(var, table), _rename(value, table), loc)
-        case Body(lets, result):
-            return Body(tuple(_rename(let, table) for let in lets), _rename(result, table))
-    raise InternalError(f"rename: unexpected node {node!r}")
+    return substitute(lam, {n: Var(n + suffix) for n in bound_names(lam)})

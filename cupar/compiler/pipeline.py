@@ -80,5 +80,5 @@ def dump_observer(setting: str | None = None) -> Callable | None:
     return observe
 
 
-__all__ = ["PIPELINE", "REFERENCE_STAGE", "Pass", "compile_program", "describe", "dump_observer", "parse_function",
-           "Function"]
+__all__ = ["PIPELINE", "REFERENCE_STAGE", "Pass", "compile_program", "describe",
+           "dump_observer", "parse_function", "Function"]

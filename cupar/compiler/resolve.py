@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..errors import CuparNameError, CuparSyntaxError, CuparTypeError, Loc, message
+from ..errors import CuparNameError, CuparTypeError, Loc, message
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
 from .primitives import PRIMITIVES
 from .types import DTYPES
