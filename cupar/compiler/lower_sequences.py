@@ -1,0 +1,315 @@
+"""Lowering rules of the sequence primitives (a mixin of `Lowerer`, see lower.py).
+
+Producers return `Delayed` sequences; consumers pull elements through them and emit one
+statement each: `Reduce`, `Scan`, `Filter`, `SortIndices`, or a `Loop` for scatters.
+"""
+
+from __future__ import annotations
+
+from ..errors import Loc
+from .ir import Lambda, Prim, Var
+from .kernel_ir import Assign, Combine, Filter, If, Loop, Reduce, Scan, SortIndices, Store
+from .lower_values import (Cols, Delayed, Mat, NotLowered, length_of, pack, typed, unpack)
+from .scalar_code import literal
+from .types import BOOL, INT64, Scalar, Seq, Tuple
+
+
+class SequenceRules:
+    """`p_<primitive>(let, prim, args, out)` for the sequence primitives."""
+
+    # -- sequences: producers -------------------------------------------------------------
+    def same_lengths(self, name: str, seqs, loc: Loc, out: list) -> None:
+        for other in seqs[1:]:
+            message = f"{name} got sequences of different lengths"
+            out.append(If(f"{length_of(seqs[0])} != {length_of(other)}",
+                          (self.fail("value", message, loc),), ()))
+
+    def p_map(self, let, prim, args, out):
+        fn, seqs = args[0], args[1:]
+        t = let.var.type
+        self.same_lengths("map", seqs, prim.loc, out)
+
+        def elem(i, stmts):
+            return self.apply(fn, [self.element(s, i, stmts) for s in seqs], stmts)
+        return Delayed(length_of(seqs[0]), elem, t)
+
+    def p_zip(self, let, prim, args, out):
+        self.same_lengths("zip", args, prim.loc, out)
+        return Cols(tuple(args), let.var.type)
+
+    def p_unzip(self, let, prim, args, out):
+        return self.materialize(args[0], out).cols
+
+    def p_indices(self, let, prim, args, out):
+        return Delayed(length_of(args[0]), lambda i, stmts: i, let.var.type)
+
+    def p_range(self, let, prim, args, out):
+        if len(args) == 1:
+            return Delayed(f"max(np.int64({args[0]}), 0)", lambda i, stmts: i, let.var.type)
+        if len(args) == 2:
+            return self.p_bounded_range(let, prim, args, out)
+        lo, hi, step = (self.emit(out, f"np.int64({a})") for a in args)
+        out.append(If(f"{step} == 0", (self.fail("value", "range() step must not be zero",
+                                                  prim.loc),), ()))
+        return Delayed(f"len(range({lo}, {hi}, {step}))", lambda i, stmts: f"({lo} + {i} * {step})",
+                       let.var.type)
+
+    def p_bounded_range(self, let, prim, args, out):
+        lo = self.fresh("lo")
+        out.append(Assign(lo, f"np.int64({args[0]})"))
+        return Delayed(f"max(np.int64({args[1]}) - {lo}, 0)",
+                       lambda i, stmts: f"({lo} + {i})", let.var.type)
+
+    def p_gather(self, let, prim, args, out):
+        xs, idx = args
+        return Delayed(length_of(idx), lambda i, stmts: self.element(
+            xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather"), stmts),
+            let.var.type)
+
+    def p_replicate(self, let, prim, args, out):
+        x, n = args
+        return Delayed(f"max(np.int64({n}), 0)", lambda i, stmts: x, let.var.type)
+
+    def p_rotate(self, let, prim, args, out):
+        xs, offset = args
+        n = length_of(xs)
+        return Delayed(n, lambda i, stmts: self.element(xs, f"(({i} + {offset}) % {n})", stmts),
+                       let.var.type)
+
+    def p_enumerate(self, let, prim, args, out):
+        xs = args[0]
+        return Cols((Delayed(length_of(xs), lambda i, stmts: i, Seq(INT64, None)), xs),
+                    let.var.type)
+
+    # -- sequences: consumers -------------------------------------------------------------
+    def p_index(self, let, prim, args, out):
+        xs, i = args
+        if isinstance(xs, tuple):
+            return xs[int(prim.args[1].value)]
+        return self.element(xs, self.checked(i, xs, out, prim.loc, "sequence"), out)
+
+    def p_len(self, let, prim, args, out):
+        return length_of(args[0])
+
+    def p_reduce(self, let, prim, args, out):
+        fn, xs, init = args
+        return self.reduce(xs, init, lambda a, b, stmts: self.apply(fn, [a, b], stmts),
+                           let.var.type, out)
+
+    def p_sum(self, let, prim, args, out):
+        t = let.var.type
+        zero = literal(0, t)
+        return self.reduce(args[0], zero, lambda a, b, stmts: self.emit(
+            stmts, f"np.{t.dtype.name}({a} + {b})"), t, out)
+
+    def p_any(self, let, prim, args, out):
+        return self.reduce(args[0], "False", lambda a, b, s: self.emit(s, f"({a} or {b})"),
+                           BOOL, out)
+
+    def p_all(self, let, prim, args, out):
+        return self.reduce(args[0], "True", lambda a, b, s: self.emit(s, f"({a} and {b})"),
+                           BOOL, out)
+
+    def p_min(self, let, prim, args, out):
+        return self.extremum(let, prim, args, out, "<")
+
+    def p_max(self, let, prim, args, out):
+        return self.extremum(let, prim, args, out, ">")
+
+    def extremum(self, let, prim, args, out, op: str):
+        xs = args[0]
+        first, rest = self.split_first(xs, prim, out, f"{prim.name}() of an empty sequence")
+        return self.reduce(rest, first, lambda a, b, s: self.emit(
+            s, f"({b} if {b} {op} {a} else {a})"), let.var.type, out)
+
+    def p_argmin(self, let, prim, args, out):
+        return self.arg_extremum(let, prim, args, out, "<")
+
+    def p_argmax(self, let, prim, args, out):
+        return self.arg_extremum(let, prim, args, out, ">")
+
+    def arg_extremum(self, let, prim, args, out, op: str):
+        xs = args[0]
+        pairs = Cols((xs, Delayed(length_of(xs), lambda i, s: i, Seq(INT64, None))),
+                     Seq(Tuple((xs.type.elem, INT64)), None))
+        first, rest = self.split_first(pairs, prim, out, f"{prim.name}() of an empty sequence")
+
+        def better(a, b, s):
+            take = self.emit(s, f"({b[0]} {op} {a[0]} or ({b[0]} == {a[0]} and {b[1]} < {a[1]}))")
+            return (self.emit(s, f"({b[0]} if {take} else {a[0]})"),
+                    self.emit(s, f"({b[1]} if {take} else {a[1]})"))
+        return self.reduce(rest, first, better, Tuple((xs.type.elem, INT64)), out)[1]
+
+    def split_first(self, xs, prim, out, message: str):
+        n = length_of(xs)
+        out.append(If(f"{n} == 0", (self.fail("value", message, prim.loc,
+                                              "check len(xs) > 0 first"),), ()))
+        first = self.element(xs, "0", out)
+        return first, Delayed(f"({n} - 1)", lambda i, s: self.element(xs, f"({i} + 1)", s),
+                              xs.type)
+
+    # -- reductions -----------------------------------------------------------------------
+    def reduce(self, xs, init, combine, t, out: list):
+        """acc = init; acc = combine(acc, x) for every x: one Reduce statement."""
+        fields = list(t.elems) if isinstance(t, Tuple) else [t]
+        if not all(isinstance(f, Scalar) for f in fields):
+            raise NotLowered("reductions over sequences")
+        i = self.fresh("i")
+        body: list = []
+        self.depth += 1
+        elem = self.element(xs, i, body)
+        left = tuple(self.fresh("l") for _ in fields)
+        right = tuple(self.fresh("r") for _ in fields)
+        cbody: list = []
+        combined = combine(pack(left, t), pack(right, t), cbody)
+        self.depth -= 1
+        acc = tuple(self.fresh("acc") for _ in fields)
+        out.append(Reduce(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), acc,
+                          typed(unpack(init, t), fields), tuple(f.dtype.name for f in fields),
+                          Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
+                          parallel=self.depth == 0))
+        return pack(acc, t)
+
+    # -- scans, filters, scatters, sorts --------------------------------------------------
+    def scan(self, xs, init, reverse: bool, combine, t, out: list) -> Mat | Cols:
+        fields = list(t.elems) if isinstance(t, Tuple) else [t]
+        if not all(isinstance(f, Scalar) for f in fields):
+            raise NotLowered("scans over sequences")
+        i, body = self.fresh("i"), []
+        self.depth += 1
+        elem = self.element(xs, i, body)
+        left = tuple(self.fresh("l") for _ in fields)
+        right = tuple(self.fresh("r") for _ in fields)
+        cbody: list = []
+        combined = combine(pack(left, t), pack(right, t), cbody)
+        self.depth -= 1
+        names = tuple(self.fresh("scan") for _ in fields)
+        out.append(Scan(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), names,
+                        tuple(f.dtype.name for f in fields),
+                        None if init is None else typed(unpack(init, t), fields), reverse,
+                        Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
+                        parallel=self.depth == 0))
+        return self.arrays(names, t, length_of(xs))
+
+    def arrays(self, names, t, n: str):
+        if isinstance(t, Tuple):
+            return Cols(tuple(Mat(a, Seq(f, None), (n,)) for a, f in zip(names, t.elems)),
+                        Seq(t, None))
+        return Mat(names[0], Seq(t, None), (n,))
+
+    def p_scan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[1], None, False, let, out)
+
+    def p_rscan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[1], None, True, let, out)
+
+    def p_exclusive_scan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[2], args[1], False, let, out)
+
+    def p_exclusive_rscan(self, let, prim, args, out):
+        return self.scan_prim(args[0], args[2], args[1], True, let, out)
+
+    def scan_prim(self, fn, xs, init, reverse, let, out):
+        def combine(a, b, stmts):  # reverse scans combine element-first, as the reference
+            return self.apply(fn, [b, a] if reverse else [a, b], stmts)
+        return self.scan(xs, init, reverse, combine, let.var.type.elem, out)
+
+    def p_filter(self, let, prim, args, out):
+        fn, xs = args
+        t = let.var.type.elem
+        fields = list(t.elems) if isinstance(t, Tuple) else [t]
+        if not all(isinstance(f, Scalar) for f in fields):
+            raise NotLowered("filters of sequences")
+        i, body = self.fresh("i"), []
+        self.depth += 1
+        elem = self.element(xs, i, body)
+        keep = self.apply(fn, [elem], body)
+        self.depth -= 1
+        names = tuple(self.fresh("kept") for _ in fields)
+        out.append(Filter(i, length_of(xs), tuple(body), keep, tuple(unpack(elem, t)), names,
+                          tuple(f.dtype.name for f in fields), parallel=self.depth == 0))
+        return self.arrays(names, t, f"{names[0]}.shape[0]")
+
+    def p_scatter(self, let, prim, args, out):
+        src, idx, dst = args
+        return self.scatter(src, idx, dst, prim, out)
+
+    def p_permute(self, let, prim, args, out):
+        xs, idx = args
+        return self.scatter(xs, idx, xs, prim, out)
+
+    def p_update(self, let, prim, args, out):
+        dst, updates = args
+        pairs = self.materialize(updates, out)
+        return self.scatter(pairs.cols[1], pairs.cols[0], dst, prim, out)
+
+    def scatter(self, src, idx, dst, prim, out):
+        """A copy of dst, then one parallel loop writing src[k] at idx[k]."""
+        if not isinstance(dst.type.elem, Scalar):
+            raise NotLowered("scatter of tuples or rows")
+        self.same_lengths(prim.name, [src, idx], prim.loc, out)
+        base = self.materialize(dst, out)
+        copy = self.fresh("scattered")
+        out.append(Assign(copy, f"{base.expr}.copy()"))
+        result = Mat(copy, base.type, (f"{copy}.shape[0]",))
+        k, body = self.fresh("k"), []
+        self.depth += 1
+        j = self.checked(self.element(idx, k, body), result, body, prim.loc, prim.name)
+        body.append(Store(copy, j, self.element(src, k, body)))
+        self.depth -= 1
+        out.append(Loop(k, length_of(idx), tuple(body), parallel=self.depth == 0))
+        return result
+
+    def p_shift(self, let, prim, args, out):
+        xs, offset, default = args
+        n = length_of(xs)
+
+        def elem(i, stmts):
+            j, v = self.fresh("j"), self.fresh("shifted")
+            stmts.append(Assign(j, f"{i} + {offset}"))
+            inside: list = []
+            inside.append(Assign(v, self.element(xs, j, inside)))
+            stmts.append(If(f"0 <= {j} < {n}", tuple(inside), (Assign(v, default),)))
+            return v
+        if not isinstance(xs.type.elem, Scalar):
+            raise NotLowered("shift of tuples or rows")
+        return Delayed(n, elem, let.var.type)
+
+    def p_sort(self, let, prim, args, out):
+        order = comparison_order(prim.args[0])
+        if order is None or not isinstance(let.var.type.elem, Scalar):
+            return self.merge_sort(args[0], args[1], let, out)
+        xs = self.materialize(args[1], out)
+        name = self.fresh("sorted")
+        expr = f"np.sort({xs.expr})" + ("[::-1].copy()" if order == "descending" else "")
+        out.append(Assign(name, expr))
+        return Mat(name, let.var.type, (f"{name}.shape[0]",))
+
+    def merge_sort(self, less, xs, let, out):
+        """A stable merge sort of the indices by the user's comparison, then a gather."""
+        xs = self.materialize(xs, out)
+        perm, left, right, body = self.fresh("perm"), self.fresh("a"), self.fresh("b"), []
+        self.depth += 1
+        result = self.apply(less, [self.element(xs, left, body),
+                                   self.element(xs, right, body)], body)
+        self.depth -= 1
+        out.append(SortIndices(perm, length_of(xs), left, right, tuple(body), result,
+                               parallel=self.depth == 0))
+        return Delayed(length_of(xs), lambda i, stmts: self.element(xs, f"{perm}[{i}]", stmts),
+                       let.var.type)
+
+
+def comparison_order(fn) -> str | None:
+    """'ascending' for cmp_lt-like comparisons, 'descending' for cmp_gt-like, else None."""
+    if not (isinstance(fn, Lambda) and len(fn.params) == 2 and len(fn.body.lets) == 1):
+        return None
+    (let,) = fn.body.lets
+    value, (a, b) = let.value, (p.name for p in fn.params)
+    if not (isinstance(value, Prim) and all(isinstance(x, Var) for x in value.args)):
+        return None
+    names = tuple(x.name for x in value.args)
+    if (value.name, names) in (("cmp_lt", (a, b)), ("cmp_gt", (b, a))):
+        return "ascending"
+    if (value.name, names) in (("cmp_gt", (a, b)), ("cmp_lt", (b, a))):
+        return "descending"
+    return None
