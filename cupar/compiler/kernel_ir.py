@@ -93,6 +93,7 @@ class Reduce:
     dtypes: tuple  # NumPy dtype names of the fields
     combine: Combine
     parallel: bool
+    commutative: bool = False  # elements may then be folded in any order (interleaved)
 
 
 @dataclass(frozen=True)

@@ -94,21 +94,21 @@ class SequenceRules:
     def p_reduce(self, let, prim, args, out):
         fn, xs, init = args
         return self.reduce(xs, init, lambda a, b, stmts: self.apply(fn, [a, b], stmts),
-                           let.var.type, out)
+                           let.var.type, out, commutative=is_commutative(prim.args[0]))
 
     def p_sum(self, let, prim, args, out):
         t = let.var.type
         zero = literal(0, t)
         return self.reduce(args[0], zero, lambda a, b, stmts: self.emit(
-            stmts, f"np.{t.dtype.name}({a} + {b})"), t, out)
+            stmts, f"np.{t.dtype.name}({a} + {b})"), t, out, commutative=True)
 
     def p_any(self, let, prim, args, out):
         return self.reduce(args[0], "False", lambda a, b, s: self.emit(s, f"({a} or {b})"),
-                           BOOL, out)
+                           BOOL, out, commutative=True)
 
     def p_all(self, let, prim, args, out):
         return self.reduce(args[0], "True", lambda a, b, s: self.emit(s, f"({a} and {b})"),
-                           BOOL, out)
+                           BOOL, out, commutative=True)
 
     def p_min(self, let, prim, args, out):
         return self.extremum(let, prim, args, out, "<")
@@ -149,7 +149,7 @@ class SequenceRules:
                               xs.type)
 
     # -- reductions -----------------------------------------------------------------------
-    def reduce(self, xs, init, combine, t, out: list):
+    def reduce(self, xs, init, combine, t, out: list, commutative: bool = False):
         """acc = init; acc = combine(acc, x) for every x: one Reduce statement."""
         fields = list(t.elems) if isinstance(t, Tuple) else [t]
         if not all(isinstance(f, Scalar) for f in fields):
@@ -167,7 +167,7 @@ class SequenceRules:
         out.append(Reduce(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), acc,
                           typed(unpack(init, t), fields), tuple(f.dtype.name for f in fields),
                           Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
-                          parallel=self.depth == 0))
+                          parallel=self.depth == 0, commutative=commutative))
         return pack(acc, t)
 
     # -- scans, filters, scatters, sorts --------------------------------------------------
@@ -313,3 +313,18 @@ def comparison_order(fn) -> str | None:
     if (value.name, names) in (("cmp_gt", (a, b)), ("cmp_lt", (b, a))):
         return "descending"
     return None
+
+
+COMMUTATIVE = {"op_add", "op_mul", "op_and", "op_or", "op_xor", "maximum", "minimum"}
+
+
+def is_commutative(fn) -> bool:
+    """Whether `fn` is `lambda a, b: p(a, b)` (or `p(b, a)`) for a commutative operator `p`
+    (floating-point + and * are commutative, though not associative)."""
+    if not (isinstance(fn, Lambda) and len(fn.params) == 2 and len(fn.body.lets) == 1):
+        return False
+    value = fn.body.lets[0].value
+    names = {p.name for p in fn.params}
+    return (isinstance(value, Prim) and value.name in COMMUTATIVE and len(value.args) == 2
+            and all(isinstance(a, Var) for a in value.args)
+            and {a.name for a in value.args} == names and fn.body.result == fn.body.lets[0].var)

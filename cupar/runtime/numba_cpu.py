@@ -87,10 +87,10 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Alloc(name, dtype, shape):
             return [f"{indent}{name} = np.empty(({', '.join(shape)},), np.{dtype})"]
         case If(cond, then, orelse):
-            return [f"{indent}if {cond}:", *statements(then, inner),
-                    f"{indent}else:", *statements(orelse, inner)]
+            return [f"{indent}if {cond}:", *statements(then, inner, par),
+                    f"{indent}else:", *statements(orelse, inner, par)]
         case While(body):
-            return [f"{indent}while True:", *statements(body, inner)]
+            return [f"{indent}while True:", *statements(body, inner, par)]
         case Break():
             return [f"{indent}break"]
         case Continue():
@@ -122,11 +122,11 @@ def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
             *statements(s.body, indent + "    ", par)]
 
 
-def fold(r: Reduce, acc: tuple, value: tuple, indent: str) -> list[str]:
+def fold(r: Reduce, acc: tuple, value: tuple, indent: str, par: bool = False) -> list[str]:
     """acc = combine(acc, value), through the combine's own names."""
     c = r.combine
     lines = [f"{indent}{a} = {b}" for a, b in zip(c.left + c.right, acc + value)]
-    lines += statements(c.body, indent)
+    lines += statements(c.body, indent, par)
     lines += [f"{indent}{a} = {b}" for a, b in zip(acc, c.out)]
     return lines
 
@@ -138,6 +138,9 @@ def reduce_source(r: Reduce, indent: str) -> list[str]:
               *fold(r, r.acc, r.elem, deeper)]
     if not r.parallel:
         return lines + [line[4:] for line in serial]
+    if r.commutative:
+        return lines + [f"{indent}if {r.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
+                        *interleaved(r, inner)]
     chunk, lo, hi, nch = (f"{r.acc[0]}_{x}" for x in ("c", "lo", "hi", "n"))
     part = tuple(f"{a}_part" for a in r.acc)
     local = tuple(f"{a}_local" for a in r.acc)
@@ -152,7 +155,7 @@ def reduce_source(r: Reduce, indent: str) -> list[str]:
         *statements(r.body, deeper, par=True),
         *(f"{deeper}{a} = {e}" for a, e in zip(local, r.elem)),
         f"{deeper}for {r.index} in range({lo} + 1, {hi}):",
-        *body, *fold(r, local, r.elem, deeper + "    "),
+        *body, *fold(r, local, r.elem, deeper + "    ", par=True),
         *(f"{deeper}{p}[{chunk}] = {a}" for p, a in zip(part, local)),
         *raise_flagged(r.body + r.combine.body, inner),
         f"{inner}for {chunk} in range({nch}):",
@@ -160,6 +163,45 @@ def reduce_source(r: Reduce, indent: str) -> list[str]:
     ]
     return lines + [f"{indent}if {r.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
                     *parallel]
+
+
+LANES = 8
+
+
+def interleaved(r: Reduce, indent: str) -> list[str]:
+    """A commutative reduction: each chunk folds LANES interleaved accumulators, which
+    the compiler can keep in one vector register; then lanes and chunks are combined."""
+    deeper, body_indent = indent + "    ", indent + "        "
+    chunk, lo, hi, nch, base, end = (f"{r.acc[0]}_{x}"
+                                     for x in ("c", "lo", "hi", "n", "base", "end"))
+    part = tuple(f"{a}_part" for a in r.acc)
+    lanes = [tuple(f"{a}_lane{k}" for a in r.acc) for k in range(LANES)]
+    lines = [f"{indent}{nch} = min({r.stop} // {LANES}, CHUNKS)",
+             *(f"{indent}{p} = np.empty({nch}, np.{d})" for p, d in zip(part, r.dtypes)),
+             f"{indent}for {chunk} in prange({nch}):",
+             f"{deeper}{lo} = {chunk} * {r.stop} // {nch}",
+             f"{deeper}{hi} = ({chunk} + 1) * {r.stop} // {nch}"]
+    for k, lane in enumerate(lanes):
+        lines += [f"{deeper}{r.index} = {lo} + {k}", *statements(r.body, deeper, True),
+                  *(f"{deeper}{a} = {e}" for a, e in zip(lane, r.elem))]
+    lines += [f"{deeper}{end} = {lo} + ({hi} - {lo}) // {LANES} * {LANES}",
+              f"{deeper}for {base} in range({lo} + {LANES}, {end}, {LANES}):"]
+    for k, lane in enumerate(lanes):
+        lines += [f"{body_indent}{r.index} = {base} + {k}",
+                  *statements(r.body, body_indent, True),
+                  *fold(r, lane, r.elem, body_indent, True)]
+    lines += [f"{deeper}for {r.index} in range({end}, {hi}):",
+              *statements(r.body, body_indent, True), *fold(r, lanes[0], r.elem, body_indent, True)]
+    step = 1
+    while step < LANES:
+        for k in range(0, LANES, 2 * step):
+            lines += fold(r, lanes[k], lanes[k + step], deeper, True)
+        step *= 2
+    lines += [*(f"{deeper}{p}[{chunk}] = {a}" for p, a in zip(part, lanes[0])),
+              *raise_flagged(r.body + r.combine.body, indent),
+              f"{indent}for {chunk} in range({nch}):",
+              *fold(r, r.acc, tuple(f"{p}[{chunk}]" for p in part), deeper)]
+    return lines
 
 
 def chunked(stop: str, tag: str, indent: str) -> tuple[list[str], str, str, str]:
@@ -184,7 +226,7 @@ def scan_pass(s: Scan, acc: tuple, lo: str, hi: str, write: bool, started: str,
              *statements(s.body, deeper, par)]
     if write and s.init is not None:  # exclusive: the value before this element
         lines += [f"{deeper}{o}[{k}] = {a}" for o, a in zip(s.out, acc)]
-    lines += [f"{deeper}if {started}:", *fold(s, acc, s.elem, deepest),
+    lines += [f"{deeper}if {started}:", *fold(s, acc, s.elem, deepest, par),
               f"{deeper}else:", *(f"{deepest}{a} = {e}" for a, e in zip(acc, s.elem)),
               f"{deepest}{started} = True"]
     if write and s.init is None:
