@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from ..errors import CuparError, PlaceUnavailableError
+from ..runtime.cpu import compile_kernels  # imports Numba: cpu is the default place
 from ..compiler.pipeline import REFERENCE_STAGE
 from .interpreter import Interpreter
 
@@ -70,7 +71,6 @@ class Cpu(Place):
         final = list(stages.values())[-1]
         with self._lock:
             if id(final) not in self._compiled:
-                from ..runtime.cpu import compile_kernels  # Numba loads on first cpu use
                 origin = f"{final.entry} ({final.main.loc})"
                 self._compiled[id(final)] = (final, compile_kernels(final, origin))
             return self._compiled[id(final)][1]
