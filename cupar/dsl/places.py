@@ -71,8 +71,7 @@ class Cpu(Place):
         final = list(stages.values())[-1]
         with self._lock:
             if id(final) not in self._compiled:
-                origin = f"{final.entry} ({final.main.loc})"
-                self._compiled[id(final)] = (final, compile_kernels(final, origin))
+                self._compiled[id(final)] = (final, compile_kernels(final))
             return self._compiled[id(final)][1]
 
     def execute(self, stages: dict, args: tuple):

@@ -93,13 +93,13 @@ class Compiled:
         return (CuparIndexError if kind == "index" else CuparValueError)(message, loc, hint)
 
 
-def compile_kernels(program, origin: str) -> Compiled | str:
+def compile_kernels(program) -> Compiled | str:
     """The compiled program, or the reason it cannot be compiled yet (a NotLowered text)."""
     try:
         kernels = lower_to_kernels(program)
     except NotLowered as exc:
         return str(exc)
-    source = generate_source(kernels, origin)
+    source = generate_source(kernels)
     digest = hashlib.sha256(f"{VERSION}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"k{digest}.py"
     with _lock:
