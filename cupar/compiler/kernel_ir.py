@@ -38,6 +38,16 @@ class Alloc:
 
 
 @dataclass(frozen=True)
+class ObjectMode:
+    """`target = expr` evaluated by Python (a library call, such as NumPy's sort); `type` is
+    the Numba type of the result, e.g. 'float32[::1]'. Only outside parallel loops."""
+
+    target: str
+    type: str
+    expr: str
+
+
+@dataclass(frozen=True)
 class If:
     cond: str
     then: tuple
@@ -159,6 +169,8 @@ def _format(stmts, indent: str) -> list[str]:
                 out.append(f"{indent}{t} = {e}")
             case Store(a, i, v):
                 out.append(f"{indent}{a}[{i}] = {v}")
+            case ObjectMode(t, _, e):
+                out.append(f"{indent}{t} = python {e}")
             case Alloc(n, d, shape):
                 out.append(f"{indent}{n} = empty(({', '.join(shape)},), {d})")
             case If(c, then, orelse):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ..errors import Loc
 from .ir import Lambda, Prim, Var
-from .kernel_ir import Assign, Combine, Filter, If, Loop, Reduce, Scan, SortIndices, Store
+from .kernel_ir import (Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan, SortIndices,
+                        Store)
 from .lower_values import (Cols, Delayed, Mat, NotLowered, length_of, pack, typed, unpack)
 from .scalar_code import literal
 from .types import BOOL, INT64, Scalar, Seq, Tuple
@@ -280,9 +281,9 @@ class SequenceRules:
         if order is None or not isinstance(let.var.type.elem, Scalar):
             return self.merge_sort(args[0], args[1], let, out)
         xs = self.materialize(args[1], out)
-        name = self.fresh("sorted")
-        expr = f"np.sort({xs.expr})" + ("[::-1].copy()" if order == "descending" else "")
-        out.append(Assign(name, expr))
+        name, t = self.fresh("sorted"), let.var.type.elem
+        out.append(ObjectMode(name, f"{t.dtype.name}[::1]",
+                              f"sort_numbers({xs.expr}, {order == 'descending'})"))
         return Mat(name, let.var.type, (f"{name}.shape[0]",))
 
     def merge_sort(self, less, xs, let, out):

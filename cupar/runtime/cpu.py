@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from numba.core.errors import NumbaPerformanceWarning
+from numba.core.errors import NumbaWarning
 
 from ..compiler.kernel_ir import KernelProgram
 from ..compiler.lower import NotLowered, lower_to_kernels
@@ -74,7 +74,7 @@ class Compiled:
         """The first call loads Numba's cached machine code or compiles; a damaged Numba
         cache entry is discarded with a warning and the kernels are compiled afresh."""
         with warnings.catch_warnings():  # Numba's advice on our generated code
-            warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            warnings.simplefilter("ignore", NumbaWarning)
             try:
                 parts = self.entry(*flat)
             except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):

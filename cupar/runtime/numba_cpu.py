@@ -10,7 +10,7 @@ the runtime turns back into the located cupar error of that code.
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If,
+from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, ObjectMode,
                                   KernelProgram, KFunction, Loop, Reduce, Scan, SortIndices, Store,
                                   While)
 
@@ -21,6 +21,8 @@ HEADER = """\
 import numba
 import numpy as np
 from numba import prange
+
+from cupar.runtime.numba_lib import sort_numbers
 
 SERIAL_BELOW = {serial}
 CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
@@ -85,6 +87,9 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return [f"{indent}{target} = {expr}"]
         case Store(array, index, value):
             return [f"{indent}{array}[{index}] = {value}"]
+        case ObjectMode(target, kind, expr):
+            return [f"{indent}with numba.objmode({target}='{kind}'):",
+                    f"{indent}    {target} = {expr}"]
         case Alloc(name, dtype, shape):
             return [f"{indent}{name} = np.empty(({', '.join(shape)},), np.{dtype})"]
         case If(cond, then, orelse):
