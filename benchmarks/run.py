@@ -580,6 +580,7 @@ NAMES = [*BENCHMARKS, "compile"]
 # Timing.
 # =============================================================================================
 SLOW_S = 10.0  # an implementation whose single run takes longer is timed once only
+SPREAD = 1.5  # a row whose slowest run took longer than this times its fastest is flagged
 BUSY = 0.10  # other processes' share of the CPUs above which a row is flagged
 REWARM_S = 0.5  # runs shorter than this are preceded by an untimed run of their own
 
@@ -925,6 +926,11 @@ def table(results: dict) -> list[str]:
             extra.append(f"{name}: {note}")
         for label, problem in (r or {}).get("fail", {}).items():
             extra.append(f"{name}: **FAIL** {label}: {problem}")
+        for label, t in (r or {}).get("times", {}).items():
+            runs = t["runs_s"]
+            if len(runs) > 1 and max(runs) > SPREAD * min(runs):
+                extra.append(f"{name}: {label}'s runs ranged from {min(runs) * 1e3:.1f} to "
+                             f"{max(runs) * 1e3:.1f} ms")
         if r and (r.get("other_load") or 0) > BUSY:
             extra.append(f"{name}: timed while other processes used "
                          f"{r['other_load']:.0%} of the machine's CPU time")
@@ -1025,7 +1031,14 @@ def main(argv=None):
                         help=f"run only these, comma-separated, from: {', '.join(NAMES)}")
     parser.add_argument("--markdown", metavar="FILE", default=str(HERE / "RESULTS.md"),
                         help="where to write the report (default benchmarks/RESULTS.md)")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="measure nothing: write the report from an earlier --json file")
     args = parser.parse_args(argv)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        Path(args.markdown).write_text(markdown(results))
+        print(f"wrote {args.markdown} from {args.from_json}")
+        return
     names = NAMES
     if args.only:
         names = [s.strip() for s in args.only.split(",") if s.strip()]

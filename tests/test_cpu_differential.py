@@ -119,3 +119,19 @@ def test_reductions_keep_element_order(n):
     x = np.arange(n, dtype=np.int64) * 3 + 1
     assert compiled(ends, x)
     assert_agree(*both(ends, x))
+
+
+@parallel
+def window_sums(x, starts):
+    """Index checks inside a serial inner loop of a parallel loop (and a sort inside a loop)."""
+    return (map(lambda s: sum(gather(x, bounded_range(s, s + 4))), starts),
+            map(lambda s: sort(cmp_gt, gather(x, bounded_range(s, s + 3)))[0], starts))
+
+
+def test_checks_inside_inner_loops():
+    x = np.arange(BIG, dtype=np.int64) % 97
+    starts = np.arange(0, BIG - 4, dtype=np.int64)
+    assert compiled(window_sums, x, starts)
+    assert_agree(*both(window_sums, x, starts))
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
+        window_sums(x, np.array([BIG - 2]), target_place=cpu)

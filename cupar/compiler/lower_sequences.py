@@ -278,8 +278,8 @@ class SequenceRules:
 
     def p_sort(self, let, prim, args, out):
         order = comparison_order(prim.args[0])
-        if order is None or not isinstance(let.var.type.elem, Scalar):
-            return self.merge_sort(args[0], args[1], let, out)
+        if order is None or not isinstance(let.var.type.elem, Scalar) or self.depth > 0:
+            return self.merge_sort(args[0], args[1], let, out)  # (no NumPy inside loops)
         xs = self.materialize(args[1], out)
         name, t = self.fresh("sorted"), let.var.type.elem
         out.append(ObjectMode(name, f"{t.dtype.name}[::1]",

@@ -10,6 +10,8 @@ the runtime turns back into the located cupar error of that code.
 
 from __future__ import annotations
 
+import re
+
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, ObjectMode,
                                   KernelProgram, KFunction, Loop, Reduce, Scan, SortIndices, Store,
                                   While)
@@ -105,6 +107,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return [f"{indent}cupar_err[0] = {code + 1}"]
         case Fail(kind, code):
             return [line[4:] for line in raise_line(kind, code, indent)]
+        case Loop() if s.parallel and has_inner_loop(s.body):  # much work per iteration
+            return [*loop(s, "prange", indent), *raise_flagged(s.body, indent)]
         case Loop() if s.parallel:
             serial = loop(s, "range", inner)
             return [f"{indent}if {s.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
@@ -112,20 +116,31 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Loop():
             return loop(s, "range", indent, par)
         case Reduce():
-            return reduce_source(s, indent)
+            return reduce_source(s, indent, par)
         case Scan():
-            return scan_source(s, indent)
+            return scan_source(s, indent, par)
         case Filter():
-            return filter_source(s, indent)
+            return filter_source(s, indent, par)
         case SortIndices():
-            return sort_source(s, indent)
+            return sort_source(s, indent, par)
     raise TypeError(f"no Numba code for {s!r}")
 
 
 def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
     par = par or kind == "prange"
+    # (prange(n) is faster than prange(0, n) but types its index unsigned, which changes the
+    # type of index arithmetic; kept signed until the lowering tracks index types)
     return [f"{indent}for {s.index} in {kind}({s.start}, {s.stop}):",
             *statements(s.body, indent + "    ", par)]
+
+
+def has_inner_loop(stmts) -> bool:
+    for s in stmts:
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While)):
+            return True
+        if isinstance(s, If) and (has_inner_loop(s.then) or has_inner_loop(s.orelse)):
+            return True
+    return False
 
 
 def fold(r: Reduce, acc: tuple, value: tuple, indent: str, par: bool = False) -> list[str]:
@@ -137,11 +152,11 @@ def fold(r: Reduce, acc: tuple, value: tuple, indent: str, par: bool = False) ->
     return lines
 
 
-def reduce_source(r: Reduce, indent: str) -> list[str]:
+def reduce_source(r: Reduce, indent: str, par: bool = False) -> list[str]:
     inner, deeper = indent + "    ", indent + "        "
     lines = [f"{indent}{a} = {v}" for a, v in zip(r.acc, r.init)]
-    serial = [f"{inner}for {r.index} in range({r.stop}):", *statements(r.body, deeper),
-              *fold(r, r.acc, r.elem, deeper)]
+    serial = [f"{inner}for {r.index} in range({r.stop}):", *statements(r.body, deeper, par),
+              *fold(r, r.acc, r.elem, deeper, par)]
     if not r.parallel:
         return lines + [line[4:] for line in serial]
     if r.commutative:
@@ -187,13 +202,17 @@ def interleaved(r: Reduce, indent: str) -> list[str]:
              f"{indent}for {chunk} in prange({nch}):",
              f"{deeper}{lo} = {chunk} * {r.stop} // {nch}",
              f"{deeper}{hi} = ({chunk} + 1) * {r.stop} // {nch}"]
+    # An index used only as a subscript can be unsigned, which spares Numba's negative-index
+    # test on every load and lets LLVM vectorise the lanes.
+    index = (lambda e: f"np.uint64({e})") if only_subscript(r) else (lambda e: e)
     for k, lane in enumerate(lanes):
-        lines += [f"{deeper}{r.index} = {lo} + {k}", *statements(r.body, deeper, True),
+        lines += [f"{deeper}{r.index} = {index(f'{lo} + {k}')}",
+                  *statements(r.body, deeper, True),
                   *(f"{deeper}{a} = {e}" for a, e in zip(lane, r.elem))]
     lines += [f"{deeper}{end} = {lo} + ({hi} - {lo}) // {LANES} * {LANES}",
               f"{deeper}for {base} in range({lo} + {LANES}, {end}, {LANES}):"]
     for k, lane in enumerate(lanes):
-        lines += [f"{body_indent}{r.index} = {base} + {k}",
+        lines += [f"{body_indent}{r.index} = {index(f'{base} + {k}')}",
                   *statements(r.body, body_indent, True),
                   *fold(r, lane, r.elem, body_indent, True)]
     lines += [f"{deeper}for {r.index} in range({end}, {hi}):",
@@ -208,6 +227,18 @@ def interleaved(r: Reduce, indent: str) -> list[str]:
               f"{indent}for {chunk} in range({nch}):",
               *fold(r, r.acc, tuple(f"{p}[{chunk}]" for p in part), deeper)]
     return lines
+
+
+def only_subscript(r: Reduce) -> bool:
+    """Whether the reduction's index appears only as `array[index]`."""
+    text = "\n".join(function_text(r.body) + list(r.elem))
+    name = re.escape(r.index)
+    return len(re.findall(rf"\b{name}\b", text)) == len(re.findall(rf"\[{name}\]", text))
+
+
+def function_text(stmts) -> list[str]:
+    """Every expression in `stmts` (stores written as `array[index] = value`)."""
+    return [line.strip() for line in statements(stmts, "")]
 
 
 def chunked(stop: str, tag: str, indent: str) -> tuple[list[str], str, str, str]:
@@ -240,7 +271,7 @@ def scan_pass(s: Scan, acc: tuple, lo: str, hi: str, write: bool, started: str,
     return lines
 
 
-def scan_source(s: Scan, indent: str) -> list[str]:
+def scan_source(s: Scan, indent: str, par: bool = False) -> list[str]:
     """Serial below SERIAL_BELOW; above, chunk totals in parallel, their prefix serially,
     then each chunk scanned in parallel from its prefix."""
     inner, deeper = indent + "    ", indent + "        "
@@ -250,7 +281,7 @@ def scan_source(s: Scan, indent: str) -> list[str]:
     start = ([f"{indent}{a} = {v}" for a, v in zip(acc, s.init)] + [f"{indent}{flag} = True"]
              if s.init is not None else zeros + [f"{indent}{flag} = False"])
     lines = [f"{indent}{o} = np.empty({s.stop}, np.{d})" for o, d in zip(s.out, s.dtypes)]
-    serial = start + scan_pass(s, acc, "0", s.stop, True, flag, indent, False)
+    serial = start + scan_pass(s, acc, "0", s.stop, True, flag, indent, par)
     if not s.parallel:
         return lines + serial
     head, n, c, lohi = chunked(s.stop, s.out[0], inner)
@@ -288,32 +319,36 @@ def scan_source(s: Scan, indent: str) -> list[str]:
                     *raise_flagged(s.body + s.combine.body, inner)]
 
 
-def filter_source(f: Filter, indent: str) -> list[str]:
+def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
     """Count per chunk in parallel, prefix the counts, write per chunk in parallel."""
     inner, deeper, deepest = indent + "    ", indent + "        ", indent + "            "
     head, n, c, lohi = chunked(f.stop, f.out[0], indent)
     lo, hi = lohi.split("|")
     counts, total = f"{f.out[0]}_counts", f"{f.out[0]}_total"
     kind = "range" if not f.parallel else "prange"
+    par = par or f.parallel
+    local = f"{f.out[0]}_kept"
     k = f.index
     count = [f"{indent}{counts} = np.zeros({n} + 1, np.int64)",
              f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
-             f"{inner}for {k} in range({lo}, {hi}):", *statements(f.body, deeper, f.parallel),
-             f"{deeper}if {f.keep}:", f"{deepest}{counts}[{c} + 1] += 1",
+             f"{inner}{local} = 0",  # a private counter: no shared cache line per element
+             f"{inner}for {k} in range({lo}, {hi}):", *statements(f.body, deeper, par),
+             f"{deeper}if {f.keep}:", f"{deepest}{local} += 1",
+             f"{inner}{counts}[{c} + 1] = {local}",
              f"{indent}for {c} in range({n}):", f"{inner}{counts}[{c} + 1] += {counts}[{c}]",
              f"{indent}{total} = {counts}[{n}]",
              *(f"{indent}{o} = np.empty({total}, np.{d})" for o, d in zip(f.out, f.dtypes))]
     at = f"{f.out[0]}_at"
     write = [f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
              f"{inner}{at} = {counts}[{c}]",
-             f"{inner}for {k} in range({lo}, {hi}):", *statements(f.body, deeper, f.parallel),
+             f"{inner}for {k} in range({lo}, {hi}):", *statements(f.body, deeper, par),
              f"{deeper}if {f.keep}:", *(f"{deepest}{o}[{at}] = {e}" for o, e in zip(f.out, f.elem)),
              f"{deepest}{at} += 1"]
     flagged = raise_flagged(f.body, indent) if f.parallel else []
     return head + count + write + flagged
 
 
-def sort_source(s: SortIndices, indent: str) -> list[str]:
+def sort_source(s: SortIndices, indent: str, par: bool = False) -> list[str]:
     """Bottom-up merge sort of an index array: the merges of one pass run in parallel."""
     i1, i2, i3, i4 = (indent + "    " * k for k in range(1, 5))
     p, t, w = s.perm, f"{s.perm}_tmp", f"{s.perm}_width"
@@ -321,7 +356,7 @@ def sort_source(s: SortIndices, indent: str) -> list[str]:
     pair = f"{s.perm}_pair"
     kind = "prange" if s.parallel else "range"
     take = [f"{i4}{s.left} = {p}[{b}]", f"{i4}{s.right} = {p}[{a}]",
-            *statements(s.body, i4, s.parallel),
+            *statements(s.body, i4, s.parallel or par),
             f"{i4}if {s.less}:", f"{i4}    {t}[{k}] = {p}[{b}]", f"{i4}    {b} += 1",
             f"{i4}else:", f"{i4}    {t}[{k}] = {p}[{a}]", f"{i4}    {a} += 1",
             f"{i4}{k} += 1"]
