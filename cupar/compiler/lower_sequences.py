@@ -149,49 +149,41 @@ class SequenceRules:
         return first, Delayed(f"({n} - 1)", lambda i, s: self.element(xs, f"({i} + 1)", s),
                               xs.type)
 
-    # -- reductions -----------------------------------------------------------------------
-    def reduce(self, xs, init, combine, t, out: list, commutative: bool = False):
-        """acc = init; acc = combine(acc, x) for every x: one Reduce statement."""
+    # -- reductions and scans -------------------------------------------------------------
+    def folding(self, xs, combine, t, what: str):
+        """The parts of a fold over `xs`: fields, index, element code, element, and the
+        combine (the operator applied to fresh left and right names)."""
         fields = list(t.elems) if isinstance(t, Tuple) else [t]
         if not all(isinstance(f, Scalar) for f in fields):
-            raise NotLowered("reductions over sequences")
-        i = self.fresh("i")
-        body: list = []
+            raise NotLowered(f"{what} over sequences")
+        i, body, cbody = self.fresh("i"), [], []
         self.depth += 1
         elem = self.element(xs, i, body)
         left = tuple(self.fresh("l") for _ in fields)
         right = tuple(self.fresh("r") for _ in fields)
-        cbody: list = []
         combined = combine(pack(left, t), pack(right, t), cbody)
         self.depth -= 1
+        op = Combine(left, right, tuple(cbody), tuple(unpack(combined, t)))
+        return fields, i, tuple(body), tuple(unpack(elem, t)), op
+
+    def reduce(self, xs, init, combine, t, out: list, commutative: bool = False):
+        """acc = init; acc = combine(acc, x) for every x: one Reduce statement."""
+        fields, i, body, elem, op = self.folding(xs, combine, t, "reductions")
         acc = tuple(self.fresh("acc") for _ in fields)
-        out.append(Reduce(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), acc,
-                          typed(unpack(init, t), fields), tuple(f.dtype.name for f in fields),
-                          Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
+        out.append(Reduce(i, length_of(xs), body, elem, acc, typed(unpack(init, t), fields),
+                          tuple(f.dtype.name for f in fields), op,
                           parallel=self.depth == 0, commutative=commutative))
         return pack(acc, t)
 
-    # -- scans, filters, scatters, sorts --------------------------------------------------
     def scan(self, xs, init, reverse: bool, combine, t, out: list) -> Mat | Cols:
-        fields = list(t.elems) if isinstance(t, Tuple) else [t]
-        if not all(isinstance(f, Scalar) for f in fields):
-            raise NotLowered("scans over sequences")
-        i, body = self.fresh("i"), []
-        self.depth += 1
-        elem = self.element(xs, i, body)
-        left = tuple(self.fresh("l") for _ in fields)
-        right = tuple(self.fresh("r") for _ in fields)
-        cbody: list = []
-        combined = combine(pack(left, t), pack(right, t), cbody)
-        self.depth -= 1
+        fields, i, body, elem, op = self.folding(xs, combine, t, "scans")
         names = tuple(self.fresh("scan") for _ in fields)
-        out.append(Scan(i, length_of(xs), tuple(body), tuple(unpack(elem, t)), names,
-                        tuple(f.dtype.name for f in fields),
-                        None if init is None else typed(unpack(init, t), fields), reverse,
-                        Combine(left, right, tuple(cbody), tuple(unpack(combined, t))),
-                        parallel=self.depth == 0))
+        start = None if init is None else typed(unpack(init, t), fields)
+        out.append(Scan(i, length_of(xs), body, elem, names, tuple(f.dtype.name for f in fields),
+                        start, reverse, op, parallel=self.depth == 0))
         return self.arrays(names, t, length_of(xs))
 
+    # -- filters, scatters, sorts ---------------------------------------------------------
     def arrays(self, names, t, n: str):
         if isinstance(t, Tuple):
             return Cols(tuple(Mat(a, Seq(f, None), (n,)) for a, f in zip(names, t.elems)),
