@@ -21,6 +21,7 @@ from ..compiler.types import canonical
 from ..compiler.frontend import parse_function
 from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnavailableError,
                       message, show_full_traceback)
+from ..runtime.device_array import DeviceArray
 from . import places
 from .values import as_array, type_of_value
 
@@ -83,7 +84,7 @@ class ParallelFunction:
                 stages = self.stages_for(self.argument_types(args))
                 if signature is not None:
                     self._by_signature[signature] = stages
-            values = tuple(prepare(a) for a in args)
+            values = tuple(place.prepare(prepare(a)) for a in args)
             try:
                 return place.execute(stages, values)
             except CuparError:
@@ -135,7 +136,7 @@ def quick_signature(args: tuple):
     key = []
     for a in args:
         kind = type(a)
-        if kind is np.ndarray:
+        if kind is np.ndarray or kind is DeviceArray:
             key.append((a.dtype.num, a.dtype.isnative, a.ndim))
         elif kind is int and not -(1 << 63) <= a < (1 << 63):
             return None  # the slow path reports it

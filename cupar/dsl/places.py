@@ -17,7 +17,9 @@ import numpy as np
 from ..errors import CuparError, PlaceUnavailableError
 from ..runtime.cpu import compile_kernels  # imports Numba: cpu is the default place
 from ..compiler.pipeline import REFERENCE_STAGE
+from ..runtime.device_array import DeviceArray
 from .interpreter import Interpreter
+from .values import TupleSeq
 
 REPLAY_LIMIT = 1 << 20  # elements: inputs the interpreter may replay to explain an error
 _stack: contextvars.ContextVar = contextvars.ContextVar("cupar_places", default=())
@@ -38,6 +40,10 @@ class Place(abc.ABC):
         return f"cupar.places.{self.name}"
 
     available = True
+
+    def prepare(self, value):
+        """An argument as this place takes it (device arrays are copied to the host)."""
+        return to_host(value)
 
     @abc.abstractmethod
     def execute(self, stages: dict, args: tuple):
@@ -89,31 +95,97 @@ class Cpu(Place):
 
 
 class Gpu(Place):
-    """An NVIDIA GPU through numba-cuda. Present without a GPU; using it then raises a
-    PlaceUnavailableError naming what is missing."""
+    """An NVIDIA GPU through numba-cuda (or Numba's CUDA simulator when
+    NUMBA_ENABLE_CUDASIM=1). Present without a GPU: `available` is then False and using it
+    raises a PlaceUnavailableError naming what is missing. Results stay on the device
+    (`cupar.runtime.device_array.DeviceArray`) until the host asks for them. Programs the
+    CUDA back end cannot compile yet run at cpu, their results copied to the device;
+    `compiled_or_reason` and `cupar.explain` say which."""
 
     name = "gpu0"
+
+    def __init__(self):
+        self._compiled: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+        self._missing: str | None = "unknown"
 
     @property
     def available(self) -> bool:
         return self.missing() is None
 
     def missing(self) -> str | None:
-        if importlib.util.find_spec("numba") is None:
-            return "numba is not installed"
-        if importlib.util.find_spec("numba.cuda") is None:
-            return "numba-cuda is not installed (pip install 'cupar[cuda]')"
-        try:
-            from numba import cuda
-            if not cuda.is_available():
-                return "no CUDA driver or GPU was found on this machine"
-        except Exception as exc:  # a broken CUDA install reports itself many ways
-            return f"CUDA could not be initialised ({exc})"
-        return "the CUDA back end of cupar is not built yet"
+        """None when gpu0 can run code, else what is missing."""
+        if self._missing == "unknown":
+            self._missing = cuda_missing()
+        return self._missing
+
+    def prepare(self, value):
+        return value  # device arrays stay where they are
+
+    def to_device(self, array) -> DeviceArray:
+        """A copy of `array` in GPU memory, for calls that should not copy it again."""
+        self.require()
+        from ..runtime.gpu import to_device
+        return DeviceArray(to_device(np.asarray(array)))
+
+    def synchronize(self) -> None:
+        """Wait until the GPU has finished the work launched so far (for timing)."""
+        self.require()
+        from numba import cuda
+        cuda.synchronize()
+
+    def require(self) -> None:
+        if self.missing() is not None:
+            raise PlaceUnavailableError(f"cannot run on {self!r}: {self.missing()}", None,
+                                        "run on cupar.places.cpu or cupar.places.here instead")
+
+    def compiled_or_reason(self, stages: dict):
+        self.require()
+        from ..runtime.gpu import compile_for_gpu
+        final = list(stages.values())[-1]
+        with self._lock:
+            if id(final) not in self._compiled:
+                self._compiled[id(final)] = (final, compile_for_gpu(final))
+            return self._compiled[id(final)][1]
 
     def execute(self, stages: dict, args: tuple):
-        raise PlaceUnavailableError(f"cannot run on {self!r}: {self.missing()}", None,
-                                    "run on cupar.places.cpu or cupar.places.here instead")
+        compiled = self.compiled_or_reason(stages)
+        if isinstance(compiled, str):  # not for the GPU yet: cpu, results moved over
+            from ..runtime.gpu import results_to_device
+            return results_to_device(cpu.execute(stages, tuple(map(to_host, args))))
+        try:
+            return compiled(args)
+        except CuparError:
+            host = tuple(map(to_host, args))
+            if sum(np.size(a) for a in host if isinstance(a, np.ndarray)) <= REPLAY_LIMIT:
+                Interpreter(stages[REFERENCE_STAGE]).run(host)
+            raise
+
+
+def cuda_missing() -> str | None:
+    if importlib.util.find_spec("numba.cuda") is None:
+        return "numba-cuda is not installed (pip install 'cupar[cuda]')"
+    try:
+        from numba import cuda
+        if not cuda.is_available():
+            return "no CUDA driver or GPU was found on this machine"
+    except Exception as exc:  # a broken CUDA install reports itself many ways
+        return f"CUDA could not be initialised ({exc})"
+    return None
+
+
+def to_host(value):
+    """A device array as a NumPy array (tuples and sequences of tuples too)."""
+    if isinstance(value, tuple):
+        return tuple(map(to_host, value))
+    if isinstance(value, TupleSeq):
+        return TupleSeq(map(to_host, value.columns), value.depth)
+    if hasattr(value, "copy_to_host"):
+        return value.copy_to_host()
+    if hasattr(value, "__cuda_array_interface__"):
+        from numba import cuda
+        return cuda.as_cuda_array(value).copy_to_host()
+    return value
 
 
 here, cpu, gpu0 = Interpreted(), Cpu(), Gpu()

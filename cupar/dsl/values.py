@@ -81,7 +81,24 @@ def type_of_value(value, what: str, loc: Loc | None = None):
         kind = "None" if value is None else f"a {type(value).__name__}"
         raise CuparTypeError(f"{what} is {kind}, which cupar cannot take",
                              loc, "pass numbers, NumPy arrays (or array-likes) and tuples")
+    device = device_dtype_and_ndim(value)
+    if device is not None:  # on a GPU: typed without a copy
+        return _array_type(np.empty((0,) * device[1], device[0]), what, loc)
     return _array_type(as_array(value, what, loc), what, loc)
+
+
+def device_dtype_and_ndim(value):
+    """(dtype, ndim) of an array in GPU memory (cupar's, Numba's, CuPy's...), else None."""
+    if isinstance(value, np.ndarray):
+        return None
+    try:
+        face = value.__cuda_array_interface__
+        return np.dtype(face["typestr"]), len(face["shape"])
+    except (AttributeError, KeyError, TypeError):
+        pass
+    if hasattr(value, "copy_to_host") and hasattr(value, "dtype"):  # Numba's (simulated)
+        return np.dtype(value.dtype), len(value.shape)
+    return None
 
 
 def _weak_int(value: int, what: str, loc: Loc | None):

@@ -1,0 +1,156 @@
+"""What generated CUDA modules call: device helpers, launch shapes, device memory, sorting.
+
+Imported only when the gpu0 place is used (it imports numba.cuda). Launch shapes come from
+the device's properties (multiprocessors, threads per block); under Numba's CUDA simulator,
+where every thread is a Python thread, blocks are small so tests stay fast yet still run
+several blocks and several threads per block.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import config, cuda
+
+SIMULATED = bool(config.ENABLE_CUDASIM)
+
+
+def device_shape() -> tuple[int, int]:
+    """(threads per block, most blocks worth launching) for the current device."""
+    if SIMULATED:
+        return 8, 4
+    device = cuda.get_current_device()
+    per_sm = getattr(device, "MAX_THREADS_PER_MULTI_PROCESSOR", 2048)
+    block = 256
+    return block, device.MULTIPROCESSOR_COUNT * max(per_sm // block, 1)
+
+
+BLOCK, MAX_BLOCKS = device_shape()
+
+
+def blocks(n) -> int:
+    """Blocks for a grid-stride loop over n elements (n > 0)."""
+    return max(min(-(-int(n) // BLOCK), MAX_BLOCKS), 1)
+
+
+# -- device memory ----------------------------------------------------------------------------
+def empty(shape, dtype):
+    return cuda.device_array(tuple(int(s) for s in shape), dtype=dtype)
+
+
+def copy(array):
+    """A device copy of a device array."""
+    out = cuda.device_array(array.shape, dtype=array.dtype)
+    if array.size:
+        out.copy_to_device(array)
+    return out
+
+
+def arange(n):
+    out = cuda.device_array(int(n), dtype=np.int64)
+    if n:
+        _iota[blocks(n), BLOCK](out)
+    return out
+
+
+def error_flag():
+    return cuda.to_device(np.zeros(1, np.int64))
+
+
+def read_flag(flag) -> int:
+    """The error code a kernel flagged (0: none)."""
+    return int(flag.copy_to_host()[0])
+
+
+def scalar(array):
+    """Element 0 of a one-element device array, on the host."""
+    return array.copy_to_host()[0]
+
+
+@cuda.jit
+def _iota(out):
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = i
+
+
+# -- scalar device helpers (NumPy's meaning where numba-cuda's math differs) --------------------
+@cuda.jit(device=True)
+def maximum(a, b):
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a > b else b
+
+
+@cuda.jit(device=True)
+def minimum(a, b):
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a < b else b
+
+
+@cuda.jit(device=True)
+def floor(x):
+    if not abs(x) < 4503599627370496.0:  # NaN, inf, or already integral (>= 2^52)
+        return x
+    return math.floor(x)
+
+
+@cuda.jit(device=True)
+def ceil(x):
+    if not abs(x) < 4503599627370496.0:
+        return x
+    return math.ceil(x)
+
+
+# -- sorting numbers: stable merge passes, each element placed by a binary search ---------------
+@cuda.jit(device=True)
+def _before(a, b, descending):
+    """Whether a sorts strictly before b (NaN last ascending, first descending)."""
+    if descending:
+        return a > b or (a != a and b == b)
+    return a < b or (b != b and a == a)
+
+
+@cuda.jit
+def _merge_pass(src, dst, width, descending):
+    n = src.shape[0]
+    for x in range(cuda.grid(1), n, cuda.gridsize(1)):
+        lo = x // (2 * width) * (2 * width)
+        mid = min(lo + width, n)
+        hi = min(lo + 2 * width, n)
+        v = src[x]
+        if x < mid:  # left run: after the right run's elements strictly before it
+            a, b = mid, hi
+            while a < b:
+                m = (a + b) // 2
+                if _before(src[m], v, descending):
+                    a = m + 1
+                else:
+                    b = m
+            dst[x + a - mid] = v
+        else:  # right run: after the left run's elements not after it (stability)
+            a, b = lo, mid
+            while a < b:
+                m = (a + b) // 2
+                if _before(v, src[m], descending):
+                    b = m
+                else:
+                    a = m + 1
+            dst[x - mid + a] = v
+
+
+def sort_numbers(xs, descending: bool):
+    """A sorted device copy of xs: stable, NaN last (first when descending)."""
+    n = xs.shape[0]
+    src, dst = copy(xs), empty((n,), xs.dtype)
+    width = 1
+    while width < n:
+        _merge_pass[blocks(n), BLOCK](src, dst, width, descending)
+        src, dst = dst, src
+        width *= 2
+    return src

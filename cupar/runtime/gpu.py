@@ -1,0 +1,140 @@
+"""The gpu0 place's engine: kernel IR -> numba-cuda module, device arrays, calls.
+
+Imported only when gpu0 is used, after the place has checked that CUDA works. Results stay
+on the device as `DeviceArray`s, which copy to the host only when asked (`np.asarray`,
+indexing, printing). Arguments that are already on the device (cupar's DeviceArray, or any
+object with `__cuda_array_interface__`: CuPy, PyTorch, Numba) are used in place; host arrays
+are copied once per call. The generated module is cached on disk like the cpu place's, under
+a name hashing its source and the launch shape; numba-cuda compiles its kernels on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+from numba import cuda
+
+from ..compiler.kernel_ir import KernelProgram
+from ..compiler.lower import NotLowered, lower_to_kernels
+from ..compiler.types import Scalar, Seq, Tuple
+from ..errors import CuparIndexError, CuparValueError, PlaceUnavailableError
+from . import cuda_lib
+from .cpu import VERSION, cache_dir, intact, load_module, write_entry
+from .cuda_schemes import NotForGpu
+from .device_array import DeviceArray
+from .numba_cuda import generate_cuda_source
+
+_lock = threading.Lock()
+
+
+def to_device(value):
+    """`value` as a Numba device array: device data in place, host data copied once."""
+    if isinstance(value, DeviceArray):
+        return value.device
+    if hasattr(value, "copy_to_host"):  # a Numba (or simulated) device array
+        return value
+    if has_cuda_interface(value):
+        return cuda.as_cuda_array(value)
+    return cuda.to_device(np.ascontiguousarray(value))
+
+
+class GpuCompiled:
+    """A compiled entry function: its driver, and how to read its errors."""
+
+    def __init__(self, kernels: KernelProgram, source: str, module):
+        self.kernels, self.source = kernels, source
+        self.entry = getattr(module, kernels.entry.name)
+
+    def __call__(self, args: tuple):
+        flat = []
+        for a in args:
+            flatten_arg(a, flat)
+        try:
+            with np.errstate(all="ignore"):  # the driver's scalar code computes as NumPy does
+                parts = self.entry(*flat)
+        except (ValueError, IndexError) as exc:
+            raise self.located(exc) from None
+        except cuda.cudadrv.driver.CudaAPIError as exc:
+            raise out_of_memory(exc) from None
+        return rebuild(iter(parts), self.kernels.result_type)
+
+    def located(self, exc: Exception) -> Exception:
+        text = str(exc.args[0]) if exc.args else ""
+        if not text.startswith("cupar:"):
+            return exc
+        kind, message, hint, loc = self.kernels.errors[int(text.split(":")[1])]
+        return (CuparIndexError if kind == "index" else CuparValueError)(message, loc, hint)
+
+
+def out_of_memory(exc: Exception) -> Exception:
+    if "OUT_OF_MEMORY" in str(exc) or "out of memory" in str(exc).lower():
+        return PlaceUnavailableError("the GPU ran out of memory", None,
+                                     "use smaller inputs, or free device arrays you keep")
+    return exc
+
+
+def compile_for_gpu(program) -> GpuCompiled | str:
+    """The compiled program, or why the GPU cannot run it (a NotLowered or NotForGpu text)."""
+    try:
+        kernels = lower_to_kernels(program)
+        source = generate_cuda_source(kernels, cuda_lib.BLOCK)
+    except (NotLowered, NotForGpu) as exc:
+        return str(exc)
+    target = f"cuda-{cuda_lib.BLOCK}-{cuda_lib.MAX_BLOCKS}-{cuda_lib.SIMULATED}"
+    digest = hashlib.sha256(f"{VERSION}\n{target}\n{source}".encode()).hexdigest()[:24]
+    path = cache_dir() / f"g{digest}.py"
+    with _lock:
+        if not intact(path, source):
+            write_entry(path, source)
+        return GpuCompiled(kernels, source, load_module(path))
+
+
+def flatten_arg(value, out: list) -> None:
+    if isinstance(value, tuple):
+        for v in value:
+            flatten_arg(v, out)
+    elif hasattr(value, "columns"):  # a TupleSeq
+        for c in value.columns:
+            flatten_arg(c, out)
+    elif is_array(value):
+        out.append(to_device(value))
+    else:
+        out.append(value)
+
+
+def is_array(value) -> bool:
+    return (isinstance(value, (np.ndarray, DeviceArray)) or hasattr(value, "copy_to_host")
+            or has_cuda_interface(value))
+
+
+def has_cuda_interface(value) -> bool:
+    try:
+        return value.__cuda_array_interface__ is not None
+    except AttributeError:
+        return False
+
+
+def rebuild(parts, t):
+    """A flat result back into cupar's representation, arrays staying on the device."""
+    from ..dsl.values import TupleSeq, coerce
+    if isinstance(t, Tuple):
+        return tuple(rebuild(parts, e) for e in t.elems)
+    if isinstance(t, Seq) and isinstance(t.elem, Tuple):
+        return TupleSeq(rebuild(parts, Seq(e, t.length)) for e in t.elem.elems)
+    if isinstance(t, Scalar):
+        return coerce(next(parts), t)
+    return DeviceArray(next(parts))
+
+
+def results_to_device(value):
+    """A host result (of the cpu fallback) in gpu0's representation."""
+    from ..dsl.values import TupleSeq
+    if isinstance(value, tuple):
+        return tuple(map(results_to_device, value))
+    if isinstance(value, TupleSeq):
+        return TupleSeq(map(results_to_device, value.columns), value.depth)
+    if isinstance(value, np.ndarray):
+        return DeviceArray(cuda.to_device(value))
+    return value
