@@ -20,7 +20,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import cupar
+from cupar.dsl.places import to_host
 from cupar.dsl.values import TupleSeq
+
+# The compiled place the differential tests check against the interpreter: cpu by default;
+# `make test` also runs them with CUPAR_COMPILED_PLACE=gpu0 under Numba's CUDA simulator.
+COMPILED = getattr(cupar.places, os.environ.get("CUPAR_COMPILED_PLACE", "cpu"))
+ON_GPU = COMPILED is cupar.places.gpu0
 
 MAX_LEN = 50
 INT_DTYPES = (np.dtype("int32"), np.dtype("int64"))
@@ -156,6 +163,7 @@ def assert_close(actual, expected, *, dtype=None, factor: float = 4, terms: int 
     cancellation (e.g. the sum of |x|). NaNs must be at the same places, infinities equal.
     Tuples and TupleSeqs are compared part by part; `dtype`, when given, is the dtype every
     NumPy part must have."""
+    actual = to_host(actual)  # (gpu0 results stay on the device until asked)
     if isinstance(expected, TupleSeq):
         assert isinstance(actual, TupleSeq), f"expected a TupleSeq, got {_describe(actual)}"
         assert actual.depth == expected.depth

@@ -161,7 +161,7 @@ def reduce_scheme(gen, r: Reduce, indent: str) -> list[str]:
     lines += combine_parts(gen, r, tag, parts, res, i2)
     lines += gen.raise_flagged(list(r.body) + list(r.combine.body), i2)
     lines += [f"{i2}if rt.scalar({tag}_rhas):",
-              *host_fold(r.combine, r.acc, [f"rt.scalar({x})" for x in res], i2 + "    ")]
+              *host_fold(gen, r.combine, r.acc, [f"rt.scalar({x})" for x in res], i2 + "    ")]
     return lines
 
 
@@ -186,14 +186,11 @@ def combine_parts(gen, r, tag, parts, res, indent) -> list[str]:
             *gen.launch(name, body, [], [], "1", indent, grid="1", extra=extra)]
 
 
-def host_fold(c: Combine, acc, value, indent: str) -> list[str]:
-    """acc = combine(acc, value) run by the driver (the combine is scalar Python)."""
+def host_fold(gen, c: Combine, acc, value, indent: str) -> list[str]:
+    """acc = combine(acc, value) run by the driver (the combine is scalar code)."""
     lines = [f"{indent}{a} = {b}" for a, b in zip(c.left + c.right, tuple(acc) + tuple(value))]
-    for s in c.body:
-        if not isinstance(s, Assign):
-            raise TypeError("a combine with control flow")  # (lowering emits only lets)
-        lines.append(f"{indent}{s.target} = {host_expr(s.expr)}")
-    return lines + [f"{indent}{a} = {b}" for a, b in zip(acc, c.out)]
+    lines += gen.host(c.body, indent)
+    return lines + [f"{indent}{a} = {host_expr(b)}" for a, b in zip(acc, c.out)]
 
 
 # -- scan ----------------------------------------------------------------------------------------
