@@ -20,6 +20,8 @@ def device_shape() -> tuple[int, int]:
     """(threads per block, most blocks worth launching) for the current device."""
     if SIMULATED:
         return 8, 4
+    if not cuda.is_available():  # (compiling without a GPU, e.g. to check PTX)
+        return 256, 1024
     device = cuda.get_current_device()
     per_sm = getattr(device, "MAX_THREADS_PER_MULTI_PROCESSOR", 2048)
     block = 256
