@@ -17,8 +17,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/quickstart.py
 
+# The second run checks gpu0 under Numba's CUDA simulator (a real GPU runs it with no flag).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+	NUMBA_ENABLE_CUDASIM=1 CUPAR_COMPILED_PLACE=gpu0 CUPAR_EXAMPLES_SCALE=0.5 \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_gpu.py \
+		tests/test_compiled_prims.py tests/test_compiled_differential.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -13,8 +13,8 @@ from .decorator import ParallelFunction
 
 def explain(fn, *args, quiet: bool = False) -> dict[str, str]:
     """Print and return the stages of compiling `fn(*args)`: the source, the parsed IR, the
-    IR after each pass, the kernel IR with the fusion decisions (`kernels`) and the generated
-    Numba source (`numba`).
+    IR after each pass, the kernel IR with the fusion decisions (`kernels`), the generated
+    Numba source (`numba`) and, where gpu0 is available, the generated CUDA source (`cuda`).
 
     >>> stages = cupar.explain(axpy, np.float32(2), x, y)   # doctest: +SKIP
     >>> list(stages)                                         # doctest: +SKIP
@@ -34,6 +34,10 @@ def explain(fn, *args, quiet: bool = False) -> dict[str, str]:
     else:
         stages["kernels"] = format_kernels(compiled.kernels)
         stages["numba"] = compiled.source
+    if places.gpu0.available:  # the CUDA kernels and drivers, or why cpu runs it instead
+        gpu = places.gpu0.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
+        stages["cuda"] = (gpu.source if not isinstance(gpu, str) else
+                          f"# not for the GPU yet: {gpu}\n# places.gpu0 runs this at cpu")
     if not quiet:
         for stage, text in stages.items():
             print(f"=== {stage} ===\n{text.rstrip()}\n")

@@ -1,0 +1,132 @@
+"""The gpu0 place itself: device residency, interop, availability, errors, kernel counts.
+
+Run by `make test` under Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), and on a real GPU
+where there is one. (The differential tests run at gpu0 through CUPAR_COMPILED_PLACE.)
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import cupar
+from cupar import *  # noqa: F403
+from cupar.runtime.device_array import DeviceArray
+
+gpu = cupar.places.gpu0
+pytestmark = pytest.mark.skipif(not gpu.available, reason=f"gpu0: {gpu.missing()}")
+X = np.arange(40, dtype=np.float32) - 10
+
+
+@parallel
+def axpy(a, x, y):
+    return map(lambda xi, yi: a * xi + yi, x, y)
+
+
+@parallel
+def nrm2(x):
+    return sqrt(sum(map(lambda xi: xi * xi, x)))
+
+
+@parallel
+def stats(x):
+    return sum(x), scan(op_add, x), filter(lambda v: v > 0, x), sort(cmp_gt, x)
+
+
+@parallel
+def softmax(m):
+    def row(r):
+        top = max(r)
+        e = map(lambda v: exp(v - top), r)
+        total = sum(e)
+        return map(lambda v: v / total, e)
+    return map(row, m)
+
+
+@parallel
+def pick(x, idx):
+    return gather(x, idx)
+
+
+def test_results_stay_on_the_device_until_asked():
+    r = axpy(np.float32(2), X, X, target_place=gpu)
+    assert isinstance(r, DeviceArray) and r.shape == X.shape and r.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(r), 3 * X)
+    assert r[3] == 3 * X[3] and len(r) == len(X) and r.tolist() == (3 * X).tolist()
+    assert "DeviceArray([" in repr(r)
+
+
+def test_device_arrays_pass_between_calls_without_host_copies(monkeypatch):
+    from cupar.runtime import gpu as runtime
+    d = gpu.to_device(X)
+    copies = []
+    real = runtime.cuda.to_device
+    monkeypatch.setattr(runtime.cuda, "to_device", lambda a, *k: copies.append(a) or real(a))
+    r = axpy(np.float32(2), d, d, target_place=gpu)
+    total = nrm2(r, target_place=gpu)
+    assert copies == []  # nothing went from the host to the device
+    assert np.isclose(total, np.linalg.norm(3 * X.astype(np.float64)), rtol=1e-5)
+    axpy(np.float32(2), X, d, target_place=gpu)
+    assert len(copies) == 1  # a host argument is copied once
+
+
+def test_numba_device_arrays_are_taken_in_place():
+    from numba import cuda
+    d = cuda.to_device(X)
+    np.testing.assert_array_equal(np.asarray(axpy(np.float32(1), d, d, target_place=gpu)), 2 * X)
+
+
+def test_device_results_work_at_the_other_places():
+    r = axpy(np.float32(2), X, X, target_place=gpu)
+    for place in (cupar.places.cpu, cupar.places.here):
+        np.testing.assert_array_equal(axpy(np.float32(1), r, X, target_place=place), 4 * X)
+
+
+def test_scalar_and_tuple_results():
+    total, prefix, kept, ordered = stats(X, target_place=gpu)
+    assert isinstance(total, np.float32) and total == X.sum()
+    np.testing.assert_array_equal(np.asarray(prefix), np.cumsum(X))
+    np.testing.assert_array_equal(np.asarray(kept), X[X > 0])
+    np.testing.assert_array_equal(np.asarray(ordered), np.sort(X)[::-1])
+
+
+def test_errors_name_the_users_line():
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index") as info:
+        pick(X, np.array([0, 99]), target_place=gpu)
+    assert "test_gpu.py" in str(info.value)
+
+
+def test_unavailable_gpu_says_what_is_missing(monkeypatch):
+    place = type(gpu)()
+    monkeypatch.setattr(place, "_missing", "no CUDA driver or GPU was found on this machine")
+    assert not place.available
+    with pytest.raises(cupar.errors.PlaceUnavailableError, match="no CUDA driver"):
+        axpy(np.float32(2), X, X, target_place=place)
+
+
+def cuda_kernels(fn, *args) -> int:
+    """Kernels (not device functions) in the CUDA module generated for fn(*args)."""
+    compiled = gpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
+    assert not isinstance(compiled, str), compiled
+    return len(re.findall(r"^@cuda\.jit\n", compiled.source, re.M))
+
+
+def test_kernel_counts():
+    m = np.ones((4, 6), np.float32)
+    assert cuda_kernels(axpy, np.float32(2), X, X) == 1  # one grid-stride map
+    assert cuda_kernels(nrm2, X) == 2  # block values, then one block combines them
+    assert cuda_kernels(softmax, m) == 1  # a thread per row, inner loops sequential
+    # reduce, scan (totals, prefix, write), filter (count, offsets, keep); numbers are sorted
+    # by cuda_lib's merge passes
+    assert cuda_kernels(stats, X) == 2 + 3 + 3
+
+
+def test_nested_rows_agree_with_the_interpreter():
+    m = np.random.default_rng(1).random((5, 7)).astype(np.float32)
+    got = np.asarray(softmax(m, target_place=gpu))
+    np.testing.assert_allclose(got, softmax(m, target_place=cupar.places.here), rtol=1e-5)
+
+
+def test_explain_shows_the_cuda_source():
+    stages = cupar.explain(axpy, np.float32(2), X, X, quiet=True)
+    assert "@cuda.jit" in stages["cuda"] and "cuda.gridsize(1)" in stages["cuda"]
