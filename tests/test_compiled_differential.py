@@ -1,4 +1,5 @@
-"""The compiled place (cpu, or gpu0) against places.here on the golden programs and every example's main function.
+"""The compiled place (cpu, or gpu0) against places.here on the golden programs and every
+example's main function.
 
 Integers and everything without a reduction must agree exactly; floating-point reductions may
 be reassociated by the parallel code, so they agree to a tolerance derived from the dtype.

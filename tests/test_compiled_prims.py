@@ -1,4 +1,5 @@
-"""Every primitive at the compiled place (cpu, or gpu0 when CUPAR_COMPILED_PLACE says so) against places.here (the meaning).
+"""Every primitive at the compiled place (cpu, or gpu0 when CUPAR_COMPILED_PLACE says so)
+against places.here (the meaning).
 
 One compiled program per (program, dtype); hypothesis varies lengths (0, 1, random) and data.
 Data for sums and scans is integer-valued, so reassociation in parallel code cannot change a
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 
 import cupar
 from cupar import *  # noqa: F403
-from strategies import COMPILED, NUMERIC_DTYPES, arrays, assert_close, examples, matrices, permutations
+from strategies import (COMPILED, NUMERIC_DTYPES, arrays, assert_close, examples, matrices,
+                        permutations)
 
 cpu, here = COMPILED, cupar.places.here  # `cpu`: the compiled place under test
 

@@ -176,6 +176,8 @@ def cuda_missing() -> str | None:
 
 def to_host(value):
     """A device array as a NumPy array (tuples and sequences of tuples too)."""
+    if type(value) is np.ndarray:
+        return value
     if isinstance(value, tuple):
         return tuple(map(to_host, value))
     if isinstance(value, TupleSeq):

@@ -143,7 +143,7 @@ def reduce_scheme(gen, r: Reduce, indent: str) -> list[str]:
                 f"    {tag}_lo = cuda.grid(1) * {r.stop} // {tag}_all",
                 f"    {tag}_hi = (cuda.grid(1) + 1) * {r.stop} // {tag}_all",
                 f"    for {r.index} in range({tag}_lo, {tag}_hi):"]
-    first = ["    " + f"{tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
+    first = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
              *walk, *gen.device(r.body, "        "),
              *flag_fold(gen, r.combine, loc, f"{tag}_has", r.elem, "        "),
              *block_tree(gen, r.combine, loc, f"{tag}_has", r.dtypes, tag, "    "),
@@ -217,7 +217,7 @@ def scan_scheme(gen, s: Scan, indent: str) -> list[str]:
     start = ([f"    {tag}_ahas = True", *(f"    {a} = {v}" for a, v in zip(acc, s.init))]
              if s.init is not None else
              [f"    {tag}_ahas = False", *(f"    {a} = {zero(d)}" for a, d in zip(acc, s.dtypes))])
-    prefix = [f"    if cuda.grid(1) == 0:", *("    " + line for line in start),
+    prefix = ["    if cuda.grid(1) == 0:", *("    " + line for line in start),
               f"        for {tag}_b in range({tag}_n):",
               *(f"            {q}[{tag}_b] = {a}" for q, a in zip(pre, acc)),
               f"            {tag}_prehas[{tag}_b] = 1 if {tag}_ahas else 0",
