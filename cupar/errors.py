@@ -118,6 +118,12 @@ class PlaceUnavailableError(CuparError, RuntimeError):
     kind = "place unavailable"
 
 
+class DeviceMemoryError(CuparError, MemoryError):
+    """The GPU has no room for a call's arrays."""
+
+    kind = "device memory error"
+
+
 class InternalError(CuparError, RuntimeError):
     """A bug in cupar itself; the message names the pass that failed."""
 

@@ -130,3 +130,16 @@ def test_nested_rows_agree_with_the_interpreter():
 def test_explain_shows_the_cuda_source():
     stages = cupar.explain(axpy, np.float32(2), X, X, quiet=True)
     assert "@cuda.jit" in stages["cuda"] and "cuda.gridsize(1)" in stages["cuda"]
+
+
+def test_out_of_device_memory_is_a_clear_error(monkeypatch):
+    from numba.cuda.cudadrv.driver import CudaAPIError
+
+    from cupar.runtime import cuda_lib
+
+    def full(shape, dtype):
+        raise CudaAPIError(2, "Call to cuMemAlloc results in CUDA_ERROR_OUT_OF_MEMORY")
+    axpy(np.float32(2), X, X, target_place=gpu)  # compiled before memory runs out
+    monkeypatch.setattr(cuda_lib, "empty", full)
+    with pytest.raises(cupar.errors.DeviceMemoryError, match="ran out of memory"):
+        axpy(np.float32(2), X, X, target_place=gpu)

@@ -19,7 +19,9 @@ from numba import cuda
 from ..compiler.kernel_ir import KernelProgram
 from ..compiler.lower import NotLowered, lower_to_kernels
 from ..compiler.types import Scalar, Seq, Tuple
-from ..errors import CuparIndexError, CuparValueError, PlaceUnavailableError
+from numba.cuda.cudadrv.driver import CudaAPIError
+
+from ..errors import CuparIndexError, CuparValueError, DeviceMemoryError
 from . import cuda_lib
 from .cpu import VERSION, cache_dir, intact, load_module, write_entry
 from .cuda_schemes import NotForGpu
@@ -56,7 +58,7 @@ class GpuCompiled:
                 parts = self.entry(*flat)
         except (ValueError, IndexError) as exc:
             raise self.located(exc) from None
-        except cuda.cudadrv.driver.CudaAPIError as exc:
+        except CudaAPIError as exc:
             raise out_of_memory(exc) from None
         return rebuild(iter(parts), self.kernels.result_type)
 
@@ -70,8 +72,8 @@ class GpuCompiled:
 
 def out_of_memory(exc: Exception) -> Exception:
     if "OUT_OF_MEMORY" in str(exc) or "out of memory" in str(exc).lower():
-        return PlaceUnavailableError("the GPU ran out of memory", None,
-                                     "use smaller inputs, or free device arrays you keep")
+        return DeviceMemoryError(f"the GPU ran out of memory ({exc})", None,
+                                 "use smaller inputs, or drop device arrays you no longer need")
     return exc
 
 
