@@ -29,6 +29,7 @@ def device_shape() -> tuple[int, int]:
 
 
 BLOCK, MAX_BLOCKS = device_shape()
+RUN = 2 if SIMULATED else 8  # (small under the simulator, so tests see several rounds)
 
 
 def blocks(n) -> int:

@@ -9,7 +9,8 @@ tree that pairs neighbours, and a second kernel combines the blocks' values. Val
 * reduce: per-block values, then one block combines them; the driver folds the result into
   the initial value.
 * scan (reduce-then-scan): block totals; one thread prefixes them; each block re-reads its
-  elements, scans its threads' totals in shared memory and writes.
+  elements, scans its threads' totals in shared memory and writes. Blocks walk their part in
+  rounds of short runs per thread (see `rounds`), carrying the value of the rounds before.
 * filter: the same three phases over counts of kept elements.
 * sort of indices by a user comparison: merge passes, each element placed by a binary search
   in the other run (stable), one launch per pass.
@@ -121,13 +122,20 @@ def block_scan(gen, c, loc, has, dtypes, tag: str, indent: str) -> list[str]:
             f"{i2}{tag}_d *= 2"]
 
 
-def block_range(stop: str, tag: str, indent: str) -> list[str]:
-    """This thread's contiguous run [tag_lo, tag_hi) of positions: blocks split [0, stop)
-    evenly, threads split their block's part evenly."""
-    return [f"{indent}{tag}_blo = cuda.blockIdx.x * {stop} // cuda.gridDim.x",
-            f"{indent}{tag}_bhi = (cuda.blockIdx.x + 1) * {stop} // cuda.gridDim.x",
-            f"{indent}{tag}_lo = {tag}_blo + {TID} * ({tag}_bhi - {tag}_blo) // BLOCK",
-            f"{indent}{tag}_hi = {tag}_blo + ({TID} + 1) * ({tag}_bhi - {tag}_blo) // BLOCK"]
+def rounds(stop: str, tag: str, body: list[str], before=(), after=()) -> list[str]:
+    """Blocks split [0, stop) evenly; a block walks its part in rounds of BLOCK * RUN
+    positions, thread t taking the run [tag_lo, tag_hi) of RUN positions at t * RUN, so a
+    warp's loads stay close together. `body` (indented for the kernel's top level) runs
+    every round, by every thread; `before` and `after` run once."""
+    return [f"    {tag}_blo = cuda.blockIdx.x * {stop} // cuda.gridDim.x",
+            f"    {tag}_bhi = (cuda.blockIdx.x + 1) * {stop} // cuda.gridDim.x",
+            *before,
+            f"    for {tag}_base in range({tag}_blo, {tag}_bhi, BLOCK * RUN):",
+            f"        {tag}_lo = min({tag}_base + {TID} * RUN, {tag}_bhi)",
+            f"        {tag}_hi = min({tag}_lo + RUN, {tag}_bhi)",
+            *("    " + line for line in body),
+            "        cuda.syncthreads()",  # before the next round reuses shared memory
+            *after]
 
 
 # -- reduce ------------------------------------------------------------------------------------
@@ -203,20 +211,24 @@ def scan_scheme(gen, s: Scan, indent: str) -> list[str]:
     parts = [f"{tag}_part{k}" for k in range(len(s.out))]
     pre = [f"{tag}_pre{k}" for k in range(len(s.out))]
     loc = [f"{o}_t" for o in s.out]
-    walk = [*block_range(s.stop, tag, "    "), f"    {tag}_has = False",
-            *(f"    {a} = {zero(d)}" for a, d in zip(loc, s.dtypes)),
+    walk = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, s.dtypes)),
             f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
             f"        {s.index} = {position_index(s, f'{tag}_p')}",
             *gen.device(s.body, "        "),
             *flag_fold(gen, s.combine, loc, f"{tag}_has", s.elem, "        ")]
-    totals = [*walk, *block_tree(gen, s.combine, loc, f"{tag}_has", s.dtypes, tag, "    "),
-              f"    if {TID} == 0:",
-              *(f"        {p}[cuda.blockIdx.x] = {tag}_sh{k}[0]" for k, p in enumerate(parts)),
-              f"        {tag}_phas[cuda.blockIdx.x] = {tag}_shh[0]"]
     acc = [f"{o}_a" for o in s.out]
+    carry = [f"    {tag}_ahas = False", *(f"    {a} = {zero(d)}" for a, d in zip(acc, s.dtypes))]
+    round_total = [f"    if {tag}_shh[0] != 0:",
+                   *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
+                              [f"{tag}_sh{k}[0]" for k in range(len(s.out))], "        ")]
+    totals = rounds(s.stop, tag, [*walk, *block_tree(gen, s.combine, loc, f"{tag}_has",
+                                                     s.dtypes, tag, "    "), *round_total],
+                    before=carry,
+                    after=[f"    if {TID} == 0:",
+                           *(f"        {p}[cuda.blockIdx.x] = {a}" for p, a in zip(parts, acc)),
+                           f"        {tag}_phas[cuda.blockIdx.x] = 1 if {tag}_ahas else 0"])
     start = ([f"    {tag}_ahas = True", *(f"    {a} = {v}" for a, v in zip(acc, s.init))]
-             if s.init is not None else
-             [f"    {tag}_ahas = False", *(f"    {a} = {zero(d)}" for a, d in zip(acc, s.dtypes))])
+             if s.init is not None else carry)
     prefix = ["    if cuda.grid(1) == 0:", *("    " + line for line in start),
               f"        for {tag}_b in range({tag}_n):",
               *(f"            {q}[{tag}_b] = {a}" for q, a in zip(pre, acc)),
@@ -244,26 +256,30 @@ def scan_scheme(gen, s: Scan, indent: str) -> list[str]:
 
 
 def scan_writes(gen, s: Scan, tag, walk, loc, pre, acc) -> list[str]:
-    """Third phase: this thread's prefix = block prefix, then the threads before it; then its
-    run again, writing."""
+    """Third phase, each round: a thread's prefix is the carry (the block's prefix, then the
+    rounds before) and the threads before it; it walks its run again, writing."""
     sh = [f"{tag}_sh{k}" for k in range(len(s.out))]
+    mine = [f"{a}_m" for a in acc]
     i3 = "            "
-    lines = [*walk, *block_scan(gen, s.combine, loc, f"{tag}_has", s.dtypes, tag, "    "),
-             f"    {tag}_ahas = {tag}_prehas[cuda.blockIdx.x] != 0",
-             *(f"    {a} = {q}[cuda.blockIdx.x]" for a, q in zip(acc, pre)),
-             f"    if {TID} > 0:",
-             f"        if {tag}_shh[{TID} - 1] != 0:",
-             *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
-                        [f"{x}[{TID} - 1]" for x in sh], i3),
-             f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
-             f"        {s.index} = {position_index(s, f'{tag}_p')}",
-             *gen.device(s.body, "        ")]
+    body = [*walk, *block_scan(gen, s.combine, loc, f"{tag}_has", s.dtypes, tag, "    "),
+            f"    {tag}_mhas = {tag}_ahas", *(f"    {m} = {a}" for m, a in zip(mine, acc)),
+            f"    if {TID} > 0:",
+            f"        if {tag}_shh[{TID} - 1] != 0:",
+            *flag_fold(gen, s.combine, mine, f"{tag}_mhas", [f"{x}[{TID} - 1]" for x in sh], i3),
+            f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
+            f"        {s.index} = {position_index(s, f'{tag}_p')}",
+            *gen.device(s.body, "        ")]
     if s.init is not None:  # exclusive: the value before this element
-        lines += [f"        {o}[{s.index}] = {a}" for o, a in zip(s.out, acc)]
-    lines += flag_fold(gen, s.combine, acc, f"{tag}_ahas", s.elem, "        ")
+        body += [f"        {o}[{s.index}] = {m}" for o, m in zip(s.out, mine)]
+    body += flag_fold(gen, s.combine, mine, f"{tag}_mhas", s.elem, "        ")
     if s.init is None:
-        lines += [f"        {o}[{s.index}] = {a}" for o, a in zip(s.out, acc)]
-    return lines
+        body += [f"        {o}[{s.index}] = {m}" for o, m in zip(s.out, mine)]
+    body += [f"    if {tag}_shh[BLOCK - 1] != 0:",  # the carry takes in the whole round
+             *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
+                        [f"{x}[BLOCK - 1]" for x in sh], "        ")]
+    return rounds(s.stop, tag, body,
+                  before=[f"    {tag}_ahas = {tag}_prehas[cuda.blockIdx.x] != 0",
+                          *(f"    {a} = {q}[cuda.blockIdx.x]" for a, q in zip(acc, pre))])
 
 
 # -- filter ----------------------------------------------------------------------------------
@@ -272,22 +288,29 @@ COUNT = Combine(("cnt_l",), ("cnt_r",), (Assign("cnt_o", "cnt_l + cnt_r"),), ("c
 
 def filter_scheme(gen, f: Filter, indent: str) -> list[str]:
     tag, i2 = f"{f.out[0]}_f", indent + "    "
-    walk = [*block_range(f.stop, tag, "    "), f"    {tag}_c = np.int64(0)",
+    walk = [f"    {tag}_c = np.int64(0)",
             f"    for {f.index} in range({tag}_lo, {tag}_hi):", *gen.device(f.body, "        "),
             f"        if {f.keep}:", f"            {tag}_c += 1"]
-    counts = [*walk, *block_tree(gen, COUNT, [f"{tag}_c"], "True", ("int64",), tag, "    "),
-              f"    if {TID} == 0:", f"        {tag}_counts[cuda.blockIdx.x] = {tag}_sh0[0]"]
+    counts = rounds(f.stop, tag, [*walk, *block_tree(gen, COUNT, [f"{tag}_c"], "True",
+                                                     ("int64",), tag, "    "),
+                                  f"    {tag}_carry += {tag}_sh0[0]"],
+                    before=[f"    {tag}_carry = np.int64(0)"],
+                    after=[f"    if {TID} == 0:",
+                           f"        {tag}_counts[cuda.blockIdx.x] = {tag}_carry"])
     prefix = ["    if cuda.grid(1) == 0:", f"        {tag}_a = np.int64(0)",
               f"        for {tag}_b in range({tag}_n):",
               f"            {tag}_offs[{tag}_b] = {tag}_a",
               f"            {tag}_a += {tag}_counts[{tag}_b]",
               f"        {tag}_total[0] = {tag}_a"]
-    writes = [*walk, *block_scan(gen, COUNT, [f"{tag}_c"], "True", ("int64",), tag, "    "),
-              f"    {tag}_at = {tag}_offs[cuda.blockIdx.x] + {tag}_sh0[{TID}] - {tag}_c",
-              f"    for {f.index} in range({tag}_lo, {tag}_hi):", *gen.device(f.body, "        "),
-              f"        if {f.keep}:",
-              *(f"            {o}[{tag}_at] = {e}" for o, e in zip(f.out, f.elem)),
-              f"            {tag}_at += 1"]
+    write = [*walk, *block_scan(gen, COUNT, [f"{tag}_c"], "True", ("int64",), tag, "    "),
+             f"    {tag}_at = {tag}_carry + {tag}_sh0[{TID}] - {tag}_c",
+             f"    for {f.index} in range({tag}_lo, {tag}_hi):", *gen.device(f.body, "        "),
+             f"        if {f.keep}:",
+             *(f"            {o}[{tag}_at] = {e}" for o, e in zip(f.out, f.elem)),
+             f"            {tag}_at += 1",
+             f"    {tag}_carry += {tag}_sh0[BLOCK - 1]"]
+    writes = rounds(f.stop, tag, write,
+                    before=[f"    {tag}_carry = {tag}_offs[cuda.blockIdx.x]"])
     lines = [*(f"{indent}{o} = rt.empty((0,), np.{d})" for o, d in zip(f.out, f.dtypes)),
              f"{indent}if {f.stop} > 0:",
              f"{i2}{tag}_n = rt.blocks({f.stop})",

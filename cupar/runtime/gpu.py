@@ -81,7 +81,7 @@ def compile_for_gpu(program) -> GpuCompiled | str:
     """The compiled program, or why the GPU cannot run it (a NotLowered or NotForGpu text)."""
     try:
         kernels = lower_to_kernels(program)
-        source = generate_cuda_source(kernels, cuda_lib.BLOCK)
+        source = generate_cuda_source(kernels, cuda_lib.BLOCK, cuda_lib.RUN)
     except (NotLowered, NotForGpu) as exc:
         return str(exc)
     target = f"cuda-{cuda_lib.BLOCK}-{cuda_lib.MAX_BLOCKS}-{cuda_lib.SIMULATED}"

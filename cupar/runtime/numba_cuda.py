@@ -37,17 +37,18 @@ from cupar.runtime import cuda_lib as rt
 from cupar.runtime.cuda_lib import maximum, minimum, floor, ceil, sort_numbers
 
 BLOCK = {block}
+RUN = {run}  # consecutive elements per thread in each round of a scan or filter
 """
 MATH = ("sqrt", "exp", "log", "tanh", "sin", "cos")
 IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 
 
-def generate_cuda_source(program: KernelProgram, block: int) -> str:
+def generate_cuda_source(program: KernelProgram, block: int, run: int) -> str:
     gen = Generator(program)
     drivers = [gen.driver(fn) for fn in reversed(program.functions)]
     devices = [gen.device_function(f) for f in reversed(program.functions)
                if f.name in gen.device_callees()]
-    return "\n\n\n".join([HEADER.format(block=block), *devices, *gen.kernels, *drivers]) + "\n"
+    return "\n\n\n".join([HEADER.format(block=block, run=run), *devices, *gen.kernels, *drivers]) + "\n"
 
 
 def device_expr(expr: str, callees) -> str:
