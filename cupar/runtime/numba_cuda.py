@@ -48,7 +48,8 @@ def generate_cuda_source(program: KernelProgram, block: int, run: int) -> str:
     drivers = [gen.driver(fn) for fn in reversed(program.functions)]
     devices = [gen.device_function(f) for f in reversed(program.functions)
                if f.name in gen.device_callees()]
-    return "\n\n\n".join([HEADER.format(block=block, run=run), *devices, *gen.kernels, *drivers]) + "\n"
+    parts = [HEADER.format(block=block, run=run), *devices, *gen.kernels, *drivers]
+    return "\n\n\n".join(parts) + "\n"
 
 
 def device_expr(expr: str, callees) -> str:
