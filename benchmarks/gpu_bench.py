@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 import sys
 from importlib import metadata
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda
@@ -77,16 +78,23 @@ def to_host(value):
     return np.asarray(value) if not np.isscalar(value) else value
 
 
-def load_cupy():
-    """(cupy module, None) or (None, the reason there is no CuPy column)."""
+class Cupy(NamedTuple):
+    module: object     # cupy, or None
+    missing: str | None  # why there is no CuPy column, or None
+
+    def skipped(self) -> dict:
+        return {"cupy": self.missing} if self.missing else {}
+
+
+def load_cupy() -> Cupy:
     if G.SIMULATED:
-        return None, "CuPy does not run on Numba's CUDA simulator"
+        return Cupy(None, "CuPy does not run on Numba's CUDA simulator")
     try:
         import cupy
         cupy.cuda.runtime.getDeviceCount()
-        return cupy, None
+        return Cupy(cupy, None)
     except Exception as exc:  # ImportError, or a CuPy built for another CUDA
-        return None, f"CuPy is not usable here ({type(exc).__name__}: {exc})"
+        return Cupy(None, f"CuPy is not usable here ({type(exc).__name__}: {exc})")
 
 
 def on_device(args: tuple, convert) -> tuple:
@@ -134,11 +142,12 @@ def add_cupar(case: Case, impls: dict, record: dict) -> None:
     impls["cupar"] = lambda: fn(*args, target_place=GPU)
 
 
-def implementations(case: Case, cupy, record: dict) -> dict:
+def implementations(case: Case, cupy: Cupy, record: dict) -> dict:
+    """label -> zero-argument callable, each on its own device copy of the inputs."""
     cuda_args, cuda_fn = on_device(case.args, cuda.to_device), CUDA[case.name]
     impls = {"cuda": lambda: cuda_fn(*cuda_args)}
-    if cupy is not None:
-        impls["cupy"] = cupy_impl(case, cupy)
+    if cupy.module is not None:
+        impls["cupy"] = cupy_impl(case, cupy.module)
     if case.program is not None:
         add_cupar(case, impls, record)
     return impls
@@ -158,11 +167,11 @@ def copy_bandwidth(n: int, repeat: int) -> dict:
             "other_load": load.share}
 
 
-def run_benchmark(name: str, n: int, repeat: int, copy_gbs: float, cupy) -> dict:
+def run_benchmark(name: str, n: int, repeat: int, copy_gbs: float, cupy: Cupy) -> dict:
     case = make_case(name, n)
     record = {"name": name, "what": case.what, "bytes": case.bytes, "fail": {},
-              "skipped": dict(cupy_skip(cupy)), "notes": list(case.notes)}
-    impls = implementations(case, cupy[0], record)
+              "skipped": cupy.skipped(), "notes": list(case.notes)}
+    impls = implementations(case, cupy, record)
     ms = check_and_time(record, impls, case.gpu_check or case.check, repeat, sync, to_host)
     if "cupar" in ms:
         if "cuda" in ms:
@@ -176,11 +185,7 @@ def run_benchmark(name: str, n: int, repeat: int, copy_gbs: float, cupy) -> dict
     return record
 
 
-def cupy_skip(cupy) -> dict:
-    return {} if cupy[0] is not None else {"cupy": cupy[1]}
-
-
-def call_overhead(cupy) -> dict:
+def call_overhead(cupy: Cupy) -> dict:
     """Median microseconds of one synchronised call of a 1,000-element axpy whose inputs are
     already on the device: what a small kernel costs beyond its work. The implementations
     take turns call by call, as in the rows."""
@@ -189,9 +194,9 @@ def call_overhead(cupy) -> dict:
     a = F32(1.5)
     case = Case("saxpy", f"axpy of {OVERHEAD_N} float32", (a, x, y),
                 lambda xp, a, x, y: a * x + y, saxpy_check(a, x, y), P.saxpy)
-    record = {"name": "overhead", "what": case.what, "fail": {}, "skipped": cupy_skip(cupy),
+    record = {"name": "overhead", "what": case.what, "fail": {}, "skipped": cupy.skipped(),
               "notes": [], "calls": OVERHEAD_CALLS}
-    impls = implementations(case, cupy[0], record)
+    impls = implementations(case, cupy, record)
     ms = check_and_time(record, impls, case.check, OVERHEAD_CALLS, sync, to_host)
     record["us"] = {k: v * 1e3 for k, v in ms.items()}
     print("  overhead: " + "  ".join(f"{k} {v:.1f} us" for k, v in record["us"].items()))
@@ -216,8 +221,8 @@ def run_all(names: list, n: int, repeat: int, meta: dict) -> dict:
     """Every requested GPU row, the copy bandwidth before and after (the fractions use the
     higher), and the per-call overhead."""
     cupy = load_cupy()
-    meta.update(device_meta(), cupy=cupy[0].__version__ if cupy[0] is not None else None,
-                cupy_missing=cupy[1])
+    meta.update(device_meta(), cupy=getattr(cupy.module, "__version__", None),
+                cupy_missing=cupy.missing)
     print(f"cupar GPU benchmarks on {meta['device']}: N = {n}, repeat = {repeat}")
     print("memory bandwidth (device to device copy) ...")
     bw = copy_bandwidth(n, repeat)

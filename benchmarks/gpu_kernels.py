@@ -15,6 +15,7 @@ tiny run stays quick while still crossing block and grid boundaries.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -34,6 +35,7 @@ def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+@functools.cache  # asked on every launch: keep it off the per-call overhead
 def max_blocks() -> int:
     """Enough blocks of a grid-stride kernel to fill every multiprocessor a few times over."""
     if SIMULATED:

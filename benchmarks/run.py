@@ -139,7 +139,11 @@ def run_cpu(args) -> dict:
 
 def run_gpu(args) -> dict:
     """Every GPU row; exits with status 2, saying why, where no GPU (and no simulator) is."""
-    import gpu_bench as G
+    try:
+        import gpu_bench as G
+    except ImportError as exc:  # no numba.cuda (numba-cuda not installed), no cupar
+        print(f"--place gpu0: cannot import the GPU benchmarks ({exc})", file=sys.stderr)
+        sys.exit(2)
     reason = G.device_missing()
     if reason:
         print(f"--place gpu0: {reason}", file=sys.stderr)
