@@ -1,7 +1,8 @@
 """The benchmark programs written in cupar, as a user would write them.
 
 Each is a plain @parallel function; `benchmarks/run.py` times them at `cupar.places.cpu`
-against NumPy and hand-written Numba.
+against NumPy and hand-written Numba, and (`--place gpu0`) at `cupar.places.gpu0` against
+hand-written numba-cuda kernels and CuPy.
 """
 
 # ruff: noqa: F403, F405  (the prelude comes in through the star import, as users write it)

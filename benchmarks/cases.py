@@ -1,0 +1,203 @@
+"""The benchmark cases: inputs, the NumPy user's code, the check and cupar's program.
+
+A case is the same for every place: its inputs are drawn from a generator seeded by the
+case's name, so every implementation (and every run) sees the same data, and its check
+compares with a float64 (or exact) NumPy answer. The place's own implementations (Numba
+CPU kernels, numba-cuda kernels, CuPy) are looked up by the case's name elsewhere.
+
+Sizes follow N: 1-D cases have N float32 elements, SpMV N/16 rows, softmax N/4096 rows of
+1024, Mandelbrot sqrt(N/16) pixels square with 256 steps at most.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import programs as P
+from checks import EPS, F32, all_of, exact, mostly_exact, reduction_tolerance, within
+from references import np_black_scholes, np_mandelbrot, np_permute, np_softmax, np_spmv
+
+
+@dataclass
+class Case:
+    name: str
+    what: str
+    args: tuple                # host inputs: cupar's arguments, and everyone else's
+    numpy: Callable            # (xp, *args) -> result: the NumPy user's code (CuPy: xp=cupy)
+    check: Callable            # host result -> None or a problem
+    program: object = None     # the cupar @parallel function, or None where cupar has none
+    bytes: int | None = None   # bytes the kernel must move, for memory-bound kernels
+    notes: list = field(default_factory=list)
+    gpu_check: Callable | None = None  # where the GPU's arithmetic legitimately differs
+
+
+def saxpy_check(a, x, y):
+    ax, y64 = np.float64(a) * x, y.astype(np.float64)
+    return within(ax + y64, 2 * EPS * (np.abs(ax) + np.abs(y64)))
+
+
+def make_saxpy(n, rng):
+    x, y = rng.standard_normal((2, n), dtype=F32)
+    a = F32(1.5)
+    return Case("saxpy", "a*x + y, new output", (a, x, y), lambda xp, a, x, y: a * x + y,
+                saxpy_check(a, x, y), P.saxpy, bytes=3 * 4 * n)
+
+
+def saxpy_into(xp, a, x, y, out):
+    xp.multiply(a, x, out=out)
+    return xp.add(out, y, out=out)
+
+
+def make_saxpy_reused(n, rng):
+    x, y = rng.standard_normal((2, n), dtype=F32)
+    a = F32(1.5)
+    out = np.empty_like(x)
+    case = Case("saxpy_reused", "a*x + y into a reused output", (a, x, y, out), saxpy_into,
+                saxpy_check(a, x, y), None, bytes=3 * 4 * n)
+    case.notes.append("cupar has no way to write into an existing array (map always "
+                      "allocates): no cupar row; compare cupar's saxpy")
+    return case
+
+
+def make_black_scholes(n, rng):
+    s = rng.uniform(5.0, 30.0, n).astype(F32)
+    x = rng.uniform(1.0, 100.0, n).astype(F32)
+    t = rng.uniform(0.25, 10.0, n).astype(F32)
+    r, v = F32(0.02), F32(0.30)
+    call64, put64 = np_black_scholes(s.astype(np.float64), x.astype(np.float64),
+                                     t.astype(np.float64), 0.02, 0.30)
+    # absolute, on the scale of the prices: float32 roundings in log, exp, sqrt, polynomial
+    tol = 16 * EPS * (s.astype(np.float64) + x)
+    return Case("black_scholes", "call and put, float32", (s, x, t, r, v),
+                lambda xp, *args: np_black_scholes(*args, xp=xp),
+                all_of(within(call64, tol), within(put64, tol)), P.black_scholes)
+
+
+def make_sum(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    x64 = x.astype(np.float64)
+    return Case("sum", "sum(x)", (x,), lambda xp, x: xp.sum(x),
+                within(np.sum(x64), reduction_tolerance(x64)), P.total, bytes=4 * n)
+
+
+def make_dot(n, rng):
+    x, y = rng.standard_normal((2, n), dtype=F32)
+    terms = x.astype(np.float64) * y
+    return Case("dot", "sum(x*y)", (x, y), lambda xp, x, y: xp.dot(x, y),
+                within(np.sum(terms), reduction_tolerance(terms)), P.dot, bytes=8 * n)
+
+
+def make_nrm2(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    sq = x.astype(np.float64) ** 2
+    norm = math.sqrt(np.sum(sq))
+    # sqrt halves the relative error of the sum of squares, then rounds once more
+    tol = norm * (reduction_tolerance(sq) / max(np.sum(sq), 1e-300) / 2 + EPS)
+    return Case("nrm2", "sqrt(sum(x*x))", (x,), lambda xp, x: xp.linalg.norm(x),
+                within(norm, tol), P.nrm2, bytes=4 * n)
+
+
+def make_scan(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    prefix = np.cumsum(x.astype(np.float64))
+    # per element k: the reduction tolerance of its k+1 terms
+    scale = np.maximum.accumulate(np.abs(prefix))
+    tol = 4 * EPS * np.sqrt(np.arange(1, n + 1)) * scale
+    return Case("scan", "inclusive cumsum", (x,), lambda xp, x: xp.cumsum(x),
+                within(prefix, tol), P.cumsum, bytes=8 * n)
+
+
+def make_gather(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    idx = rng.integers(0, n, n, dtype=np.int32)
+    return Case("gather", "x[idx], random int32 idx", (x, idx), lambda xp, x, idx: x[idx],
+                exact(x[idx]), P.gather_at, bytes=12 * n)
+
+
+def make_scatter(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    idx = rng.permutation(n).astype(np.int32)
+    return Case("scatter", "permute(x, idx), random permutation", (x, idx),
+                lambda xp, x, idx: np_permute(x, idx, xp), exact(np_permute(x, idx)),
+                P.permute_by, bytes=12 * n)
+
+
+def make_filter(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    expected = x[x > 0]
+    return Case("filter", "x[x > 0]", (x,), lambda xp, x: x[x > 0], exact(expected),
+                P.positives, bytes=4 * n + 4 * expected.size)
+
+
+def make_sort_f32(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    return Case("sort_f32", "sort(cmp_lt, x), float32", (x,), lambda xp, x: xp.sort(x),
+                exact(np.sort(x)), P.sort_ascending)
+
+
+def make_sort_i32(n, rng):
+    x = rng.integers(np.iinfo(np.int32).min, np.iinfo(np.int32).max, n, dtype=np.int32)
+    return Case("sort_i32", "sort(cmp_lt, x), int32", (x,), lambda xp, x: xp.sort(x),
+                exact(np.sort(x)), P.sort_ascending)
+
+
+def make_spmv(n, rng):
+    rows = max(n // 16, 1)
+    per_row = rng.integers(0, 21, rows)  # about 10 nonzeros per row, some rows empty
+    offsets = np.zeros(rows + 1, np.int64)
+    np.cumsum(per_row, out=offsets[1:])
+    nnz = int(offsets[-1])
+    columns = rng.integers(0, rows, nnz, dtype=np.int32)
+    values = rng.standard_normal(nnz, dtype=F32)
+    offsets = offsets.astype(np.int32)
+    x = rng.standard_normal(rows, dtype=F32)
+    row_of = np.repeat(np.arange(rows), per_row)
+    terms = values.astype(np.float64) * x[columns]
+    exact64 = np.bincount(row_of, terms, minlength=rows)
+    # a row of m products summed in any order: |error| <= (m + 1) eps sum |a_ij x_j|
+    bound = (per_row + 1) * EPS * np.bincount(row_of, np.abs(terms), minlength=rows)
+    return Case("spmv", f"CSR, {rows} rows, {nnz / rows:.1f} nnz/row",
+                (values, columns, offsets, x), lambda xp, *args: np_spmv(*args),
+                within(exact64, bound), P.spmv,
+                bytes=8 * nnz + 4 * (rows + 1) + 4 * rows + 4 * rows)
+
+
+def make_softmax(n, rng):
+    rows, cols = max(n // 4096, 1), 1024
+    m = rng.standard_normal((rows, cols), dtype=F32)
+    m64 = m.astype(np.float64)
+    e = np.exp(m64 - m64.max(axis=1, keepdims=True))
+    ref = e / e.sum(axis=1, keepdims=True)
+    # exp (a few ulps), a row sum of `cols` positive terms, one division: relative error
+    tol = (cols + 8) * EPS * ref
+    return Case("softmax", f"rows of {rows}x{cols}", (m,),
+                lambda xp, m: np_softmax(m, xp), within(ref, tol), P.softmax,
+                bytes=2 * 4 * rows * cols)
+
+
+def make_mandelbrot(n, rng):
+    side = max(int(math.isqrt(max(n // 16, 1))), 1)
+    limit = 256
+    re, im = np.meshgrid(np.linspace(-2.0, 0.6, side), np.linspace(-1.2, 1.2, side))
+    cr, ci = re.ravel().astype(F32), im.ravel().astype(F32)
+    counts = np_mandelbrot(cr, ci, limit)
+    return Case("mandelbrot", f"{side}x{side}, {limit} steps at most", (cr, ci, limit),
+                lambda xp, *args: np_mandelbrot(*args, xp=xp), exact(counts), P.mandelbrot,
+                gpu_check=mostly_exact(counts, 1e-3))
+
+
+MAKERS = {f.__name__[5:]: f for f in (
+    make_saxpy, make_saxpy_reused, make_black_scholes, make_sum, make_dot, make_nrm2,
+    make_scan, make_gather, make_scatter, make_filter, make_sort_f32, make_sort_i32,
+    make_spmv, make_softmax, make_mandelbrot)}
+ORDER = list(MAKERS)
+
+
+def make_case(name: str, n: int) -> Case:
+    """The case `name` at size n, its data drawn from a generator seeded by the name."""
+    return MAKERS[name](n, np.random.default_rng(zlib.crc32(name.encode())))
