@@ -71,6 +71,8 @@ def to_host(value):
     """A result as NumPy: device arrays of any kind (and tuples of them) copied back."""
     if isinstance(value, tuple):
         return tuple(to_host(v) for v in value)
+    if hasattr(value, "columns"):  # cupar's sequence of tuples: its columns
+        return tuple(to_host(c) for c in value.columns)
     if hasattr(value, "copy_to_host"):
         return value.copy_to_host()
     if type(value).__module__.startswith("cupy"):
