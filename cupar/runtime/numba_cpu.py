@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from cupar.runtime.numba_lib import sort_numbers
+from cupar.runtime.numba_lib import advise_huge, sort_numbers
 
 SERIAL_BELOW = {serial}
 CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
@@ -85,6 +85,8 @@ def statements(stmts, indent: str, par: bool = False) -> list[str]:
 def statement(s, indent: str, par: bool = False) -> list[str]:
     inner = indent + "    "
     match s:
+        case Assign(target, expr) if not par and COPY.fullmatch(expr):
+            return parallel_copy(target, COPY.fullmatch(expr)[1], indent)
         case Assign(target, expr):
             return [f"{indent}{target} = {expr}"]
         case Store(array, index, value):
@@ -93,7 +95,7 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return [f"{indent}with numba.objmode({target}='{kind}'):",
                     f"{indent}    {target} = {expr}"]
         case Alloc(name, dtype, shape):
-            return [f"{indent}{name} = np.empty(({', '.join(shape)},), np.{dtype})"]
+            return allocate(name, f"({', '.join(shape)},)", dtype, indent, par)
         case If(cond, then, orelse):
             return [f"{indent}if {cond}:", *statements(then, inner, par),
                     f"{indent}else:", *statements(orelse, inner, par)]
@@ -103,6 +105,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return [f"{indent}break"]
         case Continue():
             return [f"{indent}continue"]
+        case Fail(kind, code) if par == FLAT:
+            return [f"{indent}{FLAG} = max({FLAG}, {code + 1})"]
         case Fail(kind, code) if par:
             return [f"{indent}cupar_err[0] = {code + 1}"]
         case Fail(kind, code):
@@ -112,7 +116,7 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Loop() if s.parallel:
             serial = loop(s, "range", inner)
             return [f"{indent}if {s.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
-                    *loop(s, "prange", inner), *raise_flagged(s.body, inner)]
+                    *flat_loop(s, inner)]
         case Loop():
             return loop(s, "range", indent, par)
         case Reduce():
@@ -124,6 +128,42 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case SortIndices():
             return sort_source(s, indent, par)
     raise TypeError(f"no Numba code for {s!r}")
+
+
+COPY = re.compile(r"(\w+)\.copy\(\)")  # a fresh copy of a whole array (scatter's base)
+FLAT = "flat"  # `par` inside a prange loop without inner loops
+FLAG = "cupar_flag"
+
+
+def allocate(name: str, shape: str, dtype: str, indent: str, par: bool) -> list[str]:
+    """np.empty; a large array outside parallel loops is given huge pages."""
+    lines = [f"{indent}{name} = np.empty({shape}, np.{dtype})"]
+    return lines if par else lines + [f"{indent}advise_huge({name})"]
+
+
+def parallel_copy(target: str, source: str, indent: str) -> list[str]:
+    """target = source.copy(), in parallel above SERIAL_BELOW (a memcpy runs on one core)."""
+    inner, k = indent + "    ", f"{target}_k"
+    return [f"{indent}if {source}.shape[0] < SERIAL_BELOW:", f"{inner}{target} = {source}.copy()",
+            f"{indent}else:", f"{inner}{target} = np.empty_like({source})",
+            f"{inner}advise_huge({target})", f"{inner}for {k} in prange({source}.shape[0]):",
+            f"{inner}    {target}[{k}] = {source}[{k}]"]
+
+
+def flat_loop(s: Loop, indent: str) -> list[str]:
+    """A prange loop whose body has no loops. Its failures are a max-reduction into a scalar
+    flag: a store to a flag array, even a never-taken one, keeps LLVM from vectorising the
+    loop well. An index used only as a subscript is made unsigned, which spares Numba's
+    negative-index fix-up on every access (about 2x on a random gather)."""
+    codes = dict.fromkeys(fail_codes(s.body))
+    k = s.index + "_k" if only_subscript(s.index, s.body) else s.index
+    lines = [f"{indent}{FLAG} = 0"] if codes else []
+    lines += [f"{indent}for {k} in prange({s.start}, {s.stop}):",
+              *([f"{indent}    {s.index} = np.uint64({k})"] if k != s.index else []),
+              *statements(s.body, indent + "    ", FLAT)]
+    for kind, code in codes:
+        lines += [f"{indent}if {FLAG} == {code + 1}:", *raise_line(kind, code, indent)]
+    return lines
 
 
 def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
@@ -204,7 +244,8 @@ def interleaved(r: Reduce, indent: str) -> list[str]:
              f"{deeper}{hi} = ({chunk} + 1) * {r.stop} // {nch}"]
     # An index used only as a subscript can be unsigned, which spares Numba's negative-index
     # test on every load and lets LLVM vectorise the lanes.
-    index = (lambda e: f"np.uint64({e})") if only_subscript(r) else (lambda e: e)
+    unsigned = only_subscript(r.index, r.body, r.elem)
+    index = (lambda e: f"np.uint64({e})") if unsigned else (lambda e: e)
     for k, lane in enumerate(lanes):
         lines += [f"{deeper}{r.index} = {index(f'{lo} + {k}')}",
                   *statements(r.body, deeper, True),
@@ -229,10 +270,10 @@ def interleaved(r: Reduce, indent: str) -> list[str]:
     return lines
 
 
-def only_subscript(r: Reduce) -> bool:
-    """Whether the reduction's index appears only as `array[index]`."""
-    text = "\n".join(function_text(r.body) + list(r.elem))
-    name = re.escape(r.index)
+def only_subscript(index: str, body, exprs=()) -> bool:
+    """Whether `index` appears in `body` and `exprs` only as `array[index]`."""
+    text = "\n".join(function_text(body) + list(exprs))
+    name = re.escape(index)
     return len(re.findall(rf"\b{name}\b", text)) == len(re.findall(rf"\[{name}\]", text))
 
 
