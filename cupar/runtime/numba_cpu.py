@@ -456,7 +456,8 @@ def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
              f"{inner}{counts}[{c} + 1] = {local}",
              f"{indent}for {c} in range({n}):", f"{inner}{counts}[{c} + 1] += {counts}[{c}]",
              f"{indent}{total} = {counts}[{n}]",
-             *(f"{indent}{o} = np.empty({total}, np.{d})" for o, d in zip(f.out, f.dtypes))]
+             *(line for o, d in zip(f.out, f.dtypes)
+               for line in allocate(o, total, d, indent, not f.parallel))]
     at = f"{f.out[0]}_at"
     write = [f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
              f"{inner}{at} = {counts}[{c}]",
