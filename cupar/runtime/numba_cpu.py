@@ -4,8 +4,10 @@ Parallel loops become `prange` loops, with a serial copy for small lengths so sm
 not pay for starting threads. A reduction is split into chunks (a few per thread): each chunk
 folds its elements in order, then the chunk results are folded in order; the operator is
 associative, so any operator works, tuple-valued ones too, with no atomics and no reliance
-on Numba's reduction-variable detection. Errors raise `ValueError("cupar:<code>")`, which
-the runtime turns back into the located cupar error of that code.
+on Numba's reduction-variable detection. A scan folds several segments of each chunk in
+step, so that their dependency chains overlap. Large fresh arrays are given huge pages.
+Errors raise `ValueError("cupar:<code>")`, which the runtime turns back into the located
+cupar error of that code.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def flat_loop(s: Loop, indent: str) -> list[str]:
 def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
     par = par or kind == "prange"
     # (prange(n) is faster than prange(0, n) but types its index unsigned, which changes the
-    # type of index arithmetic; kept signed until the lowering tracks index types)
+    # type of index arithmetic; flat_loop makes a subscript-only index unsigned explicitly)
     return [f"{indent}for {s.index} in {kind}({s.start}, {s.stop}):",
             *statements(s.body, indent + "    ", par)]
 
