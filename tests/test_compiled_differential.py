@@ -144,3 +144,43 @@ def test_checks_inside_inner_loops():
     assert_agree(*both(window_sums, x, starts))
     with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
         window_sums(x, np.array([BIG - 2]), target_place=cpu)
+
+
+@parallel
+def affine_scans(a, b):
+    """Composing affine maps mod 1009: associative, not commutative, tuple-valued."""
+    def then(f, g):
+        return (f[0] * g[0] % 1009, (f[1] * g[0] + g[1]) % 1009)
+    pairs = zip(a, b)
+    return (scan(then, pairs), rscan(then, pairs), exclusive_scan(then, (1, 0), pairs),
+            exclusive_rscan(then, (1, 0), pairs))
+
+
+@pytest.mark.parametrize("n", [BIG, BIG + 1, BIG + 3])
+def test_parallel_scans_of_non_commutative_tuples(n):
+    rng = np.random.default_rng(n)
+    a, b = rng.integers(1, 1009, (2, n))
+    assert compiled(affine_scans, a, b)
+    assert_agree(*both(affine_scans, a, b))
+
+
+@pytest.mark.parametrize("at", [0, BIG // 2, BIG - 1])
+def test_index_errors_in_parallel_loops(at):
+    x = np.arange(BIG, dtype=np.int64)
+    for bad in (BIG, -BIG - 1):
+        idx = np.arange(BIG)
+        idx[at] = bad
+        with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
+            big_gather(x, idx, target_place=cpu)
+        with pytest.raises(cupar.errors.CuparIndexError, match="scatter index|permute index"):
+            big_permute(x, idx, target_place=cpu)
+
+
+@parallel
+def big_gather(x, idx):
+    return gather(x, idx)
+
+
+@parallel
+def big_permute(x, idx):
+    return permute(x, idx)

@@ -4,8 +4,10 @@ Parallel loops become `prange` loops, with a serial copy for small lengths so sm
 not pay for starting threads. A reduction is split into chunks (a few per thread): each chunk
 folds its elements in order, then the chunk results are folded in order; the operator is
 associative, so any operator works, tuple-valued ones too, with no atomics and no reliance
-on Numba's reduction-variable detection. Errors raise `ValueError("cupar:<code>")`, which
-the runtime turns back into the located cupar error of that code.
+on Numba's reduction-variable detection. A scan folds several segments of each chunk in
+step, so that their dependency chains overlap. Large fresh arrays are given huge pages.
+Errors raise `ValueError("cupar:<code>")`, which the runtime turns back into the located
+cupar error of that code.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from cupar.runtime.numba_lib import sort_numbers
+from cupar.runtime.numba_lib import advise_huge, sort_numbers
 
 SERIAL_BELOW = {serial}
 CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
@@ -85,6 +87,8 @@ def statements(stmts, indent: str, par: bool = False) -> list[str]:
 def statement(s, indent: str, par: bool = False) -> list[str]:
     inner = indent + "    "
     match s:
+        case Assign(target, expr) if not par and COPY.fullmatch(expr):
+            return parallel_copy(target, COPY.fullmatch(expr)[1], indent)
         case Assign(target, expr):
             return [f"{indent}{target} = {expr}"]
         case Store(array, index, value):
@@ -93,7 +97,7 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return [f"{indent}with numba.objmode({target}='{kind}'):",
                     f"{indent}    {target} = {expr}"]
         case Alloc(name, dtype, shape):
-            return [f"{indent}{name} = np.empty(({', '.join(shape)},), np.{dtype})"]
+            return allocate(name, f"({', '.join(shape)},)", dtype, indent, par)
         case If(cond, then, orelse):
             return [f"{indent}if {cond}:", *statements(then, inner, par),
                     f"{indent}else:", *statements(orelse, inner, par)]
@@ -103,6 +107,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return [f"{indent}break"]
         case Continue():
             return [f"{indent}continue"]
+        case Fail(kind, code) if par == FLAT:
+            return [f"{indent}{FLAG} = max({FLAG}, {code + 1})"]
         case Fail(kind, code) if par:
             return [f"{indent}cupar_err[0] = {code + 1}"]
         case Fail(kind, code):
@@ -112,7 +118,7 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Loop() if s.parallel:
             serial = loop(s, "range", inner)
             return [f"{indent}if {s.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
-                    *loop(s, "prange", inner), *raise_flagged(s.body, inner)]
+                    *flat_loop(s, inner)]
         case Loop():
             return loop(s, "range", indent, par)
         case Reduce():
@@ -126,10 +132,46 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
     raise TypeError(f"no Numba code for {s!r}")
 
 
+COPY = re.compile(r"(\w+)\.copy\(\)")  # a fresh copy of a whole array (scatter's base)
+FLAT = "flat"  # `par` inside a prange loop without inner loops
+FLAG = "cupar_flag"
+
+
+def allocate(name: str, shape: str, dtype: str, indent: str, par: bool) -> list[str]:
+    """np.empty; a large array outside parallel loops is given huge pages."""
+    lines = [f"{indent}{name} = np.empty({shape}, np.{dtype})"]
+    return lines if par else lines + [f"{indent}advise_huge({name})"]
+
+
+def parallel_copy(target: str, source: str, indent: str) -> list[str]:
+    """target = source.copy(), in parallel above SERIAL_BELOW (a memcpy runs on one core)."""
+    inner, k = indent + "    ", f"{target}_k"
+    return [f"{indent}if {source}.shape[0] < SERIAL_BELOW:", f"{inner}{target} = {source}.copy()",
+            f"{indent}else:", f"{inner}{target} = np.empty_like({source})",
+            f"{inner}advise_huge({target})", f"{inner}for {k} in prange({source}.shape[0]):",
+            f"{inner}    {target}[{k}] = {source}[{k}]"]
+
+
+def flat_loop(s: Loop, indent: str) -> list[str]:
+    """A prange loop whose body has no loops. Its failures are a max-reduction into a scalar
+    flag: a store to a flag array, even a never-taken one, keeps LLVM from vectorising the
+    loop well. An index used only as a subscript is made unsigned, which spares Numba's
+    negative-index fix-up on every access (about 2x on a random gather)."""
+    codes = dict.fromkeys(fail_codes(s.body))
+    k = s.index + "_k" if only_subscript(s.index, s.body) else s.index
+    lines = [f"{indent}{FLAG} = 0"] if codes else []
+    lines += [f"{indent}for {k} in prange({s.start}, {s.stop}):",
+              *([f"{indent}    {s.index} = np.uint64({k})"] if k != s.index else []),
+              *statements(s.body, indent + "    ", FLAT)]
+    for kind, code in codes:
+        lines += [f"{indent}if {FLAG} == {code + 1}:", *raise_line(kind, code, indent)]
+    return lines
+
+
 def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
     par = par or kind == "prange"
     # (prange(n) is faster than prange(0, n) but types its index unsigned, which changes the
-    # type of index arithmetic; kept signed until the lowering tracks index types)
+    # type of index arithmetic; flat_loop makes a subscript-only index unsigned explicitly)
     return [f"{indent}for {s.index} in {kind}({s.start}, {s.stop}):",
             *statements(s.body, indent + "    ", par)]
 
@@ -204,7 +246,8 @@ def interleaved(r: Reduce, indent: str) -> list[str]:
              f"{deeper}{hi} = ({chunk} + 1) * {r.stop} // {nch}"]
     # An index used only as a subscript can be unsigned, which spares Numba's negative-index
     # test on every load and lets LLVM vectorise the lanes.
-    index = (lambda e: f"np.uint64({e})") if only_subscript(r) else (lambda e: e)
+    unsigned = only_subscript(r.index, r.body, r.elem)
+    index = (lambda e: f"np.uint64({e})") if unsigned else (lambda e: e)
     for k, lane in enumerate(lanes):
         lines += [f"{deeper}{r.index} = {index(f'{lo} + {k}')}",
                   *statements(r.body, deeper, True),
@@ -229,10 +272,10 @@ def interleaved(r: Reduce, indent: str) -> list[str]:
     return lines
 
 
-def only_subscript(r: Reduce) -> bool:
-    """Whether the reduction's index appears only as `array[index]`."""
-    text = "\n".join(function_text(r.body) + list(r.elem))
-    name = re.escape(r.index)
+def only_subscript(index: str, body, exprs=()) -> bool:
+    """Whether `index` appears in `body` and `exprs` only as `array[index]`."""
+    text = "\n".join(function_text(body) + list(exprs))
+    name = re.escape(index)
     return len(re.findall(rf"\b{name}\b", text)) == len(re.findall(rf"\[{name}\]", text))
 
 
@@ -271,52 +314,130 @@ def scan_pass(s: Scan, acc: tuple, lo: str, hi: str, write: bool, started: str,
     return lines
 
 
+SCAN_LANES = 4  # segments per chunk, folded in step so that their dependency chains overlap
+
+
 def scan_source(s: Scan, indent: str, par: bool = False) -> list[str]:
-    """Serial below SERIAL_BELOW; above, chunk totals in parallel, their prefix serially,
-    then each chunk scanned in parallel from its prefix."""
-    inner, deeper = indent + "    ", indent + "        "
-    acc = tuple(f"{o}_acc" for o in s.out)
-    flag = f"{s.out[0]}_started"
-    zeros = [f"{indent}{a} = np.{d}(0)" for a, d in zip(acc, s.dtypes)]  # typed before use
-    start = ([f"{indent}{a} = {v}" for a, v in zip(acc, s.init)] + [f"{indent}{flag} = True"]
-             if s.init is not None else zeros + [f"{indent}{flag} = False"])
-    lines = [f"{indent}{o} = np.empty({s.stop}, np.{d})" for o, d in zip(s.out, s.dtypes)]
-    serial = start + scan_pass(s, acc, "0", s.stop, True, flag, indent, par)
+    """Serial below SERIAL_BELOW. Above, each chunk is cut into SCAN_LANES segments: segment
+    totals in parallel, their prefixes serially, then every segment scanned in parallel from
+    its prefix. Positions run from the end for reverse scans; everything else is as forward."""
+    inner = indent + "    "
+    lines = [ln for o, d in zip(s.out, s.dtypes) for ln in allocate(o, s.stop, d, indent, par)]
+    serial = serial_scan(s, indent, par)
     if not s.parallel:
         return lines + serial
-    head, n, c, lohi = chunked(s.stop, s.out[0], inner)
-    lo, hi = lohi.split("|")
-    part = tuple(f"{o}_part" for o in s.out)
-    local = tuple(f"{a}_local" for a in acc)
-    cflag = f"{flag}_local"
-    totals = [*head, *(f"{inner}{p} = np.empty({n}, np.{d})" for p, d in zip(part, s.dtypes)),
-              f"{inner}for {c} in prange({n}):", *bounds(c, n, s.stop, lohi, deeper),
-              f"{deeper}{cflag} = False",
-              *(f"{deeper}{a} = np.{d}(0)" for a, d in zip(local, s.dtypes)),
-              *scan_pass(s, local, lo, hi, False, cflag, deeper, True),
-              *(f"{deeper}{p}[{c}] = {a}" for p, a in zip(part, local))]
-    # prefix of chunk c = start, then the chunks before it (after it, when reversed)
-    order = f"range({n} - 1, -1, -1)" if s.reverse else f"range({n})"
-    prefix = tuple(f"{p}_prefix" for p in part)
-    pflags = f"{flag}_has"
-    prefixes = [*(f"{inner}{p} = np.empty({n}, np.{d})" for p, d in zip(prefix, s.dtypes)),
-                f"{inner}{pflags} = np.zeros({n}, np.bool_)",
-                *(line.replace(indent, inner, 1) for line in start),
-                f"{inner}for {c} in {order}:",
-                *(f"{deeper}{p}[{c}] = {a}" for p, a in zip(prefix, acc)),
-                f"{deeper}{pflags}[{c}] = {flag}",
-                f"{deeper}if {flag}:", *fold(s, acc, tuple(f"{p}[{c}]" for p in part),
-                                             deeper + "    "),
-                f"{deeper}else:", *(f"{deeper}    {a} = {p}[{c}]" for a, p in zip(acc, part)),
-                f"{deeper}    {flag} = True"]
-    writes = [f"{inner}for {c} in prange({n}):", *bounds(c, n, s.stop, lohi, deeper),
-              *(f"{deeper}{a} = {p}[{c}]" for a, p in zip(local, prefix)),
-              f"{deeper}{cflag} = {pflags}[{c}]",
-              *scan_pass(s, local, lo, hi, True, cflag, deeper, True)]
     return lines + [f"{indent}if {s.stop} < SERIAL_BELOW:",
-                    *(line.replace(indent, inner, 1) for line in serial),
-                    f"{indent}else:", *totals, *prefixes, *writes,
+                    *(line.replace(indent, inner, 1) for line in serial), f"{indent}else:",
+                    *lane_totals(s, inner), *lane_prefixes(s, inner), *lane_scans(s, inner),
                     *raise_flagged(s.body + s.combine.body, inner)]
+
+
+def serial_scan(s: Scan, indent: str, par: bool) -> list[str]:
+    acc, flag = tuple(f"{o}_acc" for o in s.out), f"{s.out[0]}_started"
+    return scan_start(s, indent) + scan_pass(s, acc, "0", s.stop, True, flag, indent, par)
+
+
+def scan_start(s: Scan, indent: str) -> list[str]:
+    """acc = init (exclusive) or nothing yet, with a flag saying which."""
+    acc, flag = tuple(f"{o}_acc" for o in s.out), f"{s.out[0]}_started"
+    if s.init is not None:
+        return [f"{indent}{a} = {v}" for a, v in zip(acc, s.init)] + [f"{indent}{flag} = True"]
+    return [*(f"{indent}{a} = np.{d}(0)" for a, d in zip(acc, s.dtypes)),  # typed before use
+            f"{indent}{flag} = False"]
+
+
+def lane_names(s: Scan, k=None):
+    """Names shared by the parallel scan's loops; with `k`, the accumulators of lane k."""
+    if k is not None:
+        return tuple(f"{o}_acc{k}" for o in s.out)
+    return tuple(f"{s.out[0]}_{x}" for x in ("n", "c", "lo", "hi", "m", "t"))
+
+
+def lane_chunk(s: Scan, indent: str) -> list[str]:
+    """`for c in prange(n)`, then the chunk's bounds, segment length and segment bases."""
+    n, c, lo, hi, m, _ = lane_names(s)
+    deeper = indent + "    "
+    base = (lambda k: f"{s.stop} - 1 - {lo} - {k} * {m}") if s.reverse else (
+        lambda k: f"{lo} + {k} * {m}")
+    return [f"{indent}for {c} in prange({n}):", *bounds(c, n, s.stop, f"{lo}|{hi}", deeper),
+            f"{deeper}{m} = ({hi} - {lo}) // {SCAN_LANES}",
+            *(f"{deeper}{s.out[0]}_b{k} = {base(k)}" for k in range(SCAN_LANES))]
+
+
+def lane_step(s: Scan, k: int, t: str, indent: str, write: bool, seed: str | None = None):
+    """Element t of segment k: folded into the lane's accumulators (stored when `write`).
+    A `seed` names a flag for the segment's first element: False when the accumulators hold
+    nothing yet ("False": they never do)."""
+    acc = lane_names(s, k)
+    at = f"{s.out[0]}_b{k} {'-' if s.reverse else '+'} {t}"
+    unsigned = only_subscript(s.index, s.body, s.elem)
+    lines = [f"{indent}{s.index} = {f'np.uint64({at})' if unsigned else at}",
+             *statements(s.body, indent, True)]
+    store = [f"{indent}{o}[{s.index}] = {a}" for o, a in zip(s.out, acc)] if write else []
+    take = [f"{indent}    {a} = {e}" for a, e in zip(acc, s.elem)]
+    if seed == "False":
+        return lines + [line[4:] for line in take] + store
+    if seed:
+        return lines + [f"{indent}if {seed}:", *fold(s, acc, s.elem, indent + "    ", True),
+                        f"{indent}else:", *take, *store]
+    exclusive, inclusive = (store, []) if s.init is not None else ([], store)
+    return lines + exclusive + fold(s, acc, s.elem, indent, True) + inclusive
+
+
+def lane_loops(s: Scan, indent: str, write: bool) -> list[str]:
+    """Elements 1.. of every segment, in step, then the last segment's remainder."""
+    _, _, lo, hi, m, t = lane_names(s)
+    deeper, last = indent + "    ", SCAN_LANES - 1
+    steps = [line for k in range(SCAN_LANES) for line in lane_step(s, k, t, deeper, write)]
+    return [f"{indent}for {t} in range(1, {m}):", *steps,
+            f"{indent}for {t} in range({m}, {hi} - {lo} - {last} * {m}):",
+            *lane_step(s, last, t, deeper, write)]
+
+
+def lane_totals(s: Scan, indent: str) -> list[str]:
+    n, c = lane_names(s)[:2]
+    deeper, lanes = indent + "    ", range(SCAN_LANES)
+    part = tuple(f"{o}_part" for o in s.out)
+    return [f"{indent}{n} = min({s.stop} // {SCAN_LANES}, CHUNKS)",  # no empty segment
+            *(f"{indent}{p} = np.empty({n} * {SCAN_LANES}, np.{d})"
+              for p, d in zip(part, s.dtypes)),
+            *lane_chunk(s, indent),
+            *(line for k in lanes for line in lane_step(s, k, "0", deeper, False, "False")),
+            *lane_loops(s, deeper, False),
+            *(f"{deeper}{p}[{c} * {SCAN_LANES} + {k}] = {a}"
+              for k in lanes for p, a in zip(part, lane_names(s, k)))]
+
+
+def lane_prefixes(s: Scan, indent: str) -> list[str]:
+    """prefix[g] = the scan's start, then segments 0..g-1; has[g]: whether there is one."""
+    n, c = lane_names(s)[:2]
+    deeper = indent + "    "
+    acc, flag = tuple(f"{o}_acc" for o in s.out), f"{s.out[0]}_started"
+    part, prefix = tuple(f"{o}_part" for o in s.out), tuple(f"{o}_prefix" for o in s.out)
+    return [*(f"{indent}{p} = np.empty({n} * {SCAN_LANES}, np.{d})"
+              for p, d in zip(prefix, s.dtypes)),
+            f"{indent}{flag}_has = np.zeros({n} * {SCAN_LANES}, np.bool_)",
+            *scan_start(s, indent),
+            f"{indent}for {c} in range({n} * {SCAN_LANES}):",
+            *(f"{deeper}{p}[{c}] = {a}" for p, a in zip(prefix, acc)),
+            f"{deeper}{flag}_has[{c}] = {flag}",
+            f"{deeper}if {flag}:", *fold(s, acc, tuple(f"{p}[{c}]" for p in part),
+                                         deeper + "    "),
+            f"{deeper}else:", *(f"{deeper}    {a} = {p}[{c}]" for a, p in zip(acc, part)),
+            f"{deeper}    {flag} = True"]
+
+
+def lane_scans(s: Scan, indent: str) -> list[str]:
+    c = lane_names(s)[1]
+    deeper, lanes = indent + "    ", range(SCAN_LANES)
+    prefix = tuple(f"{o}_prefix" for o in s.out)
+    seed = (lambda k: None) if s.init is not None else (
+        lambda k: f"{s.out[0]}_started_has[{c} * {SCAN_LANES} + {k}]")
+    return [*lane_chunk(s, indent),
+            *(f"{deeper}{a} = {p}[{c} * {SCAN_LANES} + {k}]"
+              for k in lanes for a, p in zip(lane_names(s, k), prefix)),
+            *(line for k in lanes for line in lane_step(s, k, "0", deeper, True, seed(k))),
+            *lane_loops(s, deeper, True)]
 
 
 def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
@@ -337,7 +458,8 @@ def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
              f"{inner}{counts}[{c} + 1] = {local}",
              f"{indent}for {c} in range({n}):", f"{inner}{counts}[{c} + 1] += {counts}[{c}]",
              f"{indent}{total} = {counts}[{n}]",
-             *(f"{indent}{o} = np.empty({total}, np.{d})" for o, d in zip(f.out, f.dtypes))]
+             *(line for o, d in zip(f.out, f.dtypes)
+               for line in allocate(o, total, d, indent, not f.parallel))]
     at = f"{f.out[0]}_at"
     write = [f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
              f"{inner}{at} = {counts}[{c}]",

@@ -1,14 +1,42 @@
-"""Python helpers the generated Numba code calls in object mode.
+"""Helpers the generated Numba code calls.
 
 `sort_numbers(xs, descending)` is `sort(cmp_lt, xs)` / `sort(cmp_gt, xs)` on numbers: NumPy's
 sort (SIMD quicksort, faster than anything Numba compiles), made stable where stability shows:
 equal numbers are identical bit patterns except -0.0 and +0.0, which are put back in their
-input order. NaNs go last ascending and first descending.
+input order. NaNs go last ascending and first descending. (Called in object mode.)
+
+`advise_huge(a)` asks Linux to back a large fresh array with transparent huge pages, as
+NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 ms on the
+development machine, in 2 MiB pages about 2 ms. A no-op elsewhere. (Compiled; it names
+`madvise` as an external symbol, so functions calling it can still be cached.)
 """
 
 from __future__ import annotations
 
+import sys
+
+import numba
 import numpy as np
+from numba import types
+
+HUGE_FROM = 1 << 22  # bytes; smaller arrays are not worth a system call
+PAGE = 4096
+MADV_HUGEPAGE = 14  # Linux
+
+if sys.platform.startswith("linux"):
+    _madvise = types.ExternalFunction("madvise", types.intc(types.uintp, types.uintp, types.intc))
+
+    @numba.njit(cache=True, nogil=True)
+    def advise_huge(a):
+        if a.nbytes >= HUGE_FROM:  # the advice covers the whole pages inside the array
+            page, start = np.uint64(PAGE), np.uint64(a.ctypes.data)
+            first = (start + page - np.uint64(1)) // page * page
+            end = (start + np.uint64(a.nbytes)) // page * page
+            _madvise(first, end - first, MADV_HUGEPAGE)
+else:
+    @numba.njit(cache=True, nogil=True)
+    def advise_huge(a):
+        pass
 
 
 def sort_numbers(xs: np.ndarray, descending: bool) -> np.ndarray:
