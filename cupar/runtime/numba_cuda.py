@@ -74,8 +74,7 @@ def bound_names(stmts) -> set[str]:
             case SortIndices():
                 names.update({s.perm, s.left, s.right})
         names.update(filter(None, [getattr(s, "index", None)]))
-        names.update(getattr(s, "acc", ()) + getattr(s, "out", ()) if not
-                     isinstance(s, KFunction) else ())
+        names.update(getattr(s, "acc", ()) + getattr(s, "out", ()))
         if isinstance(s, (Reduce, Scan)):
             c = s.combine
             names.update(c.left + c.right + tuple(IDENT.findall(" ".join(c.out))))
