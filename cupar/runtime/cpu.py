@@ -150,26 +150,31 @@ def load_module(path: Path, fresh: bool = False):
     return module
 
 
-def flatten_arg(value, out: list) -> None:
+def host_array(value):
+    """An argument's array part as the cpu code takes it, or None when it is no array."""
+    return np.ascontiguousarray(value) if isinstance(value, np.ndarray) else None
+
+
+def flatten_arg(value, out: list, array=host_array) -> None:
+    """The scalar and array parts of an argument, in order; `array` converts array parts."""
     if isinstance(value, tuple):
         for v in value:
-            flatten_arg(v, out)
+            flatten_arg(v, out, array)
     elif hasattr(value, "columns"):  # a TupleSeq
         for c in value.columns:
-            flatten_arg(c, out)
-    elif isinstance(value, np.ndarray):
-        out.append(np.ascontiguousarray(value))
+            flatten_arg(c, out, array)
     else:
-        out.append(value)
+        converted = array(value)
+        out.append(value if converted is None else converted)
 
 
-def rebuild(parts, t):
-    """A flat result back into cupar's representation of type `t`."""
+def rebuild(parts, t, wrap=lambda a: a):
+    """A flat result back into cupar's representation of type `t` (`wrap`: for arrays)."""
     from ..dsl.values import TupleSeq, coerce
     if isinstance(t, Tuple):
-        return tuple(rebuild(parts, e) for e in t.elems)
+        return tuple(rebuild(parts, e, wrap) for e in t.elems)
     if isinstance(t, Seq) and isinstance(t.elem, Tuple):
-        return TupleSeq(rebuild(parts, Seq(e, t.length)) for e in t.elem.elems)
+        return TupleSeq(rebuild(parts, Seq(e, t.length), wrap) for e in t.elem.elems)
     if isinstance(t, Scalar):
         return coerce(next(parts), t)
-    return next(parts)
+    return wrap(next(parts))

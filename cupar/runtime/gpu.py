@@ -18,12 +18,11 @@ from numba import cuda
 
 from ..compiler.kernel_ir import KernelProgram
 from ..compiler.lower import NotLowered, lower_to_kernels
-from ..compiler.types import Scalar, Seq, Tuple
 from numba.cuda.cudadrv.driver import CudaAPIError
 
 from ..errors import CuparIndexError, CuparValueError, DeviceMemoryError
 from . import cuda_lib
-from .cpu import VERSION, cache_dir, intact, load_module, write_entry
+from .cpu import VERSION, cache_dir, flatten_arg, intact, load_module, rebuild, write_entry
 from .cuda_schemes import NotForGpu
 from .device_array import DeviceArray
 from .numba_cuda import generate_cuda_source
@@ -52,7 +51,7 @@ class GpuCompiled:
     def __call__(self, args: tuple):
         flat = []
         for a in args:
-            flatten_arg(a, flat)
+            flatten_arg(a, flat, device_part)
         try:
             with np.errstate(all="ignore"):  # the driver's scalar code computes as NumPy does
                 parts = self.entry(*flat)
@@ -60,7 +59,7 @@ class GpuCompiled:
             raise self.located(exc) from None
         except CudaAPIError as exc:
             raise out_of_memory(exc) from None
-        return rebuild(iter(parts), self.kernels.result_type)
+        return rebuild(iter(parts), self.kernels.result_type, DeviceArray)
 
     def located(self, exc: Exception) -> Exception:
         text = str(exc.args[0]) if exc.args else ""
@@ -93,17 +92,9 @@ def compile_for_gpu(program) -> GpuCompiled | str:
         return GpuCompiled(kernels, source, load_module(path))
 
 
-def flatten_arg(value, out: list) -> None:
-    if isinstance(value, tuple):
-        for v in value:
-            flatten_arg(v, out)
-    elif hasattr(value, "columns"):  # a TupleSeq
-        for c in value.columns:
-            flatten_arg(c, out)
-    elif is_array(value):
-        out.append(to_device(value))
-    else:
-        out.append(value)
+def device_part(value):
+    """An argument's array part on the device, or None when it is no array."""
+    return to_device(value) if is_array(value) else None
 
 
 def is_array(value) -> bool:
@@ -116,18 +107,6 @@ def has_cuda_interface(value) -> bool:
         return value.__cuda_array_interface__ is not None
     except AttributeError:
         return False
-
-
-def rebuild(parts, t):
-    """A flat result back into cupar's representation, arrays staying on the device."""
-    from ..dsl.values import TupleSeq, coerce
-    if isinstance(t, Tuple):
-        return tuple(rebuild(parts, e) for e in t.elems)
-    if isinstance(t, Seq) and isinstance(t.elem, Tuple):
-        return TupleSeq(rebuild(parts, Seq(e, t.length)) for e in t.elem.elems)
-    if isinstance(t, Scalar):
-        return coerce(next(parts), t)
-    return DeviceArray(next(parts))
 
 
 def results_to_device(value):
