@@ -94,14 +94,14 @@ def triad_bandwidth(n: int, repeat: int) -> dict:
 def add_cupar(case: Case, impls: dict, record: dict) -> None:
     """cupar's column, unless the program would fall back to the interpreter (then skipped,
     with the reason, and never timed)."""
-    fn, args = case.program, case.args
+    fn, args, keywords = case.program, case.program_args(), case.program_keywords()
     reason = CPU.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
     if isinstance(reason, str):
         message = f"cupar falls back to the interpreter: {reason}"
         print(f"  SKIP {case.name}/cupar: {message}")
         record["skipped"]["cupar"] = message
         return
-    impls["cupar"] = lambda: fn(*args, target_place=CPU)
+    impls["cupar"] = lambda: fn(*args, target_place=CPU, **keywords)
     serial = serialised_loops(reason, args)
     if serial:
         print(f"  note {case.name}/cupar: {serial}")

@@ -140,8 +140,10 @@ def add_cupar(case: Case, impls: dict, record: dict) -> None:
         record["fail"]["cupar"] = f"raised {type(exc).__name__} in to_device: {exc}"
         print(f"  FAIL {case.name}/cupar: {record['fail']['cupar']}")
         return
-    fn = case.program
-    impls["cupar"] = lambda: fn(*args, target_place=GPU)
+    fn, keywords = case.program, {}
+    if case.out_arg:
+        args, keywords = args[:-1], {"out": args[-1]}
+    impls["cupar"] = lambda: fn(*args, target_place=GPU, **keywords)
 
 
 def implementations(case: Case, cupy: Cupy, record: dict) -> dict:

@@ -15,14 +15,16 @@ import threading
 import numpy as np
 
 from ..compiler.ir import Program
-from ..compiler.pipeline import compile_program, dump_observer
+from ..compiler.pipeline import REFERENCE_STAGE, compile_program, dump_observer
 from ..compiler.resolve import MISSING
 from ..compiler.types import canonical
 from ..compiler.frontend import parse_function
 from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnavailableError,
                       message, show_full_traceback)
+from ..runtime.cpu import rebuild
 from ..runtime.device_array import DeviceArray
 from . import places
+from .outputs import fill, flat_outs
 from .values import as_array, type_of_value
 
 
@@ -73,7 +75,7 @@ class ParallelFunction:
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
 
-    def __call__(self, *args, target_place=None, **keywords):
+    def __call__(self, *args, target_place=None, out=None, **keywords):
         try:
             if keywords:
                 raise self.keyword_error(next(iter(keywords)))
@@ -86,6 +88,8 @@ class ParallelFunction:
                     self._by_signature[signature] = stages
             values = tuple(place.prepare(prepare(a)) for a in args)
             try:
+                if out is not None:
+                    return self.call_into(place, stages, values, out)
                 return place.execute(stages, values)
             except CuparError:
                 raise
@@ -96,6 +100,14 @@ class ParallelFunction:
             if show_full_traceback():
                 raise
             raise err.with_traceback(None) from None
+
+    def call_into(self, place, stages: dict, values: tuple, out):
+        """The call with `out=`: results written into the caller's arrays (see outputs)."""
+        where = caller_loc()
+        result_type = stages[REFERENCE_STAGE].main.result_type
+        outs = flat_outs(out, result_type, where)
+        parts = place.execute_parts(stages, values, outs)
+        return rebuild(iter(fill(outs, parts, where)), result_type)
 
     def keyword_error(self, keyword: str) -> CuparTypeError:
         params = ", ".join(p.name for p in self.parsed.params)

@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from ..errors import CuparError, PlaceUnavailableError
-from ..runtime.cpu import compile_kernels  # imports Numba: cpu is the default place
+from ..runtime.cpu import compile_kernels, flatten_arg  # imports Numba: cpu is the default
 from ..compiler.pipeline import REFERENCE_STAGE
 from ..runtime.device_array import DeviceArray
 from .interpreter import Interpreter
@@ -49,6 +49,13 @@ class Place(abc.ABC):
     def execute(self, stages: dict, args: tuple):
         """Run a compiled function on `args` (already checked against its parameter types).
         `stages` holds the Program after every compiler pass, by pass name."""
+
+    def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
+        """The call's flat results, given the caller's out arrays (one per part, or None).
+        Here: computed as usual, for the caller to copy in; a place may write into them."""
+        parts: list = []
+        flatten_arg(self.execute(stages, args), parts, array=lambda v: None)
+        return parts
 
 
 class Interpreted(Place):
@@ -84,8 +91,17 @@ class Cpu(Place):
         compiled = self.compiled_or_reason(stages)
         if isinstance(compiled, str):
             return Interpreter(list(stages.values())[-1]).run(args)
+        return self.replaying_errors(stages, args, lambda: compiled(args))
+
+    def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
+        compiled = self.compiled_or_reason(stages)
+        if isinstance(compiled, str):
+            return super().execute_parts(stages, args, outs)
+        return self.replaying_errors(stages, args, lambda: compiled.parts(args, outs))
+
+    def replaying_errors(self, stages: dict, args: tuple, call):
         try:
-            return compiled(args)
+            return call()
         except CuparError:
             # Compiled code knows where it failed, not the values involved; on inputs small
             # enough, the interpreter replays the call to report the exact error.

@@ -25,12 +25,13 @@ from numba.core.errors import NumbaWarning
 
 from ..compiler.kernel_ir import KernelProgram
 from ..compiler.lower import NotLowered, lower_to_kernels
+from ..compiler.outputs import writing_into
 from ..compiler.types import Scalar, Seq, Tuple
 from ..errors import CuparIndexError, CuparValueError
 from .numba_cpu import generate_source
 
 VERSION = "0.1.0"
-_lock = threading.Lock()
+_lock = threading.RLock()  # writing_into compiles under it
 
 
 def cache_dir() -> Path:
@@ -56,19 +57,55 @@ class Compiled:
             module = load_module(module_path, fresh=True)
         self.entry = getattr(module, kernels.entry.name)
         self.warm = False
+        self._into: Compiled | None = None  # the variant writing into the caller's arrays
+        self.out_params: tuple = ()
 
-    def __call__(self, args: tuple):
+    def __call__(self, args: tuple, outs: list | None = None):
+        """The call's value; `outs` (flat, one per result part, None where the caller gave
+        none) are written into where the program allows, see `parts`."""
+        return rebuild(iter(self.parts(args, outs)), self.kernels.result_type)
+
+    def parts(self, args: tuple, outs: list | None = None) -> list:
+        """The flat results. With `outs`, a result the program allocates at its top level is
+        written straight into the caller's array when that array has the right shape, is
+        contiguous and shares no memory with an argument; the caller copies the others."""
         flat = []
         for a in args:
             flatten_arg(a, flat)
+        if outs and any(o is not None for o in outs) and not overlapping(outs, flat):
+            into = self.writing_into()
+            if into.out_params:
+                return list(into.invoke([*flat, *into.out_arrays(flat, outs)]))
+        return list(self.invoke(flat))
+
+    def invoke(self, flat: list):
         try:
-            if not self.warm:
-                parts = self.first_call(flat)
-            else:
-                parts = self.entry(*flat)
+            return self.first_call(flat) if not self.warm else self.entry(*flat)
         except (ValueError, IndexError) as exc:
             raise self.located(exc) from None
-        return rebuild(iter(parts), self.kernels.result_type)
+
+    def writing_into(self) -> "Compiled":
+        """This program compiled to write its results into arrays passed in (compiled at the
+        first call with `out=`; `out_params` is empty when no result can be)."""
+        with _lock:
+            if self._into is None:
+                kernels, params = writing_into(self.kernels)
+                self._into = compile_kernel_program(kernels) if params else self
+                self._into.out_params = params
+                names = ", ".join(kernels.entry.params[:len(kernels.entry.params) - len(params)])
+                self._into.shapes = [eval(f"lambda {names}: ({', '.join(p.shape)},)",
+                                          {"np": np}) for p in params]
+            return self._into
+
+    def out_arrays(self, flat: list, outs: list) -> list:
+        """For each out parameter, the caller's array if it fits, else a fresh one."""
+        arrays = []
+        for p, shape_of in zip(self.out_params, self.shapes):
+            shape, out = shape_of(*flat), outs[p.part]
+            fits = (isinstance(out, np.ndarray) and out.shape == shape
+                    and out.flags.c_contiguous and out.dtype == np.dtype(p.dtype))
+            arrays.append(out if fits else np.empty(shape, p.dtype))
+        return arrays
 
     def first_call(self, flat: list):
         """The first call loads Numba's cached machine code or compiles; a damaged Numba
@@ -99,13 +136,26 @@ def compile_kernels(program) -> Compiled | str:
         kernels = lower_to_kernels(program)
     except NotLowered as exc:
         return str(exc)
+    with _lock:
+        return compile_kernel_program(kernels)
+
+
+def compile_kernel_program(kernels: KernelProgram) -> Compiled:
+    """Generate, cache on disk and load (the caller holds `_lock`)."""
     source = generate_source(kernels)
     digest = hashlib.sha256(f"{VERSION}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"k{digest}.py"
-    with _lock:
-        if not intact(path, source):
-            write_entry(path, source)
-        return Compiled(kernels, source, path)
+    if not intact(path, source):
+        write_entry(path, source)
+    return Compiled(kernels, source, path)
+
+
+def overlapping(outs: list, flat: list) -> bool:
+    """Whether a caller's out array may share memory with an argument (NumPy's test of
+    bounds): the results are then computed apart and copied in."""
+    arrays = [a for a in flat if isinstance(a, np.ndarray)]
+    return any(isinstance(o, np.ndarray) and np.may_share_memory(o, a)
+               for o in outs for a in arrays)
 
 
 def intact(path: Path, source: str) -> bool:
@@ -119,7 +169,7 @@ def intact(path: Path, source: str) -> bool:
     except (OSError, UnicodeDecodeError):
         pass
     warnings.warn(f"cupar: discarding a damaged kernel cache entry {path}", RuntimeWarning,
-                  stacklevel=4)
+                  stacklevel=5)
     for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
         stale.unlink(missing_ok=True)
     return False

@@ -228,48 +228,49 @@ def reduce_source(r: Reduce, indent: str, par: bool = False) -> list[str]:
                     *parallel]
 
 
-LANES = 8
+LANES = 128  # accumulators per chunk: eight AVX-512 registers of float32
 
 
 def interleaved(r: Reduce, indent: str) -> list[str]:
-    """A commutative reduction: each chunk folds LANES interleaved accumulators, which
-    the compiler can keep in one vector register; then lanes and chunks are combined."""
-    deeper, body_indent = indent + "    ", indent + "        "
-    chunk, lo, hi, nch, base, end = (f"{r.acc[0]}_{x}"
-                                     for x in ("c", "lo", "hi", "n", "base", "end"))
+    """A commutative reduction: each chunk folds element k of every run of LANES elements
+    into accumulator k, an array of LANES. The loop over k has no dependency between its
+    iterations, so LLVM vectorises it without reassociating anything; then the lanes and
+    the chunks are combined."""
+    deeper, inner = indent + "    ", indent + "        "
+    chunk, lo, hi, nch, base, end, k = (f"{r.acc[0]}_{x}" for x in
+                                        ("c", "lo", "hi", "n", "base", "end", "k"))
     part = tuple(f"{a}_part" for a in r.acc)
-    lanes = [tuple(f"{a}_lane{k}" for a in r.acc) for k in range(LANES)]
-    lines = [f"{indent}{nch} = min({r.stop} // {LANES}, CHUNKS)",
-             *(f"{indent}{p} = np.empty({nch}, np.{d})" for p, d in zip(part, r.dtypes)),
-             f"{indent}for {chunk} in prange({nch}):",
-             f"{deeper}{lo} = {chunk} * {r.stop} // {nch}",
-             f"{deeper}{hi} = ({chunk} + 1) * {r.stop} // {nch}"]
+    lanes = tuple(f"{a}_lanes" for a in r.acc)
+    lane = lambda j: tuple(f"{a}[{j}]" for a in lanes)  # noqa: E731
     # An index used only as a subscript can be unsigned, which spares Numba's negative-index
     # test on every load and lets LLVM vectorise the lanes.
     unsigned = only_subscript(r.index, r.body, r.elem)
     index = (lambda e: f"np.uint64({e})") if unsigned else (lambda e: e)
-    for k, lane in enumerate(lanes):
-        lines += [f"{deeper}{r.index} = {index(f'{lo} + {k}')}",
-                  *statements(r.body, deeper, True),
-                  *(f"{deeper}{a} = {e}" for a, e in zip(lane, r.elem))]
-    lines += [f"{deeper}{end} = {lo} + ({hi} - {lo}) // {LANES} * {LANES}",
-              f"{deeper}for {base} in range({lo} + {LANES}, {end}, {LANES}):"]
-    for k, lane in enumerate(lanes):
-        lines += [f"{body_indent}{r.index} = {index(f'{base} + {k}')}",
-                  *statements(r.body, body_indent, True),
-                  *fold(r, lane, r.elem, body_indent, True)]
-    lines += [f"{deeper}for {r.index} in range({end}, {hi}):",
-              *statements(r.body, body_indent, True), *fold(r, lanes[0], r.elem, body_indent, True)]
-    step = 1
-    while step < LANES:
-        for k in range(0, LANES, 2 * step):
-            lines += fold(r, lanes[k], lanes[k + step], deeper, True)
-        step *= 2
-    lines += [*(f"{deeper}{p}[{chunk}] = {a}" for p, a in zip(part, lanes[0])),
-              *raise_flagged(r.body + r.combine.body, indent),
-              f"{indent}for {chunk} in range({nch}):",
-              *fold(r, r.acc, tuple(f"{p}[{chunk}]" for p in part), deeper)]
-    return lines
+    element = lambda start, fold_into, ind: [  # noqa: E731
+        f"{ind}{r.index} = {index(start)}", *statements(r.body, ind, True), *fold_into(ind)]
+    return [
+        f"{indent}{nch} = min({r.stop} // {LANES}, CHUNKS)",
+        *(f"{indent}{p} = np.empty({nch}, np.{d})" for p, d in zip(part, r.dtypes)),
+        f"{indent}for {chunk} in prange({nch}):",
+        f"{deeper}{lo} = {chunk} * {r.stop} // {nch}",
+        f"{deeper}{hi} = ({chunk} + 1) * {r.stop} // {nch}",
+        *(f"{deeper}{a} = np.empty({LANES}, np.{d})" for a, d in zip(lanes, r.dtypes)),
+        f"{deeper}for {k} in range({LANES}):",
+        *element(f"{lo} + {k}", lambda ind: [f"{ind}{a} = {e}"
+                                             for a, e in zip(lane(k), r.elem)], inner),
+        f"{deeper}{end} = {lo} + ({hi} - {lo}) // {LANES} * {LANES}",
+        f"{deeper}for {base} in range({lo} + {LANES}, {end}, {LANES}):",
+        f"{inner}for {k} in range({LANES}):",
+        *element(f"{base} + {k}", lambda ind: fold(r, lane(k), r.elem, ind, True),
+                 inner + "    "),
+        f"{deeper}for {base} in range({end}, {hi}):",
+        *element(base, lambda ind: fold(r, lane(0), r.elem, ind, True), inner),
+        f"{deeper}for {k} in range(1, {LANES}):",
+        *fold(r, lane(0), lane(k), inner, True),
+        *(f"{deeper}{p}[{chunk}] = {a}" for p, a in zip(part, lane(0))),
+        *raise_flagged(r.body + r.combine.body, indent),
+        f"{indent}for {chunk} in range({nch}):",
+        *fold(r, r.acc, tuple(f"{p}[{chunk}]" for p in part), deeper)]
 
 
 def only_subscript(index: str, body, exprs=()) -> bool:
