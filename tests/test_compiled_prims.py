@@ -6,6 +6,7 @@ Data for sums and scans is integer-valued, so reassociation in parallel code can
 result; everything else must agree exactly or, for floats, within a dtype-derived tolerance.
 """
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +122,31 @@ def test_movement(dtype, data):
 def test_rows(dtype, data):
     m = data.draw(matrices(dtype, integral=True))
     agree(rows, m, terms=max(m.shape[1], 1))
+
+
+@parallel
+def windows(x, lo, hi, starts):
+    return (gather(x, bounded_range(lo, hi)),
+            map(lambda s: sum(gather(x, bounded_range(s, s + 3))), starts))
+
+
+@given(data=st.data())
+@examples(40)
+def test_gather_of_a_range_checks_like_python(data):
+    """A gathered index range is checked once when wholly inside, else per element: ranges
+    reaching past either end, negative ones (counted from the end) and ones crossing zero
+    must give the interpreter's value or its error."""
+    x = data.draw(arrays("int64", integral=True))
+    n = len(x)
+    lo, hi = data.draw(st.integers(-n - 2, n + 2)), data.draw(st.integers(-n - 2, n + 2))
+    starts = np.array(data.draw(st.lists(st.integers(-n - 3, n + 1), max_size=5)), np.int64)
+    outcomes = []
+    for place in (cpu, here):
+        try:
+            outcomes.append(windows(x, lo, hi, starts, target_place=place))
+        except cupar.errors.CuparIndexError:
+            outcomes.append("index error")
+    if "index error" in outcomes:
+        assert outcomes[0] == outcomes[1] == "index error", outcomes
+    else:
+        assert_close(*outcomes)

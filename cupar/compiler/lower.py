@@ -218,15 +218,22 @@ class Lowerer(SequenceRules):
                 return value
         raise NotLowered(f"element of {xs!r}")
 
-    def checked(self, i: str, xs, out: list, loc: Loc, what: str) -> str:
-        """Python's index rule: negative counts from the end; outside is an error."""
+    def checked(self, i: str, xs, out: list, loc: Loc, what: str,
+                inside: str | None = None) -> str:
+        """Python's index rule: negative counts from the end; outside is an error. With
+        `inside`, the name of a flag saying every index is known to be in range, the test is
+        made only when the flag is false."""
         n, j = length_of(xs), self.fresh("j")
-        out.append(Assign(j, f"({i} + {n} if {i} < 0 else {i})"))
+        wrap = Assign(j, f"({i} + {n} if {i} < 0 else {i})")
         message = f"{what} index is out of range"
         # one unsigned comparison tests both ends (it costs a random gather 1.4x otherwise);
         # after a flagged failure inside a parallel loop, read a harmless element
-        out.append(If(f"np.uint64({j}) >= np.uint64({n})",
-                      (self.fail("index", message, loc), Assign(j, "0")), ()))
+        test = If(f"np.uint64({j}) >= np.uint64({n})",
+                  (self.fail("index", message, loc), Assign(j, "0")), ())
+        if inside is None:
+            out += [wrap, test]
+        else:
+            out += [Assign(j, i), If(f"not {inside}", (wrap, test), ())]
         return j
 
     def materialize(self, xs, out: list):

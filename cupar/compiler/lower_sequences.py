@@ -21,6 +21,8 @@ class SequenceRules:
     # -- sequences: producers -------------------------------------------------------------
     def same_lengths(self, name: str, seqs, loc: Loc, out: list) -> None:
         for other in seqs[1:]:
+            if length_of(other) == length_of(seqs[0]):
+                continue
             message = f"{name} got sequences of different lengths"
             out.append(If(f"{length_of(seqs[0])} != {length_of(other)}",
                           (self.fail("value", message, loc),), ()))
@@ -42,11 +44,12 @@ class SequenceRules:
         return self.materialize(args[0], out).cols
 
     def p_indices(self, let, prim, args, out):
-        return Delayed(length_of(args[0]), lambda i, stmts: i, let.var.type)
+        return Delayed(length_of(args[0]), lambda i, stmts: i, let.var.type, start="0")
 
     def p_range(self, let, prim, args, out):
         if len(args) == 1:
-            return Delayed(f"max(np.int64({args[0]}), 0)", lambda i, stmts: i, let.var.type)
+            return Delayed(f"max(np.int64({args[0]}), 0)", lambda i, stmts: i, let.var.type,
+                           start="0")
         if len(args) == 2:
             return self.p_bounded_range(let, prim, args, out)
         lo, hi, step = (self.emit(out, f"np.int64({a})") for a in args)
@@ -59,13 +62,19 @@ class SequenceRules:
         lo = self.fresh("lo")
         out.append(Assign(lo, f"np.int64({args[0]})"))
         return Delayed(f"max(np.int64({args[1]}) - {lo}, 0)",
-                       lambda i, stmts: f"({lo} + {i})", let.var.type)
+                       lambda i, stmts: f"({lo} + {i})", let.var.type, start=lo)
 
     def p_gather(self, let, prim, args, out):
         xs, idx = args
+        inside = None
+        if isinstance(idx, Delayed) and idx.start is not None:
+            # an index range is checked once, here; elements are then checked only when it
+            # is not wholly inside (a loop-invariant test the compiler hoists)
+            inside = self.emit(out, f"({length_of(idx)} == 0 or (0 <= {idx.start} and "
+                                    f"{idx.start} + {length_of(idx)} <= {length_of(xs)}))")
         return Delayed(length_of(idx), lambda i, stmts: self.element(
-            xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather"), stmts),
-            let.var.type)
+            xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather",
+                             inside), stmts), let.var.type)
 
     def p_replicate(self, let, prim, args, out):
         x, n = args

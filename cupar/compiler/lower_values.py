@@ -44,6 +44,7 @@ class Delayed:
     length: str
     elem: Callable  # (index expression, statements list) -> element value
     type: Seq
+    start: str | None = None  # an index range: element i is `start + i` (gather checks once)
 
 
 @dataclass
