@@ -6,6 +6,7 @@ folds its elements in order, then the chunk results are folded in order; the ope
 associative, so any operator works, tuple-valued ones too, with no atomics and no reliance
 on Numba's reduction-variable detection. A scan folds several segments of each chunk in
 step, so that their dependency chains overlap. Large fresh arrays are given huge pages.
+float32 `exp` and `log` are inlined polynomials (vector_math), so maps using them vectorise.
 Errors raise `ValueError("cupar:<code>")`, which the runtime turns back into the located
 cupar error of that code.
 """
@@ -27,6 +28,7 @@ import numpy as np
 from numba import prange
 
 from cupar.runtime.numba_lib import advise_huge, sort_numbers
+from cupar.runtime.vector_math import vexp, vlog
 
 SERIAL_BELOW = {serial}
 CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
@@ -47,7 +49,11 @@ def function_source(fn: KFunction) -> str:
         lines.append("    cupar_err = np.zeros(1, np.int64)")
     lines += statements(fn.body, "    ")
     lines.append(f"    return {fn.result}")
-    return "\n".join(lines)
+    return VECTOR_MATH.sub(lambda m: f"v{m.group(1)}(", "\n".join(lines))
+
+
+# float32 exp and log the compiler can vectorise (float64 ones go on to the C library)
+VECTOR_MATH = re.compile(r"\bnp\.(exp|log)\(")
 
 
 def fail_codes(stmts) -> list[tuple[str, int]]:
