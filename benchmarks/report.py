@@ -114,7 +114,11 @@ def table(results: dict) -> list[str]:
                "`np.dot`, `np.linalg.norm`, `np.cumsum`, `x[idx]`, `out[idx] = x`, `x[x > 0]`, "
                "`np.sort`, `np.add.reduceat` over the CSR rows, the usual max/exp/sum softmax, "
                "and a vectorised Mandelbrot iterating every pixel `limit` times. The Numba sort "
-               "is `np.sort` inside `@njit`.")
+               "is `np.sort` inside `@njit`. The hand-written Numba Black-Scholes and softmax "
+               "call the C library's `expf`/`logf` per element (this llvmlite has no SVML), "
+               "which keeps LLVM from vectorising them; cupar inlines its own float32 `exp` "
+               "and `log` (within 1 ulp), so its loops vectorise. saxpy_reused is cupar's "
+               "`saxpy(a, x, y, out=buf)`.")
     extra = []
     for name in ORDER:
         r = results["rows"].get(name)

@@ -41,11 +41,13 @@ else:
 
 def sort_numbers(xs: np.ndarray, descending: bool) -> np.ndarray:
     out = np.sort(xs)
+    lo = hi = 0
+    if out.dtype.kind == "f":  # sorted, the zeros lie together: find them by bisection
+        zero = out.dtype.type(0)  # of the array's dtype: a Python 0.0 would convert the array
+        lo, hi = np.searchsorted(out, zero, "left"), np.searchsorted(out, zero, "right")
     if descending:
-        out = out[::-1]
-    out = np.ascontiguousarray(out)
-    if out.dtype.kind == "f":
-        zeros = out == 0
-        if zeros.any():
-            out[zeros] = xs[xs == 0]  # stable: zeros keep their input order (and signs)
+        out = np.ascontiguousarray(out[::-1])
+        lo, hi = len(out) - hi, len(out) - lo
+    if hi - lo > 1:
+        out[lo:hi] = xs[xs == 0]  # stable: zeros keep their input order (and signs)
     return out
