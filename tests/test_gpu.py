@@ -70,6 +70,19 @@ def test_device_arrays_pass_between_calls_without_host_copies(monkeypatch):
     assert len(copies) == 1  # a host argument is copied once
 
 
+def test_out_device_array_is_written_in_place():
+    d, buf = gpu.to_device(X), gpu.to_device(np.zeros_like(X))
+    assert axpy(np.float32(2), d, d, target_place=gpu, out=buf) is buf
+    np.testing.assert_array_equal(np.asarray(buf), 3 * X)
+    stages = axpy.stages_for(axpy.argument_types((np.float32(2), d, d)))
+    assert [p.part for p in gpu.compiled_or_reason(stages).writing_into().out_params] == [0]
+    assert axpy(np.float32(1), buf, d, target_place=gpu, out=buf) is buf  # aliases: copied
+    np.testing.assert_array_equal(np.asarray(buf), 4 * X)
+    host = np.empty_like(X)  # a host out at gpu0 is filled by a copy
+    assert axpy(np.float32(2), d, d, target_place=gpu, out=host) is host
+    np.testing.assert_array_equal(host, 3 * X)
+
+
 def test_numba_device_arrays_are_taken_in_place():
     from numba import cuda
     d = cuda.to_device(X)

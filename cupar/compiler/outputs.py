@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from .kernel_ir import Alloc, Assign, KernelProgram
 
 
@@ -61,3 +63,10 @@ def uses_only(exprs, names: set) -> bool:
             if isinstance(node, ast.Name) and node.id not in names and node.id != "np":
                 return False
     return True
+
+
+def shape_functions(program: KernelProgram, outs: tuple) -> list:
+    """For each out parameter, a Python function of the entry's other (flat) arguments giving
+    the shape the result will have, so the caller can check its array before the call."""
+    names = ", ".join(program.entry.params[:len(program.entry.params) - len(outs)])
+    return [eval(f"lambda {names}: ({', '.join(o.shape)},)", {"np": np}) for o in outs]

@@ -91,23 +91,14 @@ class Cpu(Place):
         compiled = self.compiled_or_reason(stages)
         if isinstance(compiled, str):
             return Interpreter(list(stages.values())[-1]).run(args)
-        return self.replaying_errors(stages, args, lambda: compiled(args))
+        return replaying_errors(stages, args, lambda: compiled(args))
 
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
         compiled = self.compiled_or_reason(stages)
         if isinstance(compiled, str):
             return super().execute_parts(stages, args, outs)
-        return self.replaying_errors(stages, args, lambda: compiled.parts(args, outs))
+        return replaying_errors(stages, args, lambda: compiled.parts(args, outs))
 
-    def replaying_errors(self, stages: dict, args: tuple, call):
-        try:
-            return call()
-        except CuparError:
-            # Compiled code knows where it failed, not the values involved; on inputs small
-            # enough, the interpreter replays the call to report the exact error.
-            if sum(np.size(a) for a in args if isinstance(a, np.ndarray)) <= REPLAY_LIMIT:
-                Interpreter(stages[REFERENCE_STAGE]).run(args)
-            raise
 
 
 class Gpu(Place):
@@ -169,13 +160,27 @@ class Gpu(Place):
         if isinstance(compiled, str):  # not for the GPU yet: cpu, results moved over
             from ..runtime.gpu import results_to_device
             return results_to_device(cpu.execute(stages, tuple(map(to_host, args))))
-        try:
-            return compiled(args)
-        except CuparError:
-            host = tuple(map(to_host, args))
-            if sum(np.size(a) for a in host if isinstance(a, np.ndarray)) <= REPLAY_LIMIT:
-                Interpreter(stages[REFERENCE_STAGE]).run(host)
-            raise
+        return replaying_errors(stages, args, lambda: compiled(args))
+
+    def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
+        compiled = self.compiled_or_reason(stages)
+        if isinstance(compiled, str):
+            return super().execute_parts(stages, args, outs)
+        return replaying_errors(stages, args, lambda: compiled.parts(args, outs))
+
+
+
+def replaying_errors(stages: dict, args: tuple, call):
+    """`call()`; when compiled code raises a cupar error, which knows where it failed but not
+    the values involved, the interpreter replays the call on inputs small enough to report
+    the exact error."""
+    try:
+        return call()
+    except CuparError:
+        host = tuple(map(to_host, args))
+        if sum(np.size(a) for a in host if isinstance(a, np.ndarray)) <= REPLAY_LIMIT:
+            Interpreter(stages[REFERENCE_STAGE]).run(host)
+        raise
 
 
 def cuda_missing() -> str | None:

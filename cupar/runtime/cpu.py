@@ -25,7 +25,7 @@ from numba.core.errors import NumbaWarning
 
 from ..compiler.kernel_ir import KernelProgram
 from ..compiler.lower import NotLowered, lower_to_kernels
-from ..compiler.outputs import writing_into
+from ..compiler.outputs import shape_functions, writing_into
 from ..compiler.types import Scalar, Seq, Tuple
 from ..errors import CuparIndexError, CuparValueError
 from .numba_cpu import generate_source
@@ -92,9 +92,7 @@ class Compiled:
                 kernels, params = writing_into(self.kernels)
                 self._into = compile_kernel_program(kernels) if params else self
                 self._into.out_params = params
-                names = ", ".join(kernels.entry.params[:len(kernels.entry.params) - len(params)])
-                self._into.shapes = [eval(f"lambda {names}: ({', '.join(p.shape)},)",
-                                          {"np": np}) for p in params]
+                self._into.shapes = shape_functions(kernels, params)
             return self._into
 
     def out_arrays(self, flat: list, outs: list) -> list:

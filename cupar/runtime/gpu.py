@@ -18,6 +18,7 @@ from numba import cuda
 
 from ..compiler.kernel_ir import KernelProgram
 from ..compiler.lower import NotLowered, lower_to_kernels
+from ..compiler.outputs import shape_functions, writing_into
 from numba.cuda.cudadrv.driver import CudaAPIError
 
 from ..errors import CuparIndexError, CuparValueError, DeviceMemoryError
@@ -27,7 +28,7 @@ from .cuda_schemes import NotForGpu
 from .device_array import DeviceArray
 from .numba_cuda import generate_cuda_source
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # writing_into compiles under it
 
 
 def to_device(value):
@@ -47,19 +48,62 @@ class GpuCompiled:
     def __init__(self, kernels: KernelProgram, source: str, module):
         self.kernels, self.source = kernels, source
         self.entry = getattr(module, kernels.entry.name)
+        self._into: GpuCompiled | None = None  # the variant writing into the caller's arrays
+        self.out_params: tuple = ()
 
-    def __call__(self, args: tuple):
+    def __call__(self, args: tuple, outs: list | None = None):
+        return rebuild(iter(self.parts(args, outs)), self.kernels.result_type)
+
+    def parts(self, args: tuple, outs: list | None = None) -> list:
+        """The flat results (arrays as DeviceArrays). With `outs`, a map's output is written
+        straight into the caller's device array when it fits and overlaps no argument (as
+        at cpu); the caller copies the others."""
         flat = []
         for a in args:
             flatten_arg(a, flat, device_part)
+        entry, given = self.entry, []
+        if outs and any(is_device(o) for o in outs) and not overlapping(outs, flat):
+            into = self.writing_into()
+            if into.out_params:
+                entry, given = into.entry, into.out_arrays(flat, outs)
         try:
             with np.errstate(all="ignore"):  # the driver's scalar code computes as NumPy does
-                parts = self.entry(*flat)
+                parts = list(entry(*flat, *(device for device, _ in given)))
         except (ValueError, IndexError) as exc:
             raise self.located(exc) from None
         except CudaAPIError as exc:
             raise out_of_memory(exc) from None
-        return rebuild(iter(parts), self.kernels.result_type, DeviceArray)
+        for (_, mine), p in zip(given, self.out_params):  # the caller's own objects back
+            if mine is not None:
+                parts[p.part] = mine
+        return [DeviceArray(p) if hasattr(p, "copy_to_host") else p for p in parts]
+
+    def writing_into(self) -> "GpuCompiled":
+        """This program compiled to write results into device arrays passed in."""
+        with _lock:
+            if self._into is None:
+                kernels, params = writing_into(self.kernels)
+                self._into = self
+                if params:
+                    try:
+                        self._into = compile_gpu_kernels(kernels)
+                    except NotForGpu:
+                        params = ()
+                self._into.out_params = params
+                self._into.shapes = shape_functions(kernels, params)
+            return self._into
+
+    def out_arrays(self, flat: list, outs: list) -> list:
+        """(device array, the caller's object or None) for each out parameter: the caller's
+        array where it fits, else a fresh one."""
+        arrays = []
+        for p, shape_of in zip(self.out_params, self.shapes):
+            shape, out = tuple(int(d) for d in shape_of(*flat)), outs[p.part]
+            fits = (is_device(out) and tuple(out.shape) == shape
+                    and np.dtype(out.dtype) == np.dtype(p.dtype) and contiguous(out))
+            arrays.append((to_device(out), out) if fits else (cuda_lib.empty(shape, p.dtype),
+                                                               None))
+        return arrays
 
     def located(self, exc: Exception) -> Exception:
         text = str(exc.args[0]) if exc.args else ""
@@ -79,10 +123,13 @@ def out_of_memory(exc: Exception) -> Exception:
 def compile_for_gpu(program) -> GpuCompiled | str:
     """The compiled program, or why the GPU cannot run it (a NotLowered or NotForGpu text)."""
     try:
-        kernels = lower_to_kernels(program)
-        source = generate_cuda_source(kernels, cuda_lib.BLOCK, cuda_lib.RUN)
+        return compile_gpu_kernels(lower_to_kernels(program))
     except (NotLowered, NotForGpu) as exc:
         return str(exc)
+
+
+def compile_gpu_kernels(kernels: KernelProgram) -> GpuCompiled:
+    source = generate_cuda_source(kernels, cuda_lib.BLOCK, cuda_lib.RUN)
     target = f"cuda-{cuda_lib.BLOCK}-{cuda_lib.MAX_BLOCKS}-{cuda_lib.SIMULATED}"
     digest = hashlib.sha256(f"{VERSION}\n{target}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"g{digest}.py"
@@ -95,6 +142,36 @@ def compile_for_gpu(program) -> GpuCompiled | str:
 def device_part(value):
     """An argument's array part on the device, or None when it is no array."""
     return to_device(value) if is_array(value) else None
+
+
+def is_device(value) -> bool:
+    return isinstance(value, DeviceArray) or hasattr(value, "copy_to_host") or \
+        has_cuda_interface(value)
+
+
+def contiguous(value) -> bool:
+    strides = to_device(value).strides
+    itemsize, expected = np.dtype(value.dtype).itemsize, []
+    for extent in reversed(tuple(value.shape)):
+        expected.insert(0, itemsize)
+        itemsize *= extent
+    return tuple(strides) == tuple(expected) or value.size == 0
+
+
+def span(value) -> tuple[int, int]:
+    """The device bytes an array covers, as [start, end)."""
+    device = to_device(value)
+    interface = getattr(device, "__cuda_array_interface__", None)
+    # the CUDA simulator's arrays have no interface: they are NumPy arrays in host memory
+    start = interface["data"][0] if interface else device._ary.ctypes.data
+    return start, start + device.size * np.dtype(device.dtype).itemsize
+
+
+def overlapping(outs: list, flat: list) -> bool:
+    """Whether a caller's device out array may share memory with a device argument."""
+    spans = [span(a) for a in flat if is_device(a)]
+    return any(lo < b_hi and b_lo < hi for o in outs if o is not None and is_device(o)
+               for lo, hi in [span(o)] for b_lo, b_hi in spans)
 
 
 def is_array(value) -> bool:
