@@ -28,7 +28,6 @@ import numpy as np
 from numba import prange
 
 from cupar.runtime.numba_lib import advise_huge, sort_numbers
-from cupar.runtime.vector_math import vexp, vlog
 
 SERIAL_BELOW = {serial}
 CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
@@ -36,10 +35,11 @@ CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it ca
 
 
 def generate_source(program: KernelProgram) -> str:
-    parts = [HEADER.format(serial=SERIAL_BELOW)]
-    for fn in reversed(program.functions):  # callees first
-        parts.append(function_source(fn))
-    return "\n\n".join(parts) + "\n"
+    functions = [function_source(fn) for fn in reversed(program.functions)]  # callees first
+    header = HEADER.format(serial=SERIAL_BELOW)
+    if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
+        header += "from cupar.runtime.vector_math import vexp, vlog\n"
+    return "\n\n".join([header, *functions]) + "\n"
 
 
 def function_source(fn: KFunction) -> str:
@@ -54,6 +54,7 @@ def function_source(fn: KFunction) -> str:
 
 # float32 exp and log the compiler can vectorise (float64 ones go on to the C library)
 VECTOR_MATH = re.compile(r"\bnp\.(exp|log)\(")
+VECTOR_MATH_USED = re.compile(r"\bv(exp|log)\(")
 
 
 def fail_codes(stmts) -> list[tuple[str, int]]:
