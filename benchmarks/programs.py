@@ -38,6 +38,31 @@ def nrm2(x):
     return sqrt(sum(map(lambda xi: xi * xi, x)))
 
 
+# -- scans, data movement, sorting --------------------------------------------------------------
+@parallel
+def cumsum(x):
+    return scan(op_add, x)
+
+
+@parallel
+def gather_at(x, idx):
+    return gather(x, idx)
+
+
+@parallel
+def permute_by(x, idx):
+    return permute(x, idx)
+
+
+@parallel
+def positives(x):
+    return filter(lambda xi: xi > 0, x)
+
+
+@parallel
+def sort_ascending(x):
+    return sort(cmp_lt, x)
+
 # -- sparse and dense rows -----------------------------------------------------------------------
 @parallel
 def spmv(values, columns, offsets, x):

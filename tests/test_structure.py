@@ -1,11 +1,13 @@
 """Fusion structure: how many parallel loop nests (kernels) a program compiles to."""
 
+import re
+
 import numpy as np
 import pytest
 
 import cupar
 from cupar import *  # noqa: F403
-from cupar.compiler.kernel_ir import Loop, kernel_count
+from cupar.compiler.kernel_ir import If, Loop, kernel_count
 
 F32 = np.float32
 X = np.arange(8, dtype=F32)
@@ -87,3 +89,35 @@ def test_black_scholes_is_one_loop_with_two_outputs():
     (loop,) = [s for s in body if isinstance(s, Loop)]
     stores = [s for s in loop.body if type(s).__name__ == "Store"]
     assert len(stores) == 2
+
+
+@parallel
+def spmv(values, columns, offsets, x):
+    def row(lo, hi):
+        nonzeros = bounded_range(lo, hi)
+        return sum(map(op_mul, gather(values, nonzeros), gather(x, gather(columns, nonzeros))))
+    return map(lambda i: row(offsets[i], offsets[i + 1]), range(len(offsets) - 1))
+
+
+def test_spmv_rows_are_read_unchecked_when_their_ranges_are_inside():
+    """One kernel; its row loop is made twice: without the per-element checks of the value
+    and column reads when both ranges are wholly inside (the column values themselves are
+    still checked against x), and as it was otherwise."""
+    offsets = np.array([0, 2, 3], np.int32)
+    body = kernels(spmv, X[:3], np.zeros(3, np.int32), offsets, X).entry.body
+    assert kernel_count(body) == 1
+    (loop,) = [s for s in body if isinstance(s, Loop)]
+    (versions,) = [s for s in loop.body if isinstance(s, If) and s.cond.startswith("inside")]
+    assert re.fullmatch(r"inside_\d+ and inside_\d+", versions.cond)
+    fast, slow = versions.then[0], versions.orelse[0]
+    tests = lambda r: [s.cond for s in walk(r.body) if isinstance(s, If)]  # noqa: E731
+    assert not any(t.startswith("not inside") for t in tests(fast))
+    assert len(tests(fast)) == 1  # the column value, read from `columns`, indexing x
+    assert sum(t.startswith("not inside") for t in tests(slow)) == 2
+
+
+def walk(stmts):
+    for s in stmts:
+        yield s
+        for part in (getattr(s, "then", ()), getattr(s, "orelse", ()), getattr(s, "body", ())):
+            yield from walk(part)

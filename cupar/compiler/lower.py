@@ -30,14 +30,17 @@ from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar,
                            unflatten_value)
 from .scalar_code import SCALAR_PRIMS, literal, scalar_expr
 from .types import Scalar, Seq, Tuple
+from .inner_loops import unsigned_inner_reads, unswitch_range_checks
 
 
 def lower_to_kernels(program: Program) -> KernelProgram:
     lowerer = Lowerer(program)
     entry = lowerer.function(program.main)
     others = [f for name, f in lowerer.emitted.items() if name != entry.name]
-    return KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type,
-                         tuple(lowerer.notes))
+    kernels = KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type,
+                            tuple(lowerer.notes))
+    kernels = unswitch_range_checks(kernels, frozenset(lowerer.range_flags))
+    return unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
 
 
 class Lowerer(SequenceRules):
@@ -48,6 +51,12 @@ class Lowerer(SequenceRules):
         self.ids = itertools.count()
         self.depth = 0  # loops we are inside: only depth 0 loops are parallel
         self.notes: list[str] = []  # fusion decisions, for explain
+        # for inner_loops.py: names of range flags and of checked indices; and the indices
+        # of gathered ranges, read unsigned everywhere (no negative-index wrap, so LLVM
+        # sees contiguous reads)
+        self.range_flags: set[str] = set()
+        self.checked_indices: set[str] = set()
+        self.unsigned_reads: set[str] = set()
 
     def fresh(self, base: str) -> str:
         return f"{base}_{next(self.ids)}"
@@ -208,7 +217,7 @@ class Lowerer(SequenceRules):
             case Mat(expr, t, dims):
                 if isinstance(t.elem, Seq):
                     return Mat(f"{expr}[{i}]", t.elem, dims[1:])
-                return f"{expr}[{i}]"
+                return f"{expr}[np.uint64({i})]" if i in self.unsigned_reads else f"{expr}[{i}]"
             case Cols(cols):
                 return tuple(self.element(c, i, out) for c in cols)
             case Delayed(_, elem):
@@ -234,6 +243,9 @@ class Lowerer(SequenceRules):
             out += [wrap, test]
         else:
             out += [Assign(j, i), If(f"not {inside}", (wrap, test), ())]
+            self.range_flags.add(inside)
+            self.unsigned_reads.add(j)
+        self.checked_indices.add(j)
         return j
 
     def materialize(self, xs, out: list):

@@ -69,9 +69,10 @@ class SequenceRules:
         inside = None
         if isinstance(idx, Delayed) and idx.start is not None:
             # an index range is checked once, here; elements are then checked only when it
-            # is not wholly inside (a loop-invariant test the compiler hoists)
-            inside = self.emit(out, f"({length_of(idx)} == 0 or (0 <= {idx.start} and "
-                                    f"{idx.start} + {length_of(idx)} <= {length_of(xs)}))")
+            # is not wholly inside (see inner_loops.py)
+            inside = self.fresh("inside")
+            out.append(Assign(inside, f"({length_of(idx)} == 0 or (0 <= {idx.start} and "
+                                      f"{idx.start} + {length_of(idx)} <= {length_of(xs)}))"))
         return Delayed(length_of(idx), lambda i, stmts: self.element(
             xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather",
                              inside), stmts), let.var.type)

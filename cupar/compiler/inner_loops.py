@@ -1,0 +1,130 @@
+"""Kernel-IR rewrites of the sequential loops inside kernels, run after `lower_to_kernels`.
+
+`unswitch_range_checks`: a gather of an index range (`gather(values, bounded_range(lo, hi))`,
+an SpMV row) tests the whole range once, before the loop that reads it, into a flag; the
+loop then checks each element only `if not <flag>`. That test is loop-invariant, but LLVM
+does not hoist it, and in a short gather-bound loop it costs as much as the reads. So every
+sequential loop testing such flags, set before it, becomes
+
+    if inside_1 and inside_2:
+        <the loop without those tests>
+    else:
+        <the loop as it was>
+
+`unsigned_inner_reads`: inside sequential loops, reads at checked indices (known to be in
+range by then) use an unsigned index, for which Numba emits no negative-index wrap: in
+SpMV's row loop the wrap cost a quarter of the time. Parallel loops keep signed indices:
+there LLVM vectorises random reads into vector gathers, which take signed indices (unsigned
+made a gather 2x slower).
+
+Parallel loops are never made twice: a kernel would be compiled twice, and the structure
+tests count kernels. Both rewrites keep the meaning: a check is removed only where its flag
+says it would pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields, is_dataclass, replace
+
+from .kernel_ir import Assign, If, KernelProgram, Loop, Reduce
+
+
+def unswitch_range_checks(program: KernelProgram, flags: frozenset) -> KernelProgram:
+    """`flags`: the names of the range flags, each tested only as `not <flag>`."""
+    return _each_function(program, lambda body: _unswitch(body, flags, frozenset()))
+
+
+def unsigned_inner_reads(program: KernelProgram, checked: frozenset) -> KernelProgram:
+    """`checked`: the names of the checked indices."""
+    if not checked:
+        return program
+    read = re.compile(r"\[(" + "|".join(map(re.escape, sorted(checked))) + r")\]")
+    unsigned = lambda text: read.sub(r"[np.uint64(\1)]", text)  # noqa: E731
+    return _each_function(program, lambda body: _inner(body, lambda s: _texts(s, unsigned)))
+
+
+def _each_function(program: KernelProgram, change) -> KernelProgram:
+    return replace(program, functions=tuple(replace(f, body=change(f.body))
+                                            for f in program.functions))
+
+
+def _sequential(s) -> bool:
+    return isinstance(s, (Loop, Reduce)) and not s.parallel
+
+
+# -- unswitching ---------------------------------------------------------------------------
+def _unswitch(stmts: tuple, flags: frozenset, decided: frozenset) -> tuple:
+    out = []
+    for s in stmts:
+        tested = _tested(s.body, flags) - _assigned(s.body) - decided if _sequential(s) else ()
+        if tested:
+            fast = _assume(s.body, tested)
+            now = decided | tested
+            s = If(" and ".join(sorted(tested)),
+                   (replace(s, body=_unswitch(fast, flags, now)),),
+                   (replace(s, body=_unswitch(s.body, flags, now)),))
+        else:
+            s = _map_bodies(s, lambda body: _unswitch(body, flags, decided))
+        out.append(s)
+    return tuple(out)
+
+
+def _flag_test(s, flags: frozenset) -> str | None:
+    """The flag `s` tests, if it is `if not <flag>:` (with no else) for one of `flags`."""
+    if isinstance(s, If) and not s.orelse and s.cond.startswith("not "):
+        return s.cond[4:] if s.cond[4:] in flags else None
+    return None
+
+
+def _assume(stmts: tuple, true: frozenset) -> tuple:
+    """`stmts` with every `if not <flag>:` of the flags in `true` removed."""
+    return tuple(_map_bodies(s, lambda body: _assume(body, true)) for s in stmts
+                 if _flag_test(s, true) is None)
+
+
+def _tested(stmts: tuple, flags: frozenset) -> frozenset:
+    return frozenset(filter(None, (_flag_test(s, flags) for s in _walk(stmts))))
+
+
+def _assigned(stmts: tuple) -> frozenset:
+    return frozenset(s.target for s in _walk(stmts) if isinstance(s, Assign))
+
+
+# -- unsigned reads ------------------------------------------------------------------------
+def _inner(stmts: tuple, change) -> tuple:
+    """`change` applied to the sequential loops nested in parallel code (whole)."""
+    return tuple(change(s) if _sequential(s) else _map_bodies(s, lambda b: _inner(b, change))
+                 for s in stmts)
+
+
+def _texts(node, change):
+    """`node` with `change` applied to every string in it (expressions; names are unchanged,
+    having no brackets)."""
+    if isinstance(node, str):
+        return change(node)
+    if isinstance(node, tuple):
+        return tuple(_texts(x, change) for x in node)
+    if is_dataclass(node):
+        return replace(node, **{f.name: _texts(getattr(node, f.name), change)
+                                for f in fields(node)})
+    return node
+
+
+# -- walking -------------------------------------------------------------------------------
+def _map_bodies(s, change):
+    if isinstance(s, If):
+        return replace(s, then=change(s.then), orelse=change(s.orelse))
+    if isinstance(getattr(s, "body", None), tuple):
+        return replace(s, body=change(s.body))
+    return s
+
+
+def _walk(stmts: tuple):
+    for s in stmts:
+        yield s
+        if isinstance(s, If):
+            yield from _walk(s.then)
+            yield from _walk(s.orelse)
+        elif isinstance(getattr(s, "body", None), tuple):
+            yield from _walk(s.body)
