@@ -172,6 +172,8 @@ def serialised_loops(compiled, args) -> str | None:
 # =============================================================================================
 STARTUP = r"""
 import json, sys, time
+if {hide_scipy}:
+    sys.modules["scipy"] = None  # as where cupar alone is installed: `import scipy` fails
 t0 = time.perf_counter()
 import cupar
 t_import = time.perf_counter()
@@ -197,23 +199,25 @@ IMPORT_NUMBA = ("import time; t = time.perf_counter(); import numba; "
 def startup_times(pairs: int = 3) -> dict:
     """`pairs` times: a process with an empty CUPAR_CACHE_DIR (cold), then one with the same
     directory (warm). 1M elements, so the first call also takes the parallel path."""
-    code = STARTUP.format(bench_dir=str(HERE), n=1 << 20)
-    cold, warm, numba_import = [], [], []
+    code = STARTUP.format(bench_dir=str(HERE), n=1 << 20, hide_scipy=False)
+    hidden = STARTUP.format(bench_dir=str(HERE), n=1 << 20, hide_scipy=True)
+    cold, warm, bare, numba_import = [], [], [], []
     for k in range(pairs):
         done = subprocess.run([sys.executable, "-c", IMPORT_NUMBA], capture_output=True,
                               text=True, timeout=600, check=True)
         numba_import.append(float(done.stdout.strip().splitlines()[-1]))
         with tempfile.TemporaryDirectory(prefix="cupar-bench-cache-") as cache:
             env = dict(os.environ, CUPAR_CACHE_DIR=cache)
-            for bucket in (cold, warm):
-                done = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(HERE.parent),
-                                      capture_output=True, text=True, timeout=600)
+            for bucket, source in ((cold, code), (warm, code), (bare, hidden)):
+                done = subprocess.run([sys.executable, "-c", source], env=env,
+                                      cwd=str(HERE.parent), capture_output=True, text=True,
+                                      timeout=600)
                 if done.returncode != 0:
                     raise RuntimeError(f"start-up subprocess failed:\n{done.stderr}")
                 bucket.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"  pair {k + 1}/{pairs}: cold first call {cold[-1]['first_call_s']:.3f} s; "
               f"warm first call {warm[-1]['first_call_s']:.3f} s, import to result "
-              f"{warm[-1]['total_s']:.3f} s")
+              f"{warm[-1]['total_s']:.3f} s; warm without scipy {bare[-1]['first_call_s']:.3f} s")
 
     def med(runs, key):
         return statistics.median(r[key] for r in runs)
@@ -222,6 +226,7 @@ def startup_times(pairs: int = 3) -> dict:
             "cold_first_call_s": med(cold, "first_call_s"),
             "cold_import_s": med(cold, "import_s"),
             "warm_first_call_s": med(warm, "first_call_s"),
+            "warm_no_scipy": bare, "warm_no_scipy_first_call_s": med(bare, "first_call_s"),
             "warm_total_s": med(warm, "total_s"),
             "warm_import_s": med(warm, "import_s")}
 

@@ -71,8 +71,13 @@ def targets(results: dict) -> tuple[list[str], list[str]]:
     if st:
         verdict(st["cold_first_call_s"] <= 1.5,
                 f"cold compile of axpy: {st['cold_first_call_s']:.2f} s (target <= 1.5 s)")
-        verdict(st["warm_first_call_s"] <= 0.3,
-                f"warm-cache first call: {st['warm_first_call_s']:.3f} s (target <= 0.3 s)")
+        if "warm_no_scipy_first_call_s" in st:  # cupar's own environment has no scipy
+            verdict(st["warm_no_scipy_first_call_s"] <= 0.3,
+                    f"warm-cache first call: {st['warm_no_scipy_first_call_s']:.3f} s without "
+                    f"scipy, {st['warm_first_call_s']:.3f} s with it (target <= 0.3 s)")
+        else:
+            verdict(st["warm_first_call_s"] <= 0.3,
+                    f"warm-cache first call: {st['warm_first_call_s']:.3f} s (target <= 0.3 s)")
     return met, missed
 
 
@@ -188,6 +193,13 @@ def markdown(results: dict) -> str:
             f"**{st['cold_first_call_s']:.2f} s** [{cold}]",
             f"* warm (second process, same cache directory), first call: "
             f"**{st['warm_first_call_s']:.3f} s** [{warm}]",
+            *([f"* warm, in a process where `import scipy` fails, as in the environment "
+               f"`make install` builds (cupar does not depend on scipy): "
+               f"**{st['warm_no_scipy_first_call_s']:.3f} s** ["
+               + ", ".join(f"{w['first_call_s']:.3f}" for w in st["warm_no_scipy"]) + "]. "
+               "The difference is Numba's: where scipy is installed (here, for the SpMV "
+               "comparison), loading any compiled function runs Numba's BLAS probe, which "
+               "imports `scipy.linalg`"] if "warm_no_scipy" in st else []),
             f"* warm, from before `import cupar` to after the first call: "
             f"**{st['warm_total_s']:.2f} s** [{total}] (of which `import cupar` "
             f"{st['warm_import_s']:.2f} s)",
