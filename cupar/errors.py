@@ -130,6 +130,20 @@ class InternalError(CuparError, RuntimeError):
     kind = "internal error"
 
 
+class NotCompiledWarning(UserWarning):
+    """A program the chosen place cannot compile yet runs another way: at cpu in the
+    interpreter, at gpu0 at cpu. The answer is the same, only slower; the message says why.
+    Silence it with `warnings.simplefilter("ignore", cupar.errors.NotCompiledWarning)`."""
+
+
+def warn_not_compiled(name: str, loc: Loc | None, how: str, reason: str) -> None:
+    """Warn, at the user's `def` line, that function `name` runs `how` because of `reason`."""
+    import warnings
+    loc = loc or UNKNOWN
+    warnings.warn_explicit(f"{name}() {how} (same results, much slower): {reason}",
+                           NotCompiledWarning, loc.file, loc.line)
+
+
 def show_full_traceback() -> bool:
     return os.environ.get("CUPAR_TRACEBACK", "") == "full"
 

@@ -4,13 +4,14 @@ and the GPU place's behaviour on a machine without a usable GPU."""
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
 
 import cupar
-from cupar import parallel, places
-from cupar.errors import CuparTypeError, PlaceUnavailableError
+from cupar import map, op_add, parallel, places, scan
+from cupar.errors import CuparTypeError, NotCompiledWarning, PlaceUnavailableError
 
 
 @parallel
@@ -185,3 +186,22 @@ def test_gpu0_without_a_gpu_raises_a_clear_error():
         with places.gpu0:
             call()
     assert places.current() is places.cpu
+
+
+@parallel
+def running_row_totals(m):
+    """A scan whose elements are rows: not compiled yet, so cpu interprets it."""
+    return scan(lambda a, b: map(op_add, a, b), m)
+
+
+def test_a_program_cpu_cannot_compile_runs_with_one_warning():
+    m = np.arange(12, dtype=np.int64).reshape(4, 3)
+    with pytest.warns(NotCompiledWarning, match=r"running_row_totals\(\) runs in the "
+                      r"interpreter at cpu \(same results, much slower\): scans over "
+                      r"sequences") as caught:
+        first = running_row_totals(m, target_place=places.cpu)
+    assert caught[0].filename == __file__  # at the user's def line
+    np.testing.assert_array_equal(np.asarray(first), np.cumsum(m, axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same program again: no second warning
+        running_row_totals(m, target_place=places.cpu)

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ..errors import CuparError, PlaceUnavailableError
+from ..errors import CuparError, PlaceUnavailableError, warn_not_compiled
 from ..runtime.cpu import compile_kernels, flatten_arg  # imports Numba: cpu is the default
 from ..compiler.pipeline import REFERENCE_STAGE
 from ..runtime.device_array import DeviceArray
@@ -50,6 +50,17 @@ class Place(abc.ABC):
         """Run a compiled function on `args` (already checked against its parameter types).
         `stages` holds the Program after every compiler pass, by pass name."""
 
+    def for_call(self, stages: dict, how: str):
+        """`compiled_or_reason(stages)` (of a compiling place), with a NotCompiledWarning
+        the first time a program cannot be compiled: it then runs `how`."""
+        compiled = self.compiled_or_reason(stages)
+        final = list(stages.values())[-1]
+        if isinstance(compiled, str) and id(final) not in self._warned:
+            self._warned.add(id(final))  # `final` stays alive in the place's cache
+            fn = final.functions[final.entry]
+            warn_not_compiled(fn.name, fn.loc, how, compiled)
+        return compiled
+
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
         """The call's flat results, given the caller's out arrays (one per part, or None).
         Here: computed as usual, for the caller to copy in; a place may write into them."""
@@ -78,6 +89,7 @@ class Cpu(Place):
 
     def __init__(self):
         self._compiled: dict[int, tuple] = {}
+        self._warned: set[int] = set()
         self._lock = threading.Lock()
 
     def compiled_or_reason(self, stages: dict):
@@ -88,13 +100,13 @@ class Cpu(Place):
             return self._compiled[id(final)][1]
 
     def execute(self, stages: dict, args: tuple):
-        compiled = self.compiled_or_reason(stages)
+        compiled = self.for_call(stages, "runs in the interpreter at cpu")
         if isinstance(compiled, str):
             return Interpreter(list(stages.values())[-1]).run(args)
         return replaying_errors(stages, args, lambda: compiled(args))
 
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
-        compiled = self.compiled_or_reason(stages)
+        compiled = self.for_call(stages, "runs in the interpreter at cpu")
         if isinstance(compiled, str):
             return super().execute_parts(stages, args, outs)
         return replaying_errors(stages, args, lambda: compiled.parts(args, outs))
@@ -113,6 +125,7 @@ class Gpu(Place):
 
     def __init__(self):
         self._compiled: dict[int, tuple] = {}
+        self._warned: set[int] = set()
         self._lock = threading.Lock()
         self._missing: str | None = "unknown"
 
@@ -156,14 +169,14 @@ class Gpu(Place):
             return self._compiled[id(final)][1]
 
     def execute(self, stages: dict, args: tuple):
-        compiled = self.compiled_or_reason(stages)
+        compiled = self.for_call(stages, "runs at cpu, not gpu0")
         if isinstance(compiled, str):  # not for the GPU yet: cpu, results moved over
             from ..runtime.gpu import results_to_device
             return results_to_device(cpu.execute(stages, tuple(map(to_host, args))))
         return replaying_errors(stages, args, lambda: compiled(args))
 
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
-        compiled = self.compiled_or_reason(stages)
+        compiled = self.for_call(stages, "runs at cpu, not gpu0")
         if isinstance(compiled, str):
             return super().execute_parts(stages, args, outs)
         return replaying_errors(stages, args, lambda: compiled.parts(args, outs))
