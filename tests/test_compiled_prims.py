@@ -125,6 +125,34 @@ def test_rows(dtype, data):
 
 
 @parallel
+def column_folds(m, start):
+    """Reductions whose elements are rows: folds of the columns (a built-in operator, a
+    lambda, and the map's arguments the other way round)."""
+    top = lambda a, b: a if a > b else b  # noqa: E731
+    return (reduce(lambda a, b: map(op_add, a, b), m, start),
+            reduce(lambda a, b: map(top, a, b), m, start),
+            reduce(lambda a, b: map(lambda u, v: u * 2 - v, b, a), m, start))
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(12)
+def test_column_folds(dtype, data):
+    m = data.draw(matrices(dtype, integral=True, lo=-3, hi=3))
+    start = data.draw(arrays(dtype, m.shape[1], integral=True, lo=-3, hi=3))
+    agree(column_folds, m, start)
+
+
+def test_column_folds_check_the_start_like_map():
+    m, short = np.ones((3, 4), np.int64), np.zeros(2, np.int64)
+    with pytest.raises(cupar.errors.CuparValueError, match="different lengths"):
+        column_folds(m, short, target_place=cpu)
+    for got, want in zip(column_folds(m[:0], short, target_place=cpu),
+                         column_folds(m[:0], short, target_place=here)):
+        assert_close(got, want)  # no rows: nothing to map over, the start comes back
+
+
+@parallel
 def windows(x, lo, hi, starts):
     return (gather(x, bounded_range(lo, hi)),
             map(lambda s: sum(gather(x, bounded_range(s, s + 3))), starts))

@@ -66,6 +66,11 @@ def reuse(x):
     return sum(y), max(y)
 
 
+@parallel
+def column_sums(m, start):
+    return reduce(lambda a, b: map(op_add, a, b), m, start)
+
+
 def kernels(fn, *args):
     compiled = cupar.places.cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
     assert not isinstance(compiled, str), compiled
@@ -79,6 +84,7 @@ def kernels(fn, *args):
     (softmax, (np.ones((4, 8), F32),), 1),
     (chain, (X,), 1),
     (reuse, (X,), 3),  # exp is materialised once, then two reductions read it
+    (column_sums, (np.ones((4, 8), F32), np.zeros(8, F32)), 1),  # a map over the columns
 ])
 def test_kernel_counts(fn, args, count):
     assert kernel_count(kernels(fn, *args).entry.body) == count

@@ -10,7 +10,8 @@ from ..errors import Loc
 from .ir import Lambda, Prim, Var
 from .kernel_ir import (Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan, SortIndices,
                         Store)
-from .lower_values import (Cols, Delayed, Mat, NotLowered, length_of, pack, typed, unpack)
+from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
+                           unpack)
 from .scalar_code import literal
 from .types import BOOL, INT64, Scalar, Seq, Tuple
 
@@ -104,8 +105,32 @@ class SequenceRules:
 
     def p_reduce(self, let, prim, args, out):
         fn, xs, init = args
+        if isinstance(xs.type.elem, Seq):
+            return self.reduce_columns(let, prim, args, out)
         return self.reduce(xs, init, lambda a, b, stmts: self.apply(fn, [a, b], stmts),
                            let.var.type, out, commutative=is_commutative(prim.args[0]))
+
+    def reduce_columns(self, let, prim, args, out):
+        """`reduce(lambda a, b: map(g, a, b), rows, init)` over the rows of a matrix: the
+        fold of each column with `g`, in row order, so a map over columns with a reduction
+        inside (no row-sized accumulator). With no rows the result is `init`; otherwise
+        `init` must have the rows' length, as the map inside requires."""
+        fn, xs, init = args
+        found = elementwise_combine(prim.args[0])
+        xs = self.materialize(xs, out) if found else None
+        if not (isinstance(xs, Mat) and len(xs.dims) == 2 and isinstance(fn, Closure)):
+            raise NotLowered("reductions over sequences, other than elementwise maps of rows")
+        (g_atom, swapped, loc), (rows, cols) = found, xs.dims
+        g, t = self.atom(g_atom, fn.env), let.var.type.elem
+        out.append(If(f"{rows} != 0 and {length_of(init)} != {cols}",
+                      (self.fail("value", "map got sequences of different lengths", loc),), ()))
+
+        def column(j, stmts):
+            down = Delayed(rows, lambda i, s: self.element(self.element(xs, i, s), j, s),
+                           Seq(t, None))
+            return self.reduce(down, self.element(init, j, stmts), lambda a, b, s: self.apply(
+                g, [b, a] if swapped else [a, b], s), t, stmts)
+        return Delayed(f"({cols} if {rows} != 0 else {length_of(init)})", column, let.var.type)
 
     def p_sum(self, let, prim, args, out):
         t = let.var.type
@@ -319,6 +344,23 @@ def comparison_order(fn) -> str | None:
 
 
 COMMUTATIVE = {"op_add", "op_mul", "op_and", "op_or", "op_xor", "maximum", "minimum"}
+
+
+def elementwise_combine(fn):
+    """(g, swapped, loc) when `fn` is `lambda a, b: map(g, a, b)` (swapped: `map(g, b, a)`)
+    with `g` a function or a name bound outside; else None."""
+    if not (isinstance(fn, Lambda) and len(fn.params) == 2 and len(fn.body.lets) == 1):
+        return None
+    (let,) = fn.body.lets
+    value, (a, b) = let.value, (p.name for p in fn.params)
+    if not (isinstance(value, Prim) and value.name == "map" and len(value.args) == 3
+            and fn.body.result == let.var and all(isinstance(x, Var) for x in value.args[1:])):
+        return None
+    pair = tuple(x.name for x in value.args[1:])
+    if pair not in ((a, b), (b, a)) or (isinstance(value.args[0], Var)
+                                        and value.args[0].name in (a, b)):
+        return None
+    return value.args[0], pair == (b, a), value.loc
 
 
 def is_commutative(fn) -> bool:
