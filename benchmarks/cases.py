@@ -6,7 +6,8 @@ compares with a float64 (or exact) NumPy answer. The place's own implementations
 CPU kernels, numba-cuda kernels, CuPy) are looked up by the case's name elsewhere.
 
 Sizes follow N: 1-D cases have N float32 elements, SpMV N/16 rows, softmax N/4096 rows of
-1024, Mandelbrot sqrt(N/16) pixels square with 256 steps at most.
+1024, column sums N/1024 rows of 1024, Mandelbrot sqrt(N/16) pixels square with 256 steps at
+most.
 """
 
 from __future__ import annotations
@@ -184,6 +185,17 @@ def make_softmax(n, rng):
                 bytes=2 * 4 * rows * cols)
 
 
+def make_column_sums(n, rng):
+    rows, cols = max(n // 1024, 1), 1024
+    m = rng.standard_normal((rows, cols), dtype=F32)
+    exact64 = m.astype(np.float64).sum(axis=0)
+    # each column: `rows` terms in order, so |error| <= rows eps sum |terms|
+    tol = (rows + 1) * EPS * np.abs(m.astype(np.float64)).sum(axis=0)
+    return Case("column_sums", f"columns of {rows}x{cols}", (m, np.zeros(cols, F32)),
+                lambda xp, m, start: start + m.sum(axis=0), within(exact64, tol),
+                P.column_sums, bytes=4 * rows * cols)
+
+
 def make_mandelbrot(n, rng):
     side = max(int(math.isqrt(max(n // 16, 1))), 1)
     limit = 256
@@ -198,7 +210,7 @@ def make_mandelbrot(n, rng):
 MAKERS = {f.__name__[5:]: f for f in (
     make_saxpy, make_saxpy_reused, make_black_scholes, make_sum, make_dot, make_nrm2,
     make_scan, make_gather, make_scatter, make_filter, make_sort_f32, make_sort_i32,
-    make_spmv, make_softmax, make_mandelbrot)}
+    make_spmv, make_softmax, make_column_sums, make_mandelbrot)}
 ORDER = list(MAKERS)
 
 

@@ -61,6 +61,7 @@ def numba_impl(case: Case):
         "sort_i32": K.nb_sort,
         "spmv": K.nb_spmv,
         "softmax": K.nb_softmax,
+        "column_sums": K.nb_column_sums,
         "mandelbrot": K.nb_mandelbrot,
     }[case.name]
 

@@ -162,6 +162,21 @@ def nb_spmv(values, columns, offsets, x):
 
 
 @njit(parallel=True)
+def nb_column_sums(m, start):
+    """Blocks of columns in parallel, the rows read along each block (row-major order)."""
+    rows, cols = m.shape
+    out = np.empty(cols, m.dtype)
+    for b in prange((cols + 255) // 256):
+        lo, hi = b * 256, min(b * 256 + 256, cols)
+        for j in range(lo, hi):
+            out[j] = start[j]
+        for i in range(rows):
+            for j in range(lo, hi):
+                out[j] += m[i, j]
+    return out
+
+
+@njit(parallel=True)
 def nb_softmax(m):
     rows, cols = m.shape
     out = np.empty_like(m)

@@ -404,3 +404,19 @@ def softmax(m):
     blocks = max(1, min(m.shape[0], max_blocks()))
     softmax_kernel[blocks, BLOCK](m, out)
     return out
+
+
+@cuda.jit
+def column_sums_kernel(m, start, out):
+    # a thread per column: neighbouring threads read neighbouring columns
+    for j in range(cuda.grid(1), m.shape[1], cuda.gridsize(1)):
+        s = start[j]
+        for i in range(m.shape[0]):
+            s += m[i, j]
+        out[j] = s
+
+
+def column_sums(m, start):
+    out = cuda.device_array(m.shape[1], m.dtype)
+    column_sums_kernel[grid(m.shape[1]), BLOCK](m, start, out)
+    return out

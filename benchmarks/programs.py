@@ -83,3 +83,9 @@ def softmax(m):
         s = sum(e)
         return map(lambda v: v / s, e)
     return map(row, m)
+
+
+@parallel
+def column_sums(m, start):
+    """The sum of each column of a matrix: a reduction whose elements are rows."""
+    return reduce(lambda a, b: map(op_add, a, b), m, start)

@@ -12,9 +12,9 @@ start-up in fresh subprocesses (cpu) or its per-call overhead (gpu0), and writes
 benchmarks/RESULTS.md (gpu0: benchmarks/RESULTS-gpu.md) and --json FILE.
 
 Sizes follow --size N (default 2^24 on cpu, 2^26 on gpu0): 1-D benchmarks have N float32
-elements, SpMV N/16 rows, softmax N/4096 rows of 1024, Mandelbrot sqrt(N/16) pixels square
-with 256 steps at most. A cupar program that would fall back to the interpreter is skipped,
-with the reason, and never timed.
+elements, SpMV N/16 rows, softmax N/4096 rows of 1024, column sums N/1024 rows of 1024,
+Mandelbrot sqrt(N/16) pixels square with 256 steps at most. A cupar program that would fall
+back to the interpreter is skipped, with the reason, and never timed.
 
 Modules: cases (inputs, NumPy code, checks), cpu_kernels / gpu_kernels (hand-written Numba),
 cpu_bench / gpu_bench (running one place), timing, report / gpu_report (markdown).

@@ -215,9 +215,12 @@ class Lowerer(SequenceRules):
     def element(self, xs, i: str, out: list):
         match xs:
             case Mat(expr, t, dims):
-                if isinstance(t.elem, Seq):
-                    return Mat(f"{expr}[{i}]", t.elem, dims[1:])
-                return f"{expr}[np.uint64({i})]" if i in self.unsigned_reads else f"{expr}[{i}]"
+                if i in self.unsigned_reads:
+                    i = f"np.uint64({i})"
+                # a row of a matrix is `m[i]`; an element of it `m[i, j]`, not `m[i][j]`,
+                # for which Numba makes a view per element
+                at = f"{expr[:-1]}, {i}]" if expr.endswith("]") else f"{expr}[{i}]"
+                return Mat(at, t.elem, dims[1:]) if isinstance(t.elem, Seq) else at
             case Cols(cols):
                 return tuple(self.element(c, i, out) for c in cols)
             case Delayed(_, elem):

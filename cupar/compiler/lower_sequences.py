@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..errors import Loc
 from .ir import Lambda, Prim, Var
-from .kernel_ir import (Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan, SortIndices,
-                        Store)
+from .kernel_ir import (Alloc, Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan,
+                        SortIndices, Store)
 from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
                            unpack)
 from .scalar_code import literal
@@ -111,10 +111,13 @@ class SequenceRules:
                            let.var.type, out, commutative=is_commutative(prim.args[0]))
 
     def reduce_columns(self, let, prim, args, out):
-        """`reduce(lambda a, b: map(g, a, b), rows, init)` over the rows of a matrix: the
-        fold of each column with `g`, in row order, so a map over columns with a reduction
-        inside (no row-sized accumulator). With no rows the result is `init`; otherwise
-        `init` must have the rows' length, as the map inside requires."""
+        """`reduce(lambda a, b: map(g, a, b), rows, init)` over the rows of a matrix: every
+        column folded with `g` in row order (so exactly the interpreter's operations). The
+        columns are cut into blocks, one parallel iteration each; a block's accumulators are
+        a slice of the result, and the rows are read in order along it, contiguously (the
+        back end sets COLUMN_BLOCK: wide on a CPU, one column a thread on a GPU). With
+        no rows the result is `init`; otherwise `init` must have the rows' length, as the
+        map inside requires."""
         fn, xs, init = args
         found = elementwise_combine(prim.args[0])
         xs = self.materialize(xs, out) if found else None
@@ -124,13 +127,27 @@ class SequenceRules:
         g, t = self.atom(g_atom, fn.env), let.var.type.elem
         out.append(If(f"{rows} != 0 and {length_of(init)} != {cols}",
                       (self.fail("value", "map got sequences of different lengths", loc),), ()))
-
-        def column(j, stmts):
-            down = Delayed(rows, lambda i, s: self.element(self.element(xs, i, s), j, s),
-                           Seq(t, None))
-            return self.reduce(down, self.element(init, j, stmts), lambda a, b, s: self.apply(
-                g, [b, a] if swapped else [a, b], s), t, stmts)
-        return Delayed(f"({cols} if {rows} != 0 else {length_of(init)})", column, let.var.type)
+        n, acc = self.fresh("n"), self.fresh("columns")
+        block, lo, hi, i, j = (self.fresh(x) for x in ("block", "lo", "hi", "i", "j"))
+        out += [Assign(n, f"({cols} if {rows} != 0 else {length_of(init)})"),
+                Alloc(acc, t.dtype.name, (n,))]
+        self.unsigned_reads.add(j)  # from lo >= 0: no negative-index wrap (it stops LLVM
+        at = f"np.uint64({j})"       # from vectorising the loop over the block)
+        self.depth += 1
+        start: list = []
+        start.append(Store(acc, at, self.element(init, j, start)))
+        fold: list = []
+        a, b = f"{acc}[{at}]", self.element(self.element(xs, i, fold), j, fold)
+        fold.append(Store(acc, at, self.apply(g, [b, a] if swapped else [a, b], fold)))
+        self.depth -= 1
+        body = (Assign(lo, f"{block} * COLUMN_BLOCK"),
+                Assign(hi, f"min({lo} + COLUMN_BLOCK, {n})"),
+                Loop(j, hi, tuple(start), parallel=False, start=lo),
+                Loop(i, rows, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
+                     parallel=False))
+        out.append(Loop(block, f"({n} + COLUMN_BLOCK - 1) // COLUMN_BLOCK", body,
+                        parallel=self.depth == 0))
+        return Mat(acc, let.var.type, (n,))
 
     def p_sum(self, let, prim, args, out):
         t = let.var.type
