@@ -163,16 +163,17 @@ def nb_spmv(values, columns, offsets, x):
 
 @njit(parallel=True)
 def nb_column_sums(m, start):
-    """Blocks of columns in parallel, the rows read along each block (row-major order)."""
+    """Blocks of columns in parallel, the rows read along each block (row-major order), as
+    slices: a loop `out[j] += m[i, j]` over j in range(lo, hi) is 6x slower (Numba's
+    negative-index fix-up on j keeps it from vectorising)."""
     rows, cols = m.shape
     out = np.empty(cols, m.dtype)
     for b in prange((cols + 255) // 256):
         lo, hi = b * 256, min(b * 256 + 256, cols)
-        for j in range(lo, hi):
-            out[j] = start[j]
+        acc = start[lo:hi].copy()
         for i in range(rows):
-            for j in range(lo, hi):
-                out[j] += m[i, j]
+            acc += m[i, lo:hi]
+        out[lo:hi] = acc
     return out
 
 
