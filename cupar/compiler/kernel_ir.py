@@ -4,8 +4,8 @@
 cpu; numba-cuda later) are the consumers. A `KFunction` is a list of statements. A top-level
 `Loop(parallel=True)` or `Reduce` is one kernel: a parallel loop nest; everything inside it
 runs sequentially per element. Expressions are Python source text over the names the
-statements assign, the function's parameters, the module `np` and the constant `COLUMN_BLOCK`
-(columns per parallel iteration of a fold of rows, which each code generator defines for its
+statements assign, the function's parameters, the module `np` and the constants `ROW_CHUNKS`
+and `COLUMN_BLOCK` (the tiles of a fold of rows, which each code generator defines for its
 hardware); names are unique per function except where the same lambda is applied at several
 places (same code, same types).
 

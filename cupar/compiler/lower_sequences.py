@@ -111,13 +111,15 @@ class SequenceRules:
                            let.var.type, out, commutative=is_commutative(prim.args[0]))
 
     def reduce_columns(self, let, prim, args, out):
-        """`reduce(lambda a, b: map(g, a, b), rows, init)` over the rows of a matrix: every
-        column folded with `g` in row order (so exactly the interpreter's operations). The
-        columns are cut into blocks, one parallel iteration each; a block's accumulators are
-        a slice of the result, and the rows are read in order along it, contiguously (the
-        back end sets COLUMN_BLOCK: wide on a CPU, one column a thread on a GPU). With
-        no rows the result is `init`; otherwise `init` must have the rows' length, as the
-        map inside requires."""
+        """`reduce(lambda a, b: map(g, a, b), rows, init)` over the rows of a matrix: each
+        column folded with `g`. Two parallel loops over tiles, so that the matrix is read
+        along its rows and every core has work whatever its shape: (1) each chunk of rows
+        times block of columns folds its rows, in order, into a row of partial results;
+        (2) each block of columns folds `init` and the chunks' partials, in chunk order. The
+        back end sets ROW_CHUNKS and COLUMN_BLOCK for its hardware (a CPU: a few chunks per
+        core and wide blocks; a GPU: one chunk and a thread per column). With no rows the
+        result is `init`; otherwise `init` must have the rows' length, as the map inside
+        requires."""
         fn, xs, init = args
         found = elementwise_combine(prim.args[0])
         xs = self.materialize(xs, out) if found else None
@@ -127,27 +129,58 @@ class SequenceRules:
         g, t = self.atom(g_atom, fn.env), let.var.type.elem
         out.append(If(f"{rows} != 0 and {length_of(init)} != {cols}",
                       (self.fail("value", "map got sequences of different lengths", loc),), ()))
-        n, acc = self.fresh("n"), self.fresh("columns")
-        block, lo, hi, i, j = (self.fresh(x) for x in ("block", "lo", "hi", "i", "j"))
+        n, chunks, blocks = self.fresh("n"), self.fresh("chunks"), self.fresh("blocks")
+        part, acc = self.fresh("partial"), self.fresh("columns")
         out += [Assign(n, f"({cols} if {rows} != 0 else {length_of(init)})"),
-                Alloc(acc, t.dtype.name, (n,))]
-        self.unsigned_reads.add(j)  # from lo >= 0: no negative-index wrap (it stops LLVM
-        at = f"np.uint64({j})"       # from vectorising the loop over the block)
+                Assign(chunks, f"min({rows}, ROW_CHUNKS)"),
+                Assign(blocks, f"({n} + COLUMN_BLOCK - 1) // COLUMN_BLOCK"),
+                Alloc(part, t.dtype.name, (chunks, n)), Alloc(acc, t.dtype.name, (n,))]
+
+        def combine(a, b, stmts):
+            return self.apply(g, [b, a] if swapped else [a, b], stmts)
         self.depth += 1
-        start: list = []
-        start.append(Store(acc, at, self.element(init, j, start)))
-        fold: list = []
-        a, b = f"{acc}[{at}]", self.element(self.element(xs, i, fold), j, fold)
-        fold.append(Store(acc, at, self.apply(g, [b, a] if swapped else [a, b], fold)))
+        out.append(self.column_tiles(xs, part, chunks, blocks, n, combine))
+        out.append(self.column_totals(init, part, acc, chunks, blocks, n, combine))
         self.depth -= 1
-        body = (Assign(lo, f"{block} * COLUMN_BLOCK"),
-                Assign(hi, f"min({lo} + COLUMN_BLOCK, {n})"),
-                Loop(j, hi, tuple(start), parallel=False, start=lo),
-                Loop(i, rows, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
-                     parallel=False))
-        out.append(Loop(block, f"({n} + COLUMN_BLOCK - 1) // COLUMN_BLOCK", body,
-                        parallel=self.depth == 0))
         return Mat(acc, let.var.type, (n,))
+
+    def column_block(self, block: str, n: str) -> tuple[str, str, str, list]:
+        """(j, lo, hi, statements): the columns lo..hi-1 of `block`, and an index j over them,
+        read unsigned (lo >= 0; the negative-index wrap would stop LLVM vectorising)."""
+        j, lo, hi = self.fresh("j"), self.fresh("lo"), self.fresh("hi")
+        self.unsigned_reads.add(j)
+        return j, lo, hi, [Assign(lo, f"{block} * COLUMN_BLOCK"),
+                           Assign(hi, f"min({lo} + COLUMN_BLOCK, {n})")]
+
+    def column_tiles(self, xs, part, chunks, blocks, n, combine) -> Loop:
+        tile, c, first, last, i = (self.fresh(x) for x in ("tile", "c", "first", "last", "i"))
+        j, lo, hi, head = self.column_block(f"({tile} % {blocks})", n)
+        at = f"{c}, np.uint64({j})"
+        start: list = []
+        start.append(Store(part, at, self.element(self.element(xs, first, start), j, start)))
+        fold: list = []
+        row = self.element(self.element(xs, i, fold), j, fold)
+        fold.append(Store(part, at, combine(f"{part}[{at}]", row, fold)))
+        rows = length_of(xs)
+        body = (Assign(c, f"{tile} // {blocks}"), Assign(first, f"{c} * {rows} // {chunks}"),
+                Assign(last, f"({c} + 1) * {rows} // {chunks}"), *head,
+                Loop(j, hi, tuple(start), parallel=False, start=lo),
+                Loop(i, last, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
+                     parallel=False, start=f"{first} + 1"))
+        return Loop(tile, f"{chunks} * {blocks}", body, parallel=self.depth == 1)
+
+    def column_totals(self, init, part, acc, chunks, blocks, n, combine) -> Loop:
+        block, c = self.fresh("block"), self.fresh("c")
+        j, lo, hi, head = self.column_block(block, n)
+        start: list = []
+        start.append(Store(acc, f"np.uint64({j})", self.element(init, j, start)))
+        fold: list = []
+        fold.append(Store(acc, f"np.uint64({j})", combine(
+            f"{acc}[np.uint64({j})]", f"{part}[{c}, np.uint64({j})]", fold)))
+        body = (*head, Loop(j, hi, tuple(start), parallel=False, start=lo),
+                Loop(c, chunks, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
+                     parallel=False))
+        return Loop(block, blocks, body, parallel=self.depth == 1)
 
     def p_sum(self, let, prim, args, out):
         t = let.var.type

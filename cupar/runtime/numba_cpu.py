@@ -33,7 +33,8 @@ from cupar.runtime.numba_lib import advise_huge, sort_numbers
 
 SERIAL_BELOW = {serial}
 CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
-COLUMN_BLOCK = 256  # columns a core folds along the rows at once (1 KiB of float32)
+ROW_CHUNKS = CHUNKS  # a fold of rows: chunks of rows folded apart, then in order
+COLUMN_BLOCK = 4096  # and columns per tile: a chunk's rows are read whole up to this width
 """
 
 

@@ -38,7 +38,8 @@ from cupar.runtime.cuda_lib import maximum, minimum, floor, ceil, sort_numbers
 
 BLOCK = {block}
 RUN = {run}  # consecutive elements per thread in each round of a scan or filter
-COLUMN_BLOCK = 1  # a thread per column in a fold of rows: neighbours read neighbouring columns
+ROW_CHUNKS = 1  # a fold of rows: a thread per column over all the rows, so that
+COLUMN_BLOCK = 1  # neighbouring threads read neighbouring columns
 """
 MATH = ("sqrt", "exp", "log", "tanh", "sin", "cos")
 IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
