@@ -138,9 +138,10 @@ class SequenceRules:
 
         def combine(a, b, stmts):
             return self.apply(g, [b, a] if swapped else [a, b], stmts)
+        parallel = self.depth == 0
         self.depth += 1
-        out.append(self.column_tiles(xs, part, chunks, blocks, n, combine))
-        out.append(self.column_totals(init, part, acc, chunks, blocks, n, combine))
+        out.append(self.column_tiles(xs, part, chunks, blocks, n, combine, parallel))
+        out.append(self.column_totals(init, part, acc, chunks, blocks, n, combine, parallel))
         self.depth -= 1
         return Mat(acc, let.var.type, (n,))
 
@@ -152,7 +153,7 @@ class SequenceRules:
         return j, lo, hi, [Assign(lo, f"{block} * COLUMN_BLOCK"),
                            Assign(hi, f"min({lo} + COLUMN_BLOCK, {n})")]
 
-    def column_tiles(self, xs, part, chunks, blocks, n, combine) -> Loop:
+    def column_tiles(self, xs, part, chunks, blocks, n, combine, parallel) -> Loop:
         tile, c, first, last, i = (self.fresh(x) for x in ("tile", "c", "first", "last", "i"))
         j, lo, hi, head = self.column_block(f"({tile} % {blocks})", n)
         at = f"{c}, np.uint64({j})"
@@ -167,20 +168,20 @@ class SequenceRules:
                 Loop(j, hi, tuple(start), parallel=False, start=lo),
                 Loop(i, last, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
                      parallel=False, start=f"{first} + 1"))
-        return Loop(tile, f"{chunks} * {blocks}", body, parallel=self.depth == 1)
+        return Loop(tile, f"{chunks} * {blocks}", body, parallel=parallel)
 
-    def column_totals(self, init, part, acc, chunks, blocks, n, combine) -> Loop:
+    def column_totals(self, init, part, acc, chunks, blocks, n, combine, parallel) -> Loop:
         block, c = self.fresh("block"), self.fresh("c")
         j, lo, hi, head = self.column_block(block, n)
+        at = f"np.uint64({j})"
         start: list = []
-        start.append(Store(acc, f"np.uint64({j})", self.element(init, j, start)))
+        start.append(Store(acc, at, self.element(init, j, start)))
         fold: list = []
-        fold.append(Store(acc, f"np.uint64({j})", combine(
-            f"{acc}[np.uint64({j})]", f"{part}[{c}, np.uint64({j})]", fold)))
+        fold.append(Store(acc, at, combine(f"{acc}[{at}]", f"{part}[{c}, {at}]", fold)))
         body = (*head, Loop(j, hi, tuple(start), parallel=False, start=lo),
                 Loop(c, chunks, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
                      parallel=False))
-        return Loop(block, blocks, body, parallel=self.depth == 1)
+        return Loop(block, blocks, body, parallel=parallel)
 
     def p_sum(self, let, prim, args, out):
         t = let.var.type

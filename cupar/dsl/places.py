@@ -50,17 +50,6 @@ class Place(abc.ABC):
         """Run a compiled function on `args` (already checked against its parameter types).
         `stages` holds the Program after every compiler pass, by pass name."""
 
-    def for_call(self, stages: dict, how: str):
-        """`compiled_or_reason(stages)` (of a compiling place), with a NotCompiledWarning
-        the first time a program cannot be compiled: it then runs `how`."""
-        compiled = self.compiled_or_reason(stages)
-        final = list(stages.values())[-1]
-        if isinstance(compiled, str) and id(final) not in self._warned:
-            self._warned.add(id(final))  # `final` stays alive in the place's cache
-            fn = final.functions[final.entry]
-            warn_not_compiled(fn.name, fn.loc, how, compiled)
-        return compiled
-
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
         """The call's flat results, given the caller's out arrays (one per part, or None).
         Here: computed as usual, for the caller to copy in; a place may write into them."""
@@ -79,41 +68,67 @@ class Interpreted(Place):
         return Interpreter(stages[REFERENCE_STAGE]).run(args)
 
 
-class Cpu(Place):
-    """Multicore CPU through Numba: the program after the last pass is lowered to kernel IR
-    and compiled with `numba.njit(parallel=True)`. Programs using a primitive the lowering
-    does not handle yet are interpreted instead (correct, not fast); `compiled_or_reason`
-    and `cupar.explain` say which."""
+class Compiling(Place):
+    """A place that compiles: one compiled program (or the reason there is none) per typed
+    program, made once under a lock; a program without one runs another way (`fallback`
+    says how), after a NotCompiledWarning on its first call."""
 
-    name = "cpu"
+    fallback = "runs another way"
 
     def __init__(self):
         self._compiled: dict[int, tuple] = {}
         self._warned: set[int] = set()
         self._lock = threading.Lock()
 
+    @abc.abstractmethod
+    def compile(self, program):
+        """The compiled program, or the reason it cannot be compiled (a str)."""
+
     def compiled_or_reason(self, stages: dict):
         final = list(stages.values())[-1]
         with self._lock:
             if id(final) not in self._compiled:
-                self._compiled[id(final)] = (final, compile_kernels(final))
+                self._compiled[id(final)] = (final, self.compile(final))
             return self._compiled[id(final)][1]
 
-    def execute(self, stages: dict, args: tuple):
-        compiled = self.for_call(stages, "runs in the interpreter at cpu")
-        if isinstance(compiled, str):
-            return Interpreter(list(stages.values())[-1]).run(args)
-        return replaying_errors(stages, args, lambda: compiled(args))
+    def for_call(self, stages: dict):
+        """`compiled_or_reason(stages)`, warning the first time a program has no compiled
+        form."""
+        compiled = self.compiled_or_reason(stages)
+        final = list(stages.values())[-1]
+        if isinstance(compiled, str) and id(final) not in self._warned:
+            self._warned.add(id(final))  # `final` stays alive in the place's cache
+            fn = final.functions[final.entry]
+            warn_not_compiled(fn.name, fn.loc, self.fallback, compiled)
+        return compiled
 
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
-        compiled = self.for_call(stages, "runs in the interpreter at cpu")
+        compiled = self.for_call(stages)
         if isinstance(compiled, str):
             return super().execute_parts(stages, args, outs)
         return replaying_errors(stages, args, lambda: compiled.parts(args, outs))
 
 
+class Cpu(Compiling):
+    """Multicore CPU through Numba: the program after the last pass is lowered to kernel IR
+    and compiled with `numba.njit(parallel=True)`. Programs using a primitive the lowering
+    does not handle yet are interpreted instead (correct, not fast); `compiled_or_reason`
+    and `cupar.explain` say which."""
 
-class Gpu(Place):
+    name = "cpu"
+    fallback = "runs in the interpreter at cpu"
+
+    def compile(self, program):
+        return compile_kernels(program)
+
+    def execute(self, stages: dict, args: tuple):
+        compiled = self.for_call(stages)
+        if isinstance(compiled, str):
+            return Interpreter(list(stages.values())[-1]).run(args)
+        return replaying_errors(stages, args, lambda: compiled(args))
+
+
+class Gpu(Compiling):
     """An NVIDIA GPU through numba-cuda (or Numba's CUDA simulator when
     NUMBA_ENABLE_CUDASIM=1). Present without a GPU: `available` is then False and using it
     raises a PlaceUnavailableError naming what is missing. Results stay on the device
@@ -122,11 +137,10 @@ class Gpu(Place):
     `compiled_or_reason` and `cupar.explain` say which."""
 
     name = "gpu0"
+    fallback = "runs at cpu, not gpu0"
 
     def __init__(self):
-        self._compiled: dict[int, tuple] = {}
-        self._warned: set[int] = set()
-        self._lock = threading.Lock()
+        super().__init__()
         self._missing: str | None = "unknown"
 
     @property
@@ -161,26 +175,18 @@ class Gpu(Place):
 
     def compiled_or_reason(self, stages: dict):
         self.require()
+        return super().compiled_or_reason(stages)
+
+    def compile(self, program):
         from ..runtime.gpu import compile_for_gpu
-        final = list(stages.values())[-1]
-        with self._lock:
-            if id(final) not in self._compiled:
-                self._compiled[id(final)] = (final, compile_for_gpu(final))
-            return self._compiled[id(final)][1]
+        return compile_for_gpu(program)
 
     def execute(self, stages: dict, args: tuple):
-        compiled = self.for_call(stages, "runs at cpu, not gpu0")
+        compiled = self.for_call(stages)
         if isinstance(compiled, str):  # not for the GPU yet: cpu, results moved over
             from ..runtime.gpu import results_to_device
             return results_to_device(cpu.execute(stages, tuple(map(to_host, args))))
         return replaying_errors(stages, args, lambda: compiled(args))
-
-    def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
-        compiled = self.for_call(stages, "runs at cpu, not gpu0")
-        if isinstance(compiled, str):
-            return super().execute_parts(stages, args, outs)
-        return replaying_errors(stages, args, lambda: compiled.parts(args, outs))
-
 
 
 def replaying_errors(stages: dict, args: tuple, call):
