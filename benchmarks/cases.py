@@ -107,14 +107,24 @@ def make_nrm2(n, rng):
                 within(norm, tol), P.nrm2, bytes=4 * n)
 
 
-def make_scan(n, rng):
-    x = rng.standard_normal(n, dtype=F32)
+def scan_check(x):
     prefix = np.cumsum(x.astype(np.float64))
     # per element k: the reduction tolerance of its k+1 terms
     scale = np.maximum.accumulate(np.abs(prefix))
-    tol = 4 * EPS * np.sqrt(np.arange(1, n + 1)) * scale
+    return within(prefix, 4 * EPS * np.sqrt(np.arange(1, x.shape[0] + 1)) * scale)
+
+
+def make_scan(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
     return Case("scan", "inclusive cumsum", (x,), lambda xp, x: xp.cumsum(x),
-                within(prefix, tol), P.cumsum, bytes=8 * n)
+                scan_check(x), P.cumsum, bytes=8 * n)
+
+
+def make_scan_reused(n, rng):
+    x = rng.standard_normal(n, dtype=F32)
+    return Case("scan_reused", "inclusive cumsum into a reused output", (x, np.empty_like(x)),
+                lambda xp, x, out: xp.cumsum(x, out=out), scan_check(x), P.cumsum,
+                bytes=8 * n, out_arg=True)
 
 
 def make_gather(n, rng):
@@ -209,8 +219,8 @@ def make_mandelbrot(n, rng):
 
 MAKERS = {f.__name__[5:]: f for f in (
     make_saxpy, make_saxpy_reused, make_black_scholes, make_sum, make_dot, make_nrm2,
-    make_scan, make_gather, make_scatter, make_filter, make_sort_f32, make_sort_i32,
-    make_spmv, make_softmax, make_column_sums, make_mandelbrot)}
+    make_scan, make_scan_reused, make_gather, make_scatter, make_filter, make_sort_f32,
+    make_sort_i32, make_spmv, make_softmax, make_column_sums, make_mandelbrot)}
 ORDER = list(MAKERS)
 
 

@@ -54,6 +54,7 @@ def numba_impl(case: Case):
         "dot": lambda x, y: F32(K.nb_dot(x, y)),
         "nrm2": lambda x: F32(K.nb_nrm2(x)),
         "scan": lambda x: K.nb_cumsum(x, k),
+        "scan_reused": lambda x, out: K.nb_cumsum_into(x, out, k),
         "gather": K.nb_gather,
         "scatter": K.nb_permute,
         "filter": lambda x: K.nb_positives(x, k),

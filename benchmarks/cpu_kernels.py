@@ -84,9 +84,13 @@ def nb_black_scholes(price, strike, years, r, v):
 
 @njit(parallel=True)
 def nb_cumsum(x, chunks):
+    return nb_cumsum_into(x, np.empty_like(x), chunks)
+
+
+@njit(parallel=True)
+def nb_cumsum_into(x, out, chunks):
     """Two passes: chunk totals in parallel, their prefix serially, chunks scanned in parallel."""
     n = x.shape[0]
-    out = np.empty_like(x)
     totals = np.zeros(chunks, np.float32)
     for c in prange(chunks):
         s = F32(0.0)

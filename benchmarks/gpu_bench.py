@@ -108,6 +108,7 @@ def on_device(args: tuple, convert) -> tuple:
 CUDA = {
     "saxpy": G.saxpy, "saxpy_reused": G.saxpy_into, "black_scholes": G.black_scholes,
     "sum": G.sum_of, "dot": G.dot, "nrm2": G.nrm2, "scan": G.inclusive_scan,
+    "scan_reused": G.inclusive_scan_into,
     "gather": G.gather, "scatter": G.permute, "filter": G.positives, "sort_f32": G.sort,
     "sort_i32": G.sort, "spmv": G.spmv, "softmax": G.softmax, "column_sums": G.column_sums,
     "mandelbrot": G.mandelbrot,

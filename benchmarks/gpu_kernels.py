@@ -278,10 +278,13 @@ SCAN = {np.dtype(np.float32): scan_kernels(numba.float32),
 
 
 def inclusive_scan(x):
+    return inclusive_scan_into(x, cuda.device_array(x.shape[0], x.dtype))
+
+
+def inclusive_scan_into(x, out):
     """Tile totals, their inclusive scan (recursively), then every tile with its carry-in:
     x is read twice and the output written once."""
     n = x.shape[0]
-    out = cuda.device_array(n, x.dtype)
     if n == 0:
         return out
     tile_totals, scan_tiles = SCAN[np.dtype(x.dtype)]

@@ -97,6 +97,33 @@ def test_map_at_cpu_writes_straight_into_out():
     np.testing.assert_array_equal(buf, 3 * x)
 
 
+@parallel
+def running(x):
+    pairs = zip(x, indices(x))
+    best = scan(lambda a, b: b if b[0] > a[0] else a, pairs)  # running max and where
+    return scan(op_add, x), exclusive_scan(op_add, 1, x), rscan(maximum, x), best
+
+
+@pytest.mark.parametrize("place", PLACES)
+@given(x=arrays(integral=True))
+@examples(20)
+def test_scans_into_out_equal_fresh_results(place, x):
+    expected = to_host(running(x, target_place=place))
+    bufs = (*(empty_like_result(e) for e in expected[:3]),
+            tuple(empty_like_result(c) for c in expected[3].columns))
+    got = running(x, target_place=place, out=bufs)
+    assert got[0] is bufs[0] and got[1] is bufs[1] and got[2] is bufs[2]  # (cupar's zip
+    assert got[3].columns[1] is bufs[3][1]                              # is imported)
+    assert_close(got, expected)
+
+
+def test_scans_at_cpu_write_straight_into_out():
+    x = np.arange(1000, dtype=np.int64)
+    stages = running.stages_for(running.argument_types((x,)))
+    compiled = cupar.places.cpu.compiled_or_reason(stages)
+    assert [p.part for p in compiled.writing_into().out_params] == [0, 1, 2, 3, 4]
+
+
 def test_non_contiguous_out_is_filled():
     x = np.arange(10, dtype=np.float64)
     buf = np.zeros(20)[::2]

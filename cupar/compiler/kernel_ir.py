@@ -227,7 +227,7 @@ class Scan:
     stop: str
     body: tuple
     elem: tuple
-    out: tuple  # array names, allocated by the Scan itself
+    out: tuple  # array names, each allocated by an Alloc before the Scan
     dtypes: tuple
     init: tuple | None  # None: inclusive
     reverse: bool

@@ -265,6 +265,8 @@ class SequenceRules:
         fields, i, body, elem, op = self.folding(xs, combine, t, "scans")
         names = tuple(self.fresh("scan") for _ in fields)
         start = None if init is None else typed(unpack(init, t), fields)
+        # Allocated apart, so that a result can be the caller's array (outputs.py)
+        out += [Alloc(a, f.dtype.name, (length_of(xs),)) for a, f in zip(names, fields)]
         out.append(Scan(i, length_of(xs), body, elem, names, tuple(f.dtype.name for f in fields),
                         start, reverse, op, parallel=self.depth == 0))
         return self.arrays(names, t, length_of(xs))

@@ -237,15 +237,13 @@ def scan_scheme(gen, s: Scan, indent: str) -> list[str]:
               *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
                          [f"{p}[{tag}_b]" for p in parts], "                ")]
     writes = scan_writes(gen, s, tag, walk, loc, pre, acc)
-    arrays = [*(f"{i2}{o} = rt.empty(({s.stop},), np.{d})" for o, d in zip(s.out, s.dtypes)),
-              f"{i2}{tag}_n = rt.blocks({s.stop})",
+    arrays = [f"{i2}{tag}_n = rt.blocks({s.stop})",
               *(f"{i2}{p} = rt.empty(({tag}_n,), np.{d})" for p, d in zip(parts + pre,
                                                                       s.dtypes + s.dtypes)),
               f"{i2}{tag}_phas = rt.empty(({tag}_n,), np.int32)",
               f"{i2}{tag}_prehas = rt.empty(({tag}_n,), np.int32)"]
     flags = (f"{tag}_phas", f"{tag}_prehas")
-    return [*(f"{indent}{o} = rt.empty((0,), np.{d})" for o, d in zip(s.out, s.dtypes)),
-            f"{indent}if {s.stop} > 0:", *arrays,
+    return [f"{indent}if {s.stop} > 0:", *arrays,
             *gen.launch(gen.new_kernel("scantotals"), totals, [s], [], s.stop, i2,
                         grid=f"{tag}_n", extra=(*parts, flags[0])),
             *gen.launch(gen.new_kernel("scanprefix"), prefix, [s], [], "1", i2, grid="1",
@@ -376,8 +374,7 @@ def serial_scan(gen, s: Scan, indent: str, rows: dict, exits: bool) -> list[str]
              if s.init is not None else
              [f"{indent}{has} = False", *(f"{indent}{a} = {zero(d)}"
                                           for a, d in zip(acc, s.dtypes))])
-    lines = [*(f"{indent}{o} = {row_of(rows, o)}" for o in s.out), *start,
-             f"{indent}for {p} in range({s.stop}):",
+    lines = [*start, f"{indent}for {p} in range({s.stop}):",
              f"{i2}{s.index} = {position_index(s, p)}",
              *gen.device(s.body, i2, rows.values(), exits)]
     if s.init is not None:

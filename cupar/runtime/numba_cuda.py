@@ -288,7 +288,7 @@ def hoist(stmts, index: str, host_names: set[str]) -> list[Hoisted]:
         match s:
             case Alloc(name, dtype, shape):
                 found.append(Hoisted(name, dtype, shape, index))
-            case Scan() | Filter():
+            case Filter():
                 found += [Hoisted(o, d, (s.stop,), index) for o, d in zip(s.out, s.dtypes)]
             case SortIndices():
                 found += [Hoisted(n, "int64", (s.stop,), index)

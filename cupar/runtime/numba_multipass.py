@@ -52,11 +52,10 @@ def scan_source(s: Scan, indent: str, par: bool = False) -> list[str]:
     totals in parallel, their prefixes serially, then every segment scanned in parallel from
     its prefix. Positions run from the end for reverse scans; everything else is as forward."""
     inner = indent + "    "
-    lines = [ln for o, d in zip(s.out, s.dtypes) for ln in base.allocate(o, s.stop, d, indent, par)]
     serial = serial_scan(s, indent, par)
     if not s.parallel:
-        return lines + serial
-    return lines + [f"{indent}if {s.stop} < SERIAL_BELOW:",
+        return serial
+    return [f"{indent}if {s.stop} < SERIAL_BELOW:",
                     *(line.replace(indent, inner, 1) for line in serial), f"{indent}else:",
                     *lane_totals(s, inner), *lane_prefixes(s, inner), *lane_scans(s, inner),
                     *base.raise_flagged(s.body + s.combine.body, inner)]
