@@ -103,6 +103,15 @@ def test_scalar_and_tuple_results():
     np.testing.assert_array_equal(np.asarray(ordered), np.sort(X)[::-1])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int64", "uint8"])
+def test_sorting_leaves_a_device_input_alone(dtype):
+    x = (np.arange(40) * 7 % 11).astype(dtype)
+    d = gpu.to_device(x)
+    ordered = stats(d, target_place=gpu)[3]
+    np.testing.assert_array_equal(np.asarray(ordered), np.sort(x)[::-1])
+    np.testing.assert_array_equal(np.asarray(d), x)
+
+
 def test_errors_name_the_users_line():
     with pytest.raises(cupar.errors.CuparIndexError, match="gather index") as info:
         pick(X, np.array([0, 99]), target_place=gpu)
@@ -130,7 +139,7 @@ def test_kernel_counts():
     assert cuda_kernels(nrm2, X) == 2  # block values, then one block combines them
     assert cuda_kernels(softmax, m) == 1  # a thread per row, inner loops sequential
     # reduce, scan (totals, prefix, write), filter (count, offsets, keep); numbers are sorted
-    # by cuda_lib's merge passes
+    # by cuda_sort's radix passes
     assert cuda_kernels(stats, X) == 2 + 3 + 3
 
 

@@ -1,4 +1,5 @@
-"""What generated CUDA modules call: device helpers, launch shapes, device memory, sorting.
+"""What generated CUDA modules call: device helpers, launch shapes, device memory (sorting
+numbers is cuda_sort.py's).
 
 Imported only when the gpu0 place is used (it imports numba.cuda). Launch shapes come from
 the device's properties (multiprocessors, threads per block); under Numba's CUDA simulator,
@@ -108,52 +109,3 @@ def ceil(x):
     if not abs(x) < 4503599627370496.0:
         return x
     return math.ceil(x)
-
-
-# -- sorting numbers: stable merge passes, each element placed by a binary search ---------------
-@cuda.jit(device=True)
-def _before(a, b, descending):
-    """Whether a sorts strictly before b (NaN last ascending, first descending)."""
-    if descending:
-        return a > b or (a != a and b == b)
-    return a < b or (b != b and a == a)
-
-
-@cuda.jit
-def _merge_pass(src, dst, width, descending):
-    n = src.shape[0]
-    for x in range(cuda.grid(1), n, cuda.gridsize(1)):
-        lo = x // (2 * width) * (2 * width)
-        mid = min(lo + width, n)
-        hi = min(lo + 2 * width, n)
-        v = src[x]
-        if x < mid:  # left run: after the right run's elements strictly before it
-            a, b = mid, hi
-            while a < b:
-                m = (a + b) // 2
-                if _before(src[m], v, descending):
-                    a = m + 1
-                else:
-                    b = m
-            dst[x + a - mid] = v
-        else:  # right run: after the left run's elements not after it (stability)
-            a, b = lo, mid
-            while a < b:
-                m = (a + b) // 2
-                if _before(v, src[m], descending):
-                    b = m
-                else:
-                    a = m + 1
-            dst[x - mid + a] = v
-
-
-def sort_numbers(xs, descending: bool):
-    """A sorted device copy of xs: stable, NaN last (first when descending)."""
-    n = xs.shape[0]
-    src, dst = copy(xs), empty((n,), xs.dtype)
-    width = 1
-    while width < n:
-        _merge_pass[blocks(n), BLOCK](src, dst, width, descending)
-        src, dst = dst, src
-        width *= 2
-    return src

@@ -34,7 +34,8 @@ import numpy as np
 from numba import cuda
 
 from cupar.runtime import cuda_lib as rt
-from cupar.runtime.cuda_lib import maximum, minimum, floor, ceil, sort_numbers
+from cupar.runtime.cuda_lib import maximum, minimum, floor, ceil
+from cupar.runtime.cuda_sort import sort_numbers
 
 BLOCK = {block}
 RUN = {run}  # consecutive elements per thread in each round of a scan or filter
