@@ -101,6 +101,9 @@ def numba_type(arg, types):
 
 
 def load(file: str):
+    path = Path(file).resolve()
+    if path.is_relative_to(ROOT / "cupar"):  # cupar's own kernels (relative imports)
+        return importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
     name = "checked_" + Path(file).stem
     if name in sys.modules:
         return sys.modules[name]

@@ -8,10 +8,13 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
 
 import cupar
 from cupar import *  # noqa: F403
+from cupar.runtime.cuda_lib import BLOCK, SIMULATED
 from cupar.runtime.device_array import DeviceArray
+from strategies import examples, matrices
 
 gpu = cupar.places.gpu0
 pytestmark = pytest.mark.skipif(not gpu.available, reason=f"gpu0: {gpu.missing()}")
@@ -46,6 +49,17 @@ def softmax(m):
 @parallel
 def pick(x, idx):
     return gather(x, idx)
+
+
+@parallel
+def row_stats(m, x):
+    """Per row: a keep-first argmax (not commutative: ties must keep the first), a branch
+    around reductions, and a checked gather of x at the row's values."""
+    def row(r):
+        best = reduce(lambda a, b: b if b[0] > a[0] else a, zip(r, indices(r)), (r[0], 0))
+        either = sum(r) if r[0] > 0 else min(r)
+        return best[1], either, sum(gather(x, map(lambda v: int64(v), r)))
+    return map(row, m)
 
 
 def test_results_stay_on_the_device_until_asked():
@@ -137,7 +151,8 @@ def test_kernel_counts():
     m = np.ones((4, 6), np.float32)
     assert cuda_kernels(axpy, np.float32(2), X, X) == 1  # one grid-stride map
     assert cuda_kernels(nrm2, X) == 2  # block values, then one block combines them
-    assert cuda_kernels(softmax, m) == 1  # a thread per row, inner loops sequential
+    # a thread per row with its inner loops sequential, and a block per row for long rows
+    assert cuda_kernels(softmax, m) == 2
     # reduce, scan (totals, prefix, write), filter (count, offsets, keep); numbers are sorted
     # by cuda_sort's radix passes
     assert cuda_kernels(stats, X) == 2 + 3 + 3
@@ -165,3 +180,46 @@ def test_out_of_device_memory_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(cuda_lib, "empty", full)
     with pytest.raises(cupar.errors.DeviceMemoryError, match="ran out of memory"):
         axpy(np.float32(2), X, X, target_place=gpu)
+
+
+def launched_kernels(monkeypatch) -> list:
+    """The names of the kernels launched from now on (under the simulator only)."""
+    from numba.cuda.simulator.kernel import FakeCUDAKernel
+    names, call = [], FakeCUDAKernel.__call__
+
+    def recording(self, *args):
+        names.append(self.fn.__name__)
+        return call(self, *args)
+    monkeypatch.setattr(FakeCUDAKernel, "__call__", recording)
+    return names
+
+
+@pytest.mark.skipif(not SIMULATED, reason="counts launches through the simulator")
+@pytest.mark.parametrize("columns, kernel", [(3, "_map"), (BLOCK + 3, "_rows")])
+def test_long_rows_get_a_block_each(monkeypatch, columns, kernel):
+    m = np.random.default_rng(columns).random((5, columns)).astype(np.float32)
+    names = launched_kernels(monkeypatch)
+    got = np.asarray(softmax(m, target_place=gpu))
+    assert [n for n in names if "_map" in n or "_rows" in n] == [f"softmax{kernel}1"
+                                                                if kernel == "_map"
+                                                                else f"softmax{kernel}2"]
+    np.testing.assert_allclose(got, softmax(m, target_place=cupar.places.here), rtol=1e-5)
+
+
+@given(m=matrices(np.int64, max_rows=4, max_cols=3 * BLOCK, lo=0, hi=5).filter(
+    lambda m: m.shape[1] > 0))  # (rows need a first element)
+@examples(20)
+def test_rows_by_blocks_agree_with_the_interpreter(m):
+    x = np.arange(6, dtype=np.float32) * 1.5
+    want = row_stats(m, x, target_place=cupar.places.here)
+    got = row_stats(m, x, target_place=gpu)
+    for k in range(3):  # (`zip` is cupar's here)
+        np.testing.assert_array_equal(np.asarray(got.columns[k]), want.columns[k])
+
+
+@pytest.mark.parametrize("columns", [3, BLOCK + 3])
+def test_a_bad_index_in_a_row_is_an_error_not_a_hang(columns):
+    m = np.zeros((4, columns), np.int64)
+    m[2, 1] = 99
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
+        row_stats(m, np.zeros(6, np.float32), target_place=gpu)

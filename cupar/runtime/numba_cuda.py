@@ -23,6 +23,7 @@ import re
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, KernelProgram,
                                   KFunction, Loop, ObjectMode, Reduce, Scan, SortIndices, Store,
                                   While)
+from . import cuda_rows
 from . import cuda_schemes as schemes
 from .cuda_schemes import NotForGpu, host_expr, row_of
 
@@ -166,15 +167,28 @@ class Generator:
         return lines + [f"{indent}{name}[{grid or f'rt.blocks({stop})'}, BLOCK]({args})"]
 
     def map_kernel(self, s: Loop, indent: str) -> list[str]:
+        """A thread per element; for rows that a block can share (cuda_rows.py), also a
+        block per row, launched instead when the rows are at least BLOCK long."""
         name = self.new_kernel("map")
         hoisted = hoist(s.body, s.index, self.host_names)
         body = [f"    for {s.index} in range({s.start} + cuda.grid(1), {s.stop}, "
                 "cuda.gridsize(1)):",
                 *self.device(s.body, "        ", hoisted, exits=True)]
         stop = f"({s.stop}) - ({s.start})" if s.start != "0" else s.stop
-        lines = self.launch(name, body, [s], hoisted, s.stop, indent + "    ",
-                            grid=f"rt.blocks({stop})")
+        i2, i3 = indent + "    ", indent + "        "
+        lines = self.launch(name, body, [s], hoisted, s.stop, i2, grid=f"rt.blocks({stop})")
+        length = cuda_rows.row_length(s, self.host_names, identifiers)
+        if length is not None:
+            rows = self.launch(self.new_kernel("rows"), cuda_rows.rows_kernel(self, s, hoisted),
+                               [s], hoisted, s.stop, i3, grid=f"min({stop}, rt.MAX_BLOCKS)")
+            allocs, lines = lines[:len(hoisted)], lines[len(hoisted):]
+            lines = [*allocs, f"{i2}if {length} >= BLOCK:", *rows[len(hoisted):],
+                     f"{i2}else:", *("    " + line for line in lines)]
         return [f"{indent}if {stop} > 0:", *lines, *self.raise_flagged(s.body, indent)]
+
+    def device_cond(self, expr: str) -> str:
+        self.note_calls(expr)
+        return device_expr(expr, self.names)
 
     def scheme(self, s, indent: str) -> list[str]:
         return schemes.emit(self, s, indent)
