@@ -71,6 +71,11 @@ def column_sums(m, start):
     return reduce(lambda a, b: map(op_add, a, b), m, start)
 
 
+@parallel
+def running_column_sums(m):
+    return scan(lambda a, b: map(op_add, a, b), m)
+
+
 def kernels(fn, *args):
     compiled = cupar.places.cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
     assert not isinstance(compiled, str), compiled
@@ -85,6 +90,7 @@ def kernels(fn, *args):
     (chain, (X,), 1),
     (reuse, (X,), 3),  # exp is materialised once, then two reductions read it
     (column_sums, (np.ones((4, 8), F32), np.zeros(8, F32)), 2),  # tiles, then their totals
+    (running_column_sums, (np.ones((4, 8), F32),), 3),  # tiles, carries, tiles scanned
 ])
 def test_kernel_counts(fn, args, count):
     assert kernel_count(kernels(fn, *args).entry.body) == count

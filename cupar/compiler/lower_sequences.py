@@ -10,13 +10,14 @@ from ..errors import Loc
 from .ir import Lambda, Prim, Var
 from .kernel_ir import (Alloc, Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan,
                         SortIndices, Store)
-from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
+from .lower_rows import RowRules
+from .lower_values import (Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
                            unpack)
 from .scalar_code import literal
 from .types import BOOL, INT64, Scalar, Seq, Tuple
 
 
-class SequenceRules:
+class SequenceRules(RowRules):
     """`p_<primitive>(let, prim, args, out)` for the sequence primitives."""
 
     # -- sequences: producers -------------------------------------------------------------
@@ -109,79 +110,6 @@ class SequenceRules:
             return self.reduce_columns(let, prim, args, out)
         return self.reduce(xs, init, lambda a, b, stmts: self.apply(fn, [a, b], stmts),
                            let.var.type, out, commutative=is_commutative(prim.args[0]))
-
-    def reduce_columns(self, let, prim, args, out):
-        """`reduce(lambda a, b: map(g, a, b), rows, init)` over the rows of a matrix: each
-        column folded with `g`. Two parallel loops over tiles, so that the matrix is read
-        along its rows and every core has work whatever its shape: (1) each chunk of rows
-        times block of columns folds its rows, in order, into a row of partial results;
-        (2) each block of columns folds `init` and the chunks' partials, in chunk order. The
-        back end sets ROW_CHUNKS and COLUMN_BLOCK for its hardware (a CPU: a few chunks per
-        core and wide blocks; a GPU: one chunk and a thread per column). With no rows the
-        result is `init`; otherwise `init` must have the rows' length, as the map inside
-        requires."""
-        fn, xs, init = args
-        found = elementwise_combine(prim.args[0])
-        xs = self.materialize(xs, out) if found else None
-        if not (isinstance(xs, Mat) and len(xs.dims) == 2 and isinstance(fn, Closure)):
-            raise NotLowered("reductions over sequences, other than elementwise maps of rows")
-        (g_atom, swapped, loc), (rows, cols) = found, xs.dims
-        g, t = self.atom(g_atom, fn.env), let.var.type.elem
-        out.append(If(f"{rows} != 0 and {length_of(init)} != {cols}",
-                      (self.fail("value", "map got sequences of different lengths", loc),), ()))
-        n, chunks, blocks = self.fresh("n"), self.fresh("chunks"), self.fresh("blocks")
-        part, acc = self.fresh("partial"), self.fresh("columns")
-        out += [Assign(n, f"({cols} if {rows} != 0 else {length_of(init)})"),
-                Assign(chunks, f"min({rows}, ROW_CHUNKS)"),
-                Assign(blocks, f"({n} + COLUMN_BLOCK - 1) // COLUMN_BLOCK"),
-                Alloc(part, t.dtype.name, (chunks, n)), Alloc(acc, t.dtype.name, (n,))]
-
-        def combine(a, b, stmts):
-            return self.apply(g, [b, a] if swapped else [a, b], stmts)
-        parallel = self.depth == 0
-        self.depth += 1
-        out.append(self.column_tiles(xs, part, chunks, blocks, n, combine, parallel))
-        out.append(self.column_totals(init, part, acc, chunks, blocks, n, combine, parallel))
-        self.depth -= 1
-        return Mat(acc, let.var.type, (n,))
-
-    def column_block(self, block: str, n: str) -> tuple[str, str, str, list]:
-        """(j, lo, hi, statements): the columns lo..hi-1 of `block`, and an index j over them,
-        read unsigned (lo >= 0; the negative-index wrap would stop LLVM vectorising)."""
-        j, lo, hi = self.fresh("j"), self.fresh("lo"), self.fresh("hi")
-        self.unsigned_reads.add(j)
-        return j, lo, hi, [Assign(lo, f"{block} * COLUMN_BLOCK"),
-                           Assign(hi, f"min({lo} + COLUMN_BLOCK, {n})")]
-
-    def column_tiles(self, xs, part, chunks, blocks, n, combine, parallel) -> Loop:
-        tile, c, first, last, i = (self.fresh(x) for x in ("tile", "c", "first", "last", "i"))
-        j, lo, hi, head = self.column_block(f"({tile} % {blocks})", n)
-        at = f"{c}, np.uint64({j})"
-        start: list = []
-        start.append(Store(part, at, self.element(self.element(xs, first, start), j, start)))
-        fold: list = []
-        row = self.element(self.element(xs, i, fold), j, fold)
-        fold.append(Store(part, at, combine(f"{part}[{at}]", row, fold)))
-        rows = length_of(xs)
-        body = (Assign(c, f"{tile} // {blocks}"), Assign(first, f"{c} * {rows} // {chunks}"),
-                Assign(last, f"({c} + 1) * {rows} // {chunks}"), *head,
-                Loop(j, hi, tuple(start), parallel=False, start=lo),
-                Loop(i, last, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
-                     parallel=False, start=f"{first} + 1"))
-        return Loop(tile, f"{chunks} * {blocks}", body, parallel=parallel)
-
-    def column_totals(self, init, part, acc, chunks, blocks, n, combine, parallel) -> Loop:
-        block, c = self.fresh("block"), self.fresh("c")
-        j, lo, hi, head = self.column_block(block, n)
-        at = f"np.uint64({j})"
-        start: list = []
-        start.append(Store(acc, at, self.element(init, j, start)))
-        fold: list = []
-        fold.append(Store(acc, at, combine(f"{acc}[{at}]", f"{part}[{c}, {at}]", fold)))
-        body = (*head, Loop(j, hi, tuple(start), parallel=False, start=lo),
-                Loop(c, chunks, (Loop(j, hi, tuple(fold), parallel=False, start=lo),),
-                     parallel=False))
-        return Loop(block, blocks, body, parallel=parallel)
 
     def p_sum(self, let, prim, args, out):
         t = let.var.type
@@ -279,18 +207,20 @@ class SequenceRules:
         return Mat(names[0], Seq(t, None), (n,))
 
     def p_scan(self, let, prim, args, out):
-        return self.scan_prim(args[0], args[1], None, False, let, out)
+        return self.scan_prim(prim, args[0], args[1], None, False, let, out)
 
     def p_rscan(self, let, prim, args, out):
-        return self.scan_prim(args[0], args[1], None, True, let, out)
+        return self.scan_prim(prim, args[0], args[1], None, True, let, out)
 
     def p_exclusive_scan(self, let, prim, args, out):
-        return self.scan_prim(args[0], args[2], args[1], False, let, out)
+        return self.scan_prim(prim, args[0], args[2], args[1], False, let, out)
 
     def p_exclusive_rscan(self, let, prim, args, out):
-        return self.scan_prim(args[0], args[2], args[1], True, let, out)
+        return self.scan_prim(prim, args[0], args[2], args[1], True, let, out)
 
-    def scan_prim(self, fn, xs, init, reverse, let, out):
+    def scan_prim(self, prim, fn, xs, init, reverse, let, out):
+        if isinstance(xs.type.elem, Seq):
+            return self.scan_rows(prim, fn, xs, init, reverse, let, out)
         def combine(a, b, stmts):  # reverse scans combine element-first, as the reference
             return self.apply(fn, [b, a] if reverse else [a, b], stmts)
         return self.scan(xs, init, reverse, combine, let.var.type.elem, out)
