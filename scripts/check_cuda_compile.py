@@ -9,7 +9,8 @@ generated kernel. This script closes that gap in two steps:
     #    pip install numba-cuda[cu13])
     python scripts/check_cuda_compile.py compile /tmp/kernels.json
 
-Step 1 runs the differential tests, the golden programs and the examples at gpu0.
+Step 1 runs the differential tests, the gpu0 tests, the golden programs and the examples
+at gpu0.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def run_programs() -> None:
     import pytest
     os.environ.update(CUPAR_COMPILED_PLACE="gpu0", CUPAR_EXAMPLES_SCALE="0.3")
     pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/test_compiled_prims.py"),
-                 str(ROOT / "tests/test_compiled_differential.py")])
+                 str(ROOT / "tests/test_compiled_differential.py"),
+                 str(ROOT / "tests/test_gpu.py")])  # (its long rows take a block each)
     import cupar
     from golden_programs import PROGRAMS
     from test_examples import MAIN_FUNCTIONS, load
