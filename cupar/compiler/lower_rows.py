@@ -10,6 +10,7 @@ operators of reduce and scan to be associative.
 
 from __future__ import annotations
 
+from .ir import Lambda, Prim, Var
 from .kernel_ir import Alloc, Assign, If, Loop, Store
 from .lower_values import Closure, Mat, NotLowered, length_of
 
@@ -75,7 +76,6 @@ class RowRules:
     def elementwise_rows(self, prim, fn, xs, out, what: str):
         """(g, swapped, loc, the matrix) for `lambda a, b: map(g, a, b)` over a matrix (the
         lambda written in place or bound to a name)."""
-        from .lower_sequences import elementwise_combine
         found = elementwise_combine(fn.lam) if isinstance(fn, Closure) else None
         xs = self.materialize(xs, out) if found else None
         if not (isinstance(xs, Mat) and len(xs.dims) == 2):
@@ -183,3 +183,20 @@ class RowRules:
                 Loop(i, last, (Loop(j, hi, tuple(step), parallel=False, start=lo),),
                      parallel=False, start=f"{first} + 1"))
         return Loop(tile, f"{chunks} * {blocks}", body, parallel=parallel)
+
+
+def elementwise_combine(fn):
+    """(g, swapped, loc) when `fn` is `lambda a, b: map(g, a, b)` (swapped: `map(g, b, a)`)
+    with `g` a function or a name bound outside; else None."""
+    if not (isinstance(fn, Lambda) and len(fn.params) == 2 and len(fn.body.lets) == 1):
+        return None
+    (let,) = fn.body.lets
+    value, (a, b) = let.value, (p.name for p in fn.params)
+    if not (isinstance(value, Prim) and value.name == "map" and len(value.args) == 3
+            and fn.body.result == let.var and all(isinstance(x, Var) for x in value.args[1:])):
+        return None
+    pair = tuple(x.name for x in value.args[1:])
+    if pair not in ((a, b), (b, a)) or (isinstance(value.args[0], Var)
+                                        and value.args[0].name in (a, b)):
+        return None
+    return value.args[0], pair == (b, a), value.loc

@@ -329,23 +329,6 @@ def comparison_order(fn) -> str | None:
 COMMUTATIVE = {"op_add", "op_mul", "op_and", "op_or", "op_xor", "maximum", "minimum"}
 
 
-def elementwise_combine(fn):
-    """(g, swapped, loc) when `fn` is `lambda a, b: map(g, a, b)` (swapped: `map(g, b, a)`)
-    with `g` a function or a name bound outside; else None."""
-    if not (isinstance(fn, Lambda) and len(fn.params) == 2 and len(fn.body.lets) == 1):
-        return None
-    (let,) = fn.body.lets
-    value, (a, b) = let.value, (p.name for p in fn.params)
-    if not (isinstance(value, Prim) and value.name == "map" and len(value.args) == 3
-            and fn.body.result == let.var and all(isinstance(x, Var) for x in value.args[1:])):
-        return None
-    pair = tuple(x.name for x in value.args[1:])
-    if pair not in ((a, b), (b, a)) or (isinstance(value.args[0], Var)
-                                        and value.args[0].name in (a, b)):
-        return None
-    return value.args[0], pair == (b, a), value.loc
-
-
 def is_commutative(fn) -> bool:
     """Whether `fn` is `lambda a, b: p(a, b)` (or `p(b, a)`) for a commutative operator `p`
     (floating-point + and * are commutative, though not associative)."""
