@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import cupar
 from cupar import *  # noqa: F403
@@ -223,3 +224,29 @@ def test_a_bad_index_in_a_row_is_an_error_not_a_hang(columns):
     m[2, 1] = 99
     with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
         row_stats(m, np.zeros(6, np.float32), target_place=gpu)
+
+
+@parallel
+def ragged_windows(x, starts, ends):
+    """Per element, arrays whose lengths only the element knows: a window, its filter."""
+    def window(s, e):
+        w = gather(x, bounded_range(s, e))
+        return sum(filter(lambda v: v > 2, w)), len(w)
+    return map(window, starts, ends)
+
+
+@given(data=st.data())
+@examples(20)
+def test_arrays_of_lengths_known_inside_the_loop_are_cut_from_one(data):
+    x = np.arange(12, dtype=np.int64) % 5
+    n = data.draw(st.integers(0, 12))
+    starts = np.array(data.draw(st.lists(st.integers(0, 12), min_size=n, max_size=n)),
+                      np.int64)
+    ends = np.minimum(starts + np.array(data.draw(st.lists(st.integers(0, 6), min_size=n,
+                                                           max_size=n)), np.int64), 12)
+    stages = ragged_windows.stages_for(ragged_windows.argument_types((x, starts, ends)))
+    assert not isinstance(gpu.compiled_or_reason(stages), str)
+    got = ragged_windows(x, starts, ends, target_place=gpu)
+    want = ragged_windows(x, starts, ends, target_place=cupar.places.here)
+    for k in range(2):  # (`zip` is cupar's here)
+        np.testing.assert_array_equal(np.asarray(got.columns[k]), np.asarray(want.columns[k]))

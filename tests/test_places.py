@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cupar
-from cupar import map, op_add, parallel, places, scan
+from cupar import map, parallel, places, scan
 from cupar.errors import CuparTypeError, NotCompiledWarning, PlaceUnavailableError
 
 

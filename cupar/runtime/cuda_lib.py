@@ -67,6 +67,15 @@ def read_flag(flag) -> int:
     return int(flag.copy_to_host()[0])
 
 
+def offsets(lengths):
+    """(offsets, total) of rows of the given lengths laid end to end: offsets on the device,
+    n + 1 of them from 0 (row i is [offsets[i], offsets[i + 1])); summed on the host."""
+    host = lengths.copy_to_host()
+    at = np.zeros(host.shape[0] + 1, np.int64)
+    np.cumsum(np.maximum(host, 0), out=at[1:])
+    return cuda.to_device(at), int(at[-1])
+
+
 def scalar(array):
     """Element 0 of a one-element device array, on the host."""
     return array.copy_to_host()[0]

@@ -153,18 +153,40 @@ class Generator:
     def launch(self, name: str, body: list[str], inside, hoisted, stop: str, indent: str,
                grid: str | None = None, extra: tuple = ()) -> list[str]:
         """Define kernel `name` (`body`: its lines; `inside`: the kernel-IR statements it runs)
-        over the driver's names it uses; return the driver lines that allocate its scratch
-        rows and launch it. `extra`: scratch arrays the scheme allocates, passed first."""
+        over the driver's names it uses and the scratch rows `hoisted` (allocated apart, see
+        `allocate`); return the driver line that launches it. `extra`: scratch arrays the
+        scheme allocates, passed first."""
         used = (identifiers(body) & self.host_names) - bound_names(inside) - set(extra)
-        params = [*extra, *sorted(used), *(h.rows for h in hoisted)]
+        params = list(dict.fromkeys([*extra, *sorted(used),
+                                     *(p for h in hoisted for p in h.params)]))  # (shared `at`)
         if any("cupar_err" in line for line in body):
             params.append("cupar_err")
         self.kernels.append("\n".join(["@cuda.jit", f"def {name}({', '.join(params)}):",
                                        *body]))
-        lines = [f"{indent}{h.rows} = rt.empty(({stop}, {', '.join(h.shape)}), np.{h.dtype})"
-                 for h in hoisted]
-        args = ", ".join(params)
-        return lines + [f"{indent}{name}[{grid or f'rt.blocks({stop})'}, BLOCK]({args})"]
+        return [f"{indent}{name}[{grid or f'rt.blocks({stop})'}, BLOCK]({', '.join(params)})"]
+
+    def allocate(self, hoisted, s: Loop, indent: str) -> list[str]:
+        """Driver lines allocating the scratch rows of the loop `s`: a row per element, or
+        for rows whose length each element computes, a kernel computing the lengths, their
+        offsets, and one flat array cut at the offsets."""
+        lines, offsets = [], set()
+        for h in hoisted:
+            if h.length is None:
+                lines.append(f"{indent}{h.params[0]} = rt.empty(({s.stop}, "
+                             f"{', '.join(h.shape)}), np.{h.dtype})")
+                continue
+            if h.at not in offsets:
+                offsets.add(h.at)
+                lengths = f"{h.at}_n"
+                body = [f"    for {s.index} in range(cuda.grid(1), {s.stop}, cuda.gridsize(1)):",
+                        *self.device(h.length, "        "),
+                        f"        {lengths}[{s.index}] = {device_expr(h.shape[0], self.names)}"]
+                lines += [f"{indent}{lengths} = rt.empty(({s.stop},), np.int64)",
+                          *self.launch(self.new_kernel("lengths"), body, h.length, [], s.stop,
+                                       indent, extra=(lengths,)),
+                          f"{indent}{h.at}, {h.at}_total = rt.offsets({lengths})"]
+            lines.append(f"{indent}{h.params[0]} = rt.empty(({h.at}_total,), np.{h.dtype})")
+        return lines
 
     def map_kernel(self, s: Loop, indent: str) -> list[str]:
         """A thread per element; for rows that a block can share (cuda_rows.py), also a
@@ -181,10 +203,10 @@ class Generator:
         if length is not None:
             rows = self.launch(self.new_kernel("rows"), cuda_rows.rows_kernel(self, s, hoisted),
                                [s], hoisted, s.stop, i3, grid=f"min({stop}, rt.MAX_BLOCKS)")
-            allocs, lines = lines[:len(hoisted)], lines[len(hoisted):]
-            lines = [*allocs, f"{i2}if {length} >= BLOCK:", *rows[len(hoisted):],
-                     f"{i2}else:", *("    " + line for line in lines)]
-        return [f"{indent}if {stop} > 0:", *lines, *self.raise_flagged(s.body, indent)]
+            lines = [f"{i2}if {length} >= BLOCK:", *rows, f"{i2}else:",
+                     *("    " + line for line in lines)]
+        return [f"{indent}if {stop} > 0:", *self.allocate(hoisted, s, i2), *lines,
+                *self.raise_flagged(s.body, indent)]
 
     def device_cond(self, expr: str) -> str:
         self.note_calls(expr)
@@ -286,33 +308,59 @@ class Generator:
 
 
 class Hoisted:
-    """An array allocated inside a kernel: allocated before the launch as one row per
-    element (`rows`), and taken as `row` inside the kernel."""
+    """An array allocated inside a kernel, allocated before the launch and taken as `row`
+    inside it: one row per element of a 2-D array, or, where each element computes the
+    length (`length`: the statements it needs), a slice of one flat array at offsets `at`."""
 
-    def __init__(self, name: str, dtype: str, shape: tuple, index: str):
-        self.name, self.dtype, self.shape = name, dtype, shape
-        self.rows = f"{name}_rows"
-        self.row = f"{self.rows}[{index}]"
+    def __init__(self, name: str, dtype: str, shape: tuple, index: str, length=None, at=""):
+        self.name, self.dtype, self.shape, self.length, self.at = name, dtype, shape, length, at
+        if length is None:
+            self.params = (f"{name}_rows",)
+            self.row = f"{name}_rows[{index}]"
+        else:
+            self.params = (f"{name}_flat", at)
+            self.row = f"{name}_flat[{at}[{index}]:{at}[{index} + 1]]"
 
 
 def hoist(stmts, index: str, host_names: set[str]) -> list[Hoisted]:
-    """The arrays allocated by sequential code inside a kernel over `index`; their lengths
-    must be known before the launch."""
+    """The arrays allocated by sequential code inside a kernel over `index`. A length the
+    driver cannot compute is computed per element beforehand, from the assignments before
+    the allocation, when the allocation is at the loop's top level and those suffice."""
     found = []
     for s in walk(stmts):
         match s:
             case Alloc(name, dtype, shape):
-                found.append(Hoisted(name, dtype, shape, index))
+                found.append((s, name, dtype, shape))
             case Filter():
-                found += [Hoisted(o, d, (s.stop,), index) for o, d in zip(s.out, s.dtypes)]
+                found += [(s, o, d, (s.stop,)) for o, d in zip(s.out, s.dtypes)]
             case SortIndices():
-                found += [Hoisted(n, "int64", (s.stop,), index)
-                          for n in (s.perm, f"{s.perm}_tmp")]
-    for h in found:
-        if not identifiers(list(h.shape)) <= host_names | {"np", "max", "min"}:
+                found += [(s, n, "int64", (s.stop,)) for n in (s.perm, f"{s.perm}_tmp")]
+    known, hoisted, offsets = host_names | {"np", "max", "min"}, [], {}
+    for s, name, dtype, shape in found:
+        if identifiers(list(shape)) <= known:
+            hoisted.append(Hoisted(name, dtype, shape, index))
+            continue
+        length = length_statements(stmts, s, shape, known | {index})
+        if length is None or len(shape) != 1:
             raise NotForGpu(f"an array of a length computed inside a parallel loop "
-                            f"(`{h.name}`, length {', '.join(h.shape)})")
-    return found
+                            f"(`{name}`, length {', '.join(shape)}) from more than the "
+                            f"assignments before it")
+        at = offsets.setdefault(shape[0], f"{name}_at")
+        hoisted.append(Hoisted(name, dtype, shape, index, length, at))
+    return hoisted
+
+
+def length_statements(stmts, alloc, shape, known: set) -> tuple | None:
+    """The top-level assignments before `alloc` that its length reads, in order (None when
+    `alloc` is nested or the length needs anything else)."""
+    if alloc not in stmts:
+        return None
+    needed, taken = identifiers(list(shape)) - known, []
+    for s in reversed(stmts[:stmts.index(alloc)]):
+        if isinstance(s, Assign) and IDENT.fullmatch(s.target) and s.target in needed:
+            taken.append(s)
+            needed = (needed - {s.target}) | (identifiers([s.expr]) - known)
+    return tuple(reversed(taken)) if not needed else None
 
 
 def walk(stmts):
