@@ -136,30 +136,6 @@ def column_folds(m, start):
             reduce(lambda a, b: map(lambda u, v: u, b, a), m, start))
 
 
-@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
-@given(data=st.data())
-@examples(12)
-def test_column_folds(dtype, data):
-    m = data.draw(matrices(dtype, integral=True, lo=-3, hi=3))
-    start = data.draw(arrays(dtype, m.shape[1], integral=True, lo=-3, hi=3))
-    agree(column_folds, m, start)
-
-
-def test_column_folds_of_a_tall_matrix():
-    """Several rows per chunk, chunks of unequal size: every row still counts, in order."""
-    m = (np.arange(203 * 37, dtype=np.int64).reshape(203, 37) * 7919) % 101 - 50
-    agree(column_folds, m, np.arange(37, dtype=np.int64))
-
-
-def test_column_folds_check_the_start_like_map():
-    m, short = np.ones((3, 4), np.int64), np.zeros(2, np.int64)
-    with pytest.raises(cupar.errors.CuparValueError, match="different lengths"):
-        column_folds(m, short, target_place=cpu)
-    for got, want in zip(column_folds(m[:0], short, target_place=cpu),
-                         column_folds(m[:0], short, target_place=here)):
-        assert_close(got, want)  # no rows: nothing to map over, the start comes back
-
-
 @parallel
 def column_scans(m, start):
     """Scans whose elements are rows (running column sums), each way; keep-the-first is
@@ -171,21 +147,31 @@ def column_scans(m, start):
             exclusive_rscan(lambda a, b: map(lambda u, v: v, b, a), start, m))
 
 
+@pytest.mark.parametrize("program", [column_folds, column_scans], ids=lambda p: p.name)
 @pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
 @given(data=st.data())
 @examples(12)
-def test_column_scans(dtype, data):
+def test_column_folds_and_scans(program, dtype, data):
     m = data.draw(matrices(dtype, integral=True, lo=-3, hi=3))
     start = data.draw(arrays(dtype, m.shape[1], integral=True, lo=-3, hi=3))
-    agree(column_scans, m, start)
+    agree(program, m, start)
 
 
-def test_column_scans_of_a_tall_matrix():
-    """Several chunks of rows, each scanned from the carry of the chunks before it."""
+@pytest.mark.parametrize("program", [column_folds, column_scans], ids=lambda p: p.name)
+def test_column_folds_and_scans_of_a_tall_matrix(program):
+    """Several rows per chunk, chunks of unequal size: every row still counts, in order
+    (a scan's chunks start from the carry of the chunks before them)."""
     m = (np.arange(203 * 37, dtype=np.int64).reshape(203, 37) * 7919) % 101 - 50
-    agree(column_scans, m, np.arange(37, dtype=np.int64))
-    stages = column_scans.stages_for(column_scans.argument_types((m, m[0])))
-    assert not isinstance(cpu.compiled_or_reason(stages), str)
+    agree(program, m, np.arange(37, dtype=np.int64))
+
+
+def test_column_folds_check_the_start_like_map():
+    m, short = np.ones((3, 4), np.int64), np.zeros(2, np.int64)
+    with pytest.raises(cupar.errors.CuparValueError, match="different lengths"):
+        column_folds(m, short, target_place=cpu)
+    for got, want in zip(column_folds(m[:0], short, target_place=cpu),
+                         column_folds(m[:0], short, target_place=here)):
+        assert_close(got, want)  # no rows: nothing to map over, the start comes back
 
 
 def test_column_scans_check_the_start_like_map():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, Loop, Reduce,
                                   Scan, SortIndices, Store, While)
-from .cuda_schemes import TID, block_tree, flag_fold, zero
+from .cuda_schemes import TID, block_tree, flag_fold, walk, zero
 
 SCALAR = (Assign, Alloc, Store, Fail, Break, Continue)
 ALLOCATING = (Alloc, Scan, Filter, SortIndices)  # (one scratch row per outer element)
@@ -39,8 +39,7 @@ def shareable(stmts) -> bool:
             if s.parallel or any(isinstance(x, ALLOCATING) for x in walk(s.body)):
                 return False
         elif isinstance(s, (If, While)):
-            if not shareable(getattr(s, "then", ()) + getattr(s, "orelse", ())
-                             + getattr(s, "body", ()) * isinstance(s, While)):
+            if not shareable(nested(s)):
                 return False
         elif not isinstance(s, SCALAR):
             return False
@@ -52,15 +51,13 @@ def inner_loops(stmts):
         if isinstance(s, (Loop, Reduce)):
             yield s
         elif isinstance(s, (If, While)):
-            yield from inner_loops(getattr(s, "then", ()) + getattr(s, "orelse", ())
-                                   + getattr(s, "body", ()) * isinstance(s, While))
+            yield from inner_loops(nested(s))
 
 
-def walk(stmts):
-    for s in stmts:
-        yield s
-        for field in ("then", "orelse", "body"):
-            yield from walk(getattr(s, field, ()))
+def nested(s) -> tuple:
+    """The row-level statements inside a branch or a `while`."""
+    return s.then + s.orelse if isinstance(s, If) else s.body
+
 
 
 def rows_kernel(gen, s: Loop, hoisted) -> list[str]:

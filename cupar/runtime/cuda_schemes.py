@@ -36,6 +36,14 @@ def row_of(rows: dict, name: str) -> str:
     return rows[name].row
 
 
+def walk(stmts):
+    """Every statement in `stmts`, nested ones included."""
+    for s in stmts:
+        yield s
+        for field in ("then", "orelse", "body"):
+            yield from walk(getattr(s, field, ()))
+
+
 def host_expr(expr: str) -> str:
     """A kernel-IR expression run by the driver: device arrays copy through the runtime."""
     return re.sub(r"(\w+)\.copy\(\)", r"rt.copy(\1)", expr)
