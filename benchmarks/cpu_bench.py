@@ -20,7 +20,7 @@ import numpy as np
 import cpu_kernels as K
 import cupar
 from cases import Case, make_case
-from timing import OtherLoad, check_and_time, timed
+from timing import OtherLoad, check_and_time, measure, timed
 
 try:
     import scipy
@@ -167,6 +167,43 @@ def serialised_loops(compiled, args) -> str | None:
         return None
     return "Numba's diagnostics on cupar's generated code: " + "; ".join(messages)
 
+
+
+# =============================================================================================
+# Dispatch: what a cached call costs beyond its work.
+# =============================================================================================
+DISPATCH_N, DISPATCH_CALLS = 1000, 2000
+
+
+def dispatch_overhead(repeat: int) -> dict:
+    """Median microseconds per call of a 1,000-element axpy (serial code at this size):
+    through cupar's dispatch, through a direct call of the Numba dispatcher of the very
+    function cupar generated, and through the hand-written Numba kernel. Each median is over
+    `repeat` batches of DISPATCH_CALLS calls, the three taking turns batch by batch."""
+    from cupar.runtime.cpu import flatten_arg
+    from programs import saxpy
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, DISPATCH_N), dtype=F32)
+    a = F32(1.5)
+    compiled = CPU.compiled_or_reason(saxpy.stages_for(saxpy.argument_types((a, x, y))))
+    flat: list = []
+    flatten_arg((a, x, y), flat)
+    impls = {"cupar": lambda: saxpy(a, x, y, target_place=CPU),
+             "generated entry (raw Numba call)": lambda: compiled.entry(*flat),
+             "hand-written numba": lambda: K.nb_saxpy(a, x, y)}
+    for fn in impls.values():
+        assert np.allclose(fn(), a * x + y)
+
+    def batch(fn):
+        def run():
+            for _ in range(DISPATCH_CALLS):
+                fn()
+        return run
+    times = measure({k: batch(v) for k, v in impls.items()}, max(repeat, 5))
+    us = {k: t["median_s"] / DISPATCH_CALLS * 1e6 for k, t in times.items()}
+    us["cupar dispatch overhead"] = us["cupar"] - us["generated entry (raw Numba call)"]
+    print("  " + "  ".join(f"{k} {v:.2f} us" for k, v in us.items()))
+    return {"n": DISPATCH_N, "calls": DISPATCH_CALLS, "us": us}
 
 
 # =============================================================================================

@@ -41,7 +41,7 @@ import numba  # noqa: E402
 import cupar  # noqa: E402
 from cases import ORDER  # noqa: E402
 
-NAMES = {"cpu": [*ORDER, "compile"], "gpu0": [*ORDER, "overhead"]}
+NAMES = {"cpu": [*ORDER, "dispatch", "compile"], "gpu0": [*ORDER, "overhead"]}
 DEFAULT_SIZE = {"cpu": 1 << 24, "gpu0": 1 << 26}
 DEFAULT_MARKDOWN = {"cpu": HERE / "RESULTS.md", "gpu0": HERE / "RESULTS-gpu.md"}
 
@@ -130,6 +130,9 @@ def run_cpu(args) -> dict:
         for r in results["rows"].values():
             if "gb_s" in r:
                 r["triad_fraction"] = r["gb_s"] / tri["gb_s"]
+    if "dispatch" in args.names:
+        print("dispatch overhead: axpy of 1000 elements ...")
+        results["dispatch"] = C.dispatch_overhead(repeat)
     if "compile" in args.names:
         print("start-up: cold compile and warm cache of axpy in fresh subprocesses ...")
         results["startup"] = C.startup_times()

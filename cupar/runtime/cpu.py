@@ -28,6 +28,7 @@ from ..compiler.lower import NotLowered, lower_to_kernels
 from ..compiler.outputs import shape_functions, writing_into
 from ..compiler.types import Scalar, Seq, Tuple
 from ..errors import CuparIndexError, CuparValueError
+from . import pool
 from .numba_cpu import generate_source
 
 VERSION = "0.1.0"
@@ -76,6 +77,10 @@ class Compiled:
             into = self.writing_into()
             if into.out_params:
                 return list(into.invoke([*flat, *into.out_arrays(flat, outs)]))
+        elif not outs and large(flat):  # big results into reused memory (see pool.py)
+            into = self.writing_into()
+            if into.out_params:
+                return list(into.invoke([*flat, *into.out_arrays(flat)]))
         return list(self.invoke(flat))
 
     def invoke(self, flat: list):
@@ -95,14 +100,14 @@ class Compiled:
                 self._into.shapes = shape_functions(kernels, params)
             return self._into
 
-    def out_arrays(self, flat: list, outs: list) -> list:
+    def out_arrays(self, flat: list, outs: list | None = None) -> list:
         """For each out parameter, the caller's array if it fits, else a fresh one."""
         arrays = []
         for p, shape_of in zip(self.out_params, self.shapes):
-            shape, out = shape_of(*flat), outs[p.part]
+            shape, out = shape_of(*flat), outs[p.part] if outs else None
             fits = (isinstance(out, np.ndarray) and out.shape == shape
                     and out.flags.c_contiguous and out.dtype == np.dtype(p.dtype))
-            arrays.append(out if fits else np.empty(shape, p.dtype))
+            arrays.append(out if fits else pool.empty(shape, p.dtype))
         return arrays
 
     def first_call(self, flat: list):
@@ -146,6 +151,13 @@ def compile_kernel_program(kernels: KernelProgram) -> Compiled:
     if not intact(path, source):
         write_entry(path, source)
     return Compiled(kernels, source, path)
+
+
+def large(flat: list) -> bool:
+    """Whether an argument is large enough that results of its size are worth pooling
+    (checked before compiling the variant that takes its result arrays)."""
+    return pool.POOL.idle_cap > 0 and any(
+        isinstance(a, np.ndarray) and a.nbytes >= pool.POOL_FROM for a in flat)
 
 
 def overlapping(outs: list, flat: list) -> bool:
