@@ -21,7 +21,7 @@ from ..compiler.types import canonical
 from ..compiler.frontend import parse_function
 from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnavailableError,
                       message, show_full_traceback)
-from ..runtime.cpu import rebuild
+from ..runtime.cpu import MISS, rebuild
 from ..runtime.device_array import DeviceArray
 from . import places
 from .outputs import fill, flat_outs
@@ -51,6 +51,7 @@ class ParallelFunction:
         self.parsed = parse_function(*source_of(fn))
         self._programs: dict = {}
         self._by_signature: dict = {}  # quick_signature(args) -> stages: the warm-call path
+        self._fast: dict = {}  # (quick_signature, place) -> (resolved stage, fast call)
         self._lock = threading.RLock()
 
     @property
@@ -76,6 +77,22 @@ class ParallelFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args, target_place=None, out=None, **keywords):
+        """Run at `target_place` (default: the current place); `out=` takes arrays to write
+        the result into. A warm call at cpu with array and scalar arguments takes a short
+        path; anything it does not handle, errors included, takes the full one."""
+        place = places.current() if target_place is None else target_place
+        if out is None and not keywords and isinstance(place, places.Cpu):
+            fast = self._fast.get((quick_signature(args), place))
+            if fast is not None and fast[0].is_current():
+                try:
+                    value = fast[1](args)
+                    if value is not MISS:
+                        return value
+                except Exception:  # the full path reports it, with its context
+                    pass
+        return self.call(args, target_place, out, keywords)
+
+    def call(self, args: tuple, target_place, out, keywords: dict):
         try:
             if keywords:
                 raise self.keyword_error(next(iter(keywords)))
@@ -90,7 +107,10 @@ class ParallelFunction:
             try:
                 if out is not None:
                     return self.call_into(place, stages, values, out)
-                return place.execute(stages, values)
+                value = place.execute(stages, values)
+                if signature is not None and isinstance(place, places.Cpu):
+                    self.remember_fast(signature, place, stages)
+                return value
             except CuparError:
                 raise
             except Exception as exc:
@@ -100,6 +120,11 @@ class ParallelFunction:
             if show_full_traceback():
                 raise
             raise err.with_traceback(None) from None
+
+    def remember_fast(self, signature: tuple, place, stages: dict) -> None:
+        fast = place.fast_call(stages)
+        if fast is not None:
+            self._fast[signature, place] = (stages["resolve_globals"], fast)
 
     def call_into(self, place, stages: dict, values: tuple, out):
         """The call with `out=`: results written into the caller's arrays (see outputs)."""

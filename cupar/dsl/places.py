@@ -127,6 +127,12 @@ class Cpu(Compiling):
             return Interpreter(list(stages.values())[-1]).run(args)
         return replaying_errors(stages, args, lambda: compiled(args))
 
+    def fast_call(self, stages: dict):
+        """For warm calls: a function of the arguments giving the value, or MISS where it
+        does not take them (then, and on any error, the caller takes the full path)."""
+        compiled = self.for_call(stages)
+        return None if isinstance(compiled, str) else compiled.fast_call()
+
 
 class Gpu(Compiling):
     """An NVIDIA GPU through numba-cuda (or Numba's CUDA simulator when

@@ -66,6 +66,24 @@ class Compiled:
         none) are written into where the program allows, see `parts`."""
         return rebuild(iter(self.parts(args, outs)), self.kernels.result_type)
 
+    def fast_call(self):
+        """A function of the arguments for warm calls whose arguments are all arrays and
+        scalars (what `quick_signature` keys): the value, or MISS for any other argument."""
+        build = result_builder(self.kernels.result_type)
+
+        def call(args: tuple):
+            flat = []
+            for a in args:
+                kind = type(a)
+                if kind is np.ndarray:
+                    flat.append(a if a.flags.c_contiguous else np.ascontiguousarray(a))
+                elif kind in (int, float, bool) or isinstance(a, np.generic):
+                    flat.append(a)
+                else:
+                    return MISS
+            return build(self.run_flat(flat))
+        return call
+
     def parts(self, args: tuple, outs: list | None = None) -> list:
         """The flat results. With `outs`, a result the program allocates at its top level is
         written straight into the caller's array when that array has the right shape, is
@@ -73,6 +91,10 @@ class Compiled:
         flat = []
         for a in args:
             flatten_arg(a, flat)
+        return self.run_flat(flat, outs)
+
+    def run_flat(self, flat: list, outs: list | None = None) -> list:
+        """`parts` for flattened arguments."""
         if outs and any(o is not None for o in outs) and not overlapping(outs, flat):
             into = self.writing_into()
             if into.out_params:
@@ -226,6 +248,20 @@ def flatten_arg(value, out: list, array=host_array) -> None:
     else:
         converted = array(value)
         out.append(value if converted is None else converted)
+
+
+MISS = object()  # a fast call's answer for arguments it does not take
+
+
+def result_builder(t):
+    """A function from the flat results to the value of type `t`, as `rebuild`, with the
+    common shapes made cheap: an array (not of tuples), a scalar."""
+    if isinstance(t, Seq) and not isinstance(t.elem, Tuple):
+        return lambda parts: parts[0]
+    if isinstance(t, Scalar):
+        cls = {"int": int, "float": float}.get(t.name) or t.dtype.type
+        return lambda parts: parts[0] if type(parts[0]) is cls else cls(parts[0])
+    return lambda parts: rebuild(iter(parts), t)
 
 
 def rebuild(parts, t, wrap=lambda a: a):
