@@ -3,7 +3,8 @@
 `sort_numbers(xs, descending)` is `sort(cmp_lt, xs)` / `sort(cmp_gt, xs)` on numbers: NumPy's
 sort (SIMD quicksort, faster than anything Numba compiles), made stable where stability shows:
 equal numbers are identical bit patterns except -0.0 and +0.0, which are put back in their
-input order. NaNs go last ascending and first descending. (Called in object mode.)
+input order where both occur. NaNs go last ascending and first descending. (Called in object
+mode.)
 
 `advise_huge(a)` asks Linux to back a large fresh array with transparent huge pages, as
 NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 ms on the
@@ -48,6 +49,12 @@ def sort_numbers(xs: np.ndarray, descending: bool) -> np.ndarray:
     if descending:
         out = np.ascontiguousarray(out[::-1])
         lo, hi = len(out) - hi, len(out) - lo
-    if hi - lo > 1:
+    if hi - lo > 1 and mixed_signs(out[lo:hi]):
         out[lo:hi] = xs[xs == 0]  # stable: zeros keep their input order (and signs)
     return out
+
+
+def mixed_signs(zeros: np.ndarray) -> bool:
+    """Whether both -0.0 and +0.0 are among `zeros` (only then can their order show)."""
+    signs = np.signbit(zeros)
+    return bool(signs.any()) and not bool(signs.all())
