@@ -62,6 +62,26 @@ def movement(x, p):
 
 
 @parallel
+def tuple_movement(x, p):
+    pairs = zip(x, map(lambda v: v * 2, x))
+    low = min_bound_el(x)
+    return (permute(pairs, p), scatter(pairs, p, zip(x, x)), update(pairs, zip(p, pairs)),
+            shift(pairs, 2, (low, low)), shift(pairs, -1, (low, x[0] if len(x) > 0 else low)),
+            gather(pairs, p))
+
+
+@parallel
+def scatter_pairs(x, idx, dst):
+    return scatter(zip(x, map(lambda v: v + 1, x)), idx, zip(dst, dst))
+
+
+@parallel
+def row_filters(m):
+    kept = filter(lambda r: sum(r) > 0, m)
+    return kept, map(lambda r: sum(r), kept), [r for r in m if len(r) > 0 and r[0] > 0]
+
+
+@parallel
 def sorting(x):
     by_value = sort(lambda p, q: p[0] < q[0], zip(x, indices(x)))  # stable: ties keep order
     return sort(cmp_lt, x), sort(cmp_gt, x), sort(lambda a, b: b < a, x), by_value
@@ -79,8 +99,8 @@ def countdown(x):
     return go(0, 0)
 
 
-PROGRAMS = ["arithmetic", "weak_literals", "reductions", "scans", "movement", "sorting", "rows",
-            "countdown"]
+PROGRAMS = ["arithmetic", "weak_literals", "reductions", "scans", "movement", "tuple_movement",
+            "scatter_pairs", "row_filters", "sorting", "rows", "countdown"]
 
 
 @pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
@@ -122,6 +142,37 @@ def test_movement(dtype, data):
 def test_rows(dtype, data):
     m = data.draw(matrices(dtype, integral=True))
     agree(rows, m, terms=max(m.shape[1], 1))
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(8)
+def test_filters_of_rows(dtype, data):
+    m = data.draw(matrices(dtype, integral=True))
+    agree(row_filters, m, terms=max(m.shape[1], 1))
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
+@given(data=st.data())
+@examples(12)
+def test_movement_of_tuples(dtype, data):
+    x = data.draw(arrays(dtype, integral=True))
+    agree(tuple_movement, x, data.draw(permutations(len(x))))
+
+
+@given(data=st.data())
+@examples(25)
+def test_scattered_tuples_land_whole_where_indices_repeat(data):
+    """With repeated indices one of the pairs sent to a place lands, never a mix of two."""
+    x = data.draw(arrays(np.int64, integral=True))
+    n = data.draw(st.integers(1, 8))
+    idx = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=len(x), max_size=len(x))),
+                   dtype=np.int64)
+    dst = np.arange(n, dtype=np.int64) * 1000
+    first, second = (np.asarray(c) for c in scatter_pairs(x, idx, dst, target_place=cpu).columns)
+    for j in range(n):
+        sent = {(int(x[k]), int(x[k]) + 1) for k in np.flatnonzero(idx == j)}
+        assert (int(first[j]), int(second[j])) in (sent or {(int(dst[j]), int(dst[j]))})
 
 
 @parallel

@@ -230,7 +230,7 @@ class SequenceRules(RowRules):
         t = let.var.type.elem
         fields = list(t.elems) if isinstance(t, Tuple) else [t]
         if not all(isinstance(f, Scalar) for f in fields):
-            raise NotLowered("filters of sequences")
+            return self.filter_rows(fn, xs, let, out)
         i, body = self.fresh("i"), []
         self.depth += 1
         elem = self.element(xs, i, body)
@@ -240,6 +240,21 @@ class SequenceRules(RowRules):
         out.append(Filter(i, length_of(xs), tuple(body), keep, tuple(unpack(elem, t)), names,
                           tuple(f.dtype.name for f in fields), parallel=self.depth == 0))
         return self.arrays(names, t, f"{names[0]}.shape[0]")
+
+    def filter_rows(self, fn, xs, let, out):
+        """A filter of rows keeps the indices of the rows that pass, in order; the result
+        gathers them."""
+        if not isinstance(xs, (Mat, Delayed)):
+            raise NotLowered("filters of tuples holding sequences")
+        i, body = self.fresh("i"), []
+        self.depth += 1
+        keep = self.apply(fn, [self.element(xs, i, body)], body)
+        self.depth -= 1
+        kept = self.fresh("kept")
+        out.append(Filter(i, length_of(xs), tuple(body), keep, (i,), (kept,), ("int64",),
+                          parallel=self.depth == 0))
+        return Delayed(f"{kept}.shape[0]", lambda k, stmts: self.element(
+            xs, f"{kept}[{k}]", stmts), let.var.type)
 
     def p_scatter(self, let, prim, args, out):
         src, idx, dst = args
@@ -257,7 +272,7 @@ class SequenceRules(RowRules):
     def scatter(self, src, idx, dst, prim, out):
         """A copy of dst, then one parallel loop writing src[k] at idx[k]."""
         if not isinstance(dst.type.elem, Scalar):
-            raise NotLowered("scatter of tuples or rows")
+            return self.scatter_tuples(src, idx, dst, prim, out)
         self.same_lengths(prim.name, [src, idx], prim.loc, out)
         base = self.materialize(dst, out)
         copy = self.fresh("scattered")
@@ -271,19 +286,51 @@ class SequenceRules(RowRules):
         out.append(Loop(k, length_of(idx), tuple(body), parallel=self.depth == 0))
         return result
 
-    def p_shift(self, let, prim, args, out):
-        xs, offset, default = args
-        n = length_of(xs)
+    def scatter_tuples(self, src, idx, dst, prim, out):
+        """Tuples land whole even where indices repeat: each destination first records
+        which k won it (one 8-byte store, so exactly one k), then every field is read
+        from the winner's element, or from dst where none was sent."""
+        t = dst.type.elem
+        if not (isinstance(t, Tuple) and all(isinstance(f, Scalar) for f in t.elems)):
+            raise NotLowered("scatter of rows or of nested tuples")
+        self.same_lengths(prim.name, [src, idx], prim.loc, out)
+        base = self.materialize(dst, out)
+        n, winner = length_of(base), self.fresh("winner")
+        fill, k, body = self.fresh("i"), self.fresh("k"), []
+        out += [Alloc(winner, "int64", (n,)),
+                Loop(fill, n, (Store(winner, fill, "-1"),), parallel=self.depth == 0)]
+        self.depth += 1
+        j = self.checked(self.element(idx, k, body), base, body, prim.loc, prim.name)
+        body.append(Store(winner, j, k))
+        self.depth -= 1
+        out.append(Loop(k, length_of(idx), tuple(body), parallel=self.depth == 0))
 
         def elem(i, stmts):
-            j, v = self.fresh("j"), self.fresh("shifted")
+            w, values = self.fresh("w"), tuple(self.fresh("v") for _ in t.elems)
+            sent: list = []
+            sent += [Assign(v, e) for v, e in zip(values, self.element(src, w, sent))]
+            kept: list = []
+            kept += [Assign(v, e) for v, e in zip(values, self.element(base, i, kept))]
+            stmts += [Assign(w, f"{winner}[{i}]"), If(f"{w} >= 0", tuple(sent), tuple(kept))]
+            return values
+        return Delayed(n, elem, dst.type)
+
+    def p_shift(self, let, prim, args, out):
+        xs, offset, default = args
+        n, t = length_of(xs), xs.type.elem
+        if not (isinstance(t, Scalar) or isinstance(t, Tuple)
+                and all(isinstance(f, Scalar) for f in t.elems)):
+            raise NotLowered("shift of rows or of nested tuples")
+
+        def elem(i, stmts):
+            j, values = self.fresh("j"), tuple(self.fresh("shifted") for _ in unpack(default, t))
             stmts.append(Assign(j, f"{i} + {offset}"))
             inside: list = []
-            inside.append(Assign(v, self.element(xs, j, inside)))
-            stmts.append(If(f"0 <= {j} < {n}", tuple(inside), (Assign(v, default),)))
-            return v
-        if not isinstance(xs.type.elem, Scalar):
-            raise NotLowered("shift of tuples or rows")
+            got = unpack(self.element(xs, j, inside), t)
+            inside += [Assign(v, e) for v, e in zip(values, got)]
+            outside = tuple(Assign(v, d) for v, d in zip(values, unpack(default, t)))
+            stmts.append(If(f"0 <= {j} < {n}", tuple(inside), outside))
+            return pack(values, t)
         return Delayed(n, elem, let.var.type)
 
     def p_sort(self, let, prim, args, out):
