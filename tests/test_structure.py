@@ -67,6 +67,18 @@ def reuse(x):
 
 
 @parallel
+def shared_product(x, y):
+    t = map(lambda a, b: a * b, x, y)
+    return sum(t), scan(op_add, t)
+
+
+@parallel
+def shared_by_three(x, y):
+    t = map(lambda a, b: a * b, x, y)
+    return sum(t), max(t), min(t)
+
+
+@parallel
 def column_sums(m, start):
     return reduce(lambda a, b: map(op_add, a, b), m, start)
 
@@ -89,6 +101,8 @@ def kernels(fn, *args):
     (softmax, (np.ones((4, 8), F32),), 1),
     (chain, (X,), 1),
     (reuse, (X,), 3),  # exp is materialised once, then two reductions read it
+    (shared_product, (X, X), 2),  # x*y over 2 arrays, 2 consumers: recomputed by each
+    (shared_by_three, (X, X), 4),  # 3 consumers of 2 arrays: stored once, then read
     (column_sums, (np.ones((4, 8), F32), np.zeros(8, F32)), 2),  # tiles, then their totals
     (running_column_sums, (np.ones((4, 8), F32),), 3),  # tiles, carries, tiles scanned
 ])

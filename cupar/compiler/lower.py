@@ -5,9 +5,10 @@ Fusion happens here, by representation: a sequence is either materialised (`Mat`
 producing the code of element `i`). `map`, `zip`, `indices`, `range`, `gather`, `shift`,
 `rotate`, `replicate` and `enumerate` make delayed sequences; consumers (`reduce` and the other
 reductions, indexing, another `map`) pull elements through them, so a chain of producers
-becomes one loop. A delayed value is materialised when it is used more than once (recomputing
-a whole map per use would cost more than the memory traffic), when it is returned, or when it
-must be stored (branch results). Materialising several sequences of one length together
+becomes one loop. A delayed value is materialised when it is used more than once, unless it
+is a map of cheap arithmetic over few arrays, which each consumer recomputes for less memory
+traffic (`cheaper_to_recompute`); when it is returned; or when it must be stored (branch
+results). Materialising several sequences of one length together
 makes one loop with several outputs.
 
 Loops at the top of a function are parallel; loops inside them run sequentially per element.
@@ -28,7 +29,7 @@ from .lower_sequences import SequenceRules
 from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar, flat_types,
                            length_of, tuple_expr, unflatten_param, unflatten_result,
                            unflatten_value)
-from .scalar_code import SCALAR_PRIMS, literal, scalar_expr
+from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_expr
 from .types import Scalar, Seq, Tuple
 from .inner_loops import unsigned_inner_reads, unswitch_range_checks
 
@@ -113,12 +114,16 @@ class Lowerer(SequenceRules):
 
     # -- bodies ---------------------------------------------------------------------------
     def body(self, body: Body, env: dict, out: list):
-        uses = count_uses(body)
+        uses, direct = count_uses(body), direct_uses(body)
         for let in body.lets:
             value = self.let_value(let, env, out)
             if isinstance(value, Delayed):
                 if delayable(let, uses):
                     self.notes.append(f"{let.var.name}: fused into its consumer")
+                elif cheaper_to_recompute(let, uses, direct, env):
+                    self.notes.append(f"{let.var.name}: recomputed in each of its "
+                                      f"{uses[let.var.name]} consumers (cheap arithmetic on "
+                                      "arrays it reads: less memory traffic than storing it)")
                 else:
                     self.notes.append(f"{let.var.name}: materialised (used "
                                       f"{uses.get(let.var.name, 0)} times, or inside a loop)")
@@ -373,6 +378,41 @@ def delayable(let: Let, uses: dict) -> bool:
                                                           "replicate", "zip", "enumerate"):
         return True
     return uses.get(let.var.name, 0) == 1
+
+
+CHEAP = SCALAR_PRIMS - MATH - {"op_pow", "pow", "select", "where"}  # a few cycles, no libm call
+
+
+def cheaper_to_recompute(let: Let, uses: dict, direct: dict, env: dict) -> bool:
+    """Whether a map used k > 1 times, each time directly by a consumer, costs less memory
+    traffic recomputed per consumer than stored: recomputing reads its r arrays k times,
+    storing reads them once, writes the result and reads it k times. So r(k - 1) < k + 1,
+    with cheap arithmetic only (its work is then done k times, but hidden by the traffic)."""
+    value, name = let.value, let.var.name
+    if not (isinstance(value, Prim) and value.name == "map" and uses.get(name) == direct.get(name)
+            and isinstance(value.args[0], Lambda) and cheap_arithmetic(value.args[0].body)):
+        return False
+    seqs = [env.get(a.name) if isinstance(a, Var) else None for a in value.args[1:]]
+    if not all(isinstance(s, Mat) and not isinstance(s.type.elem, Seq) for s in seqs):
+        return False
+    k, r = uses[name], len({s.expr for s in seqs})
+    return r * (k - 1) < k + 1
+
+
+def cheap_arithmetic(body: Body) -> bool:
+    return len(body.lets) <= 8 and all(
+        isinstance(let.value, Prim) and let.value.name in CHEAP
+        and isinstance(let.var.type, Scalar) for let in body.lets)
+
+
+def direct_uses(body: Body) -> dict[str, int]:
+    """Uses of each name as an argument of a primitive at this body's top level."""
+    direct: dict[str, int] = {}
+    for let in body.lets:
+        for a in getattr(let.value, "args", ()):
+            if isinstance(a, Var):
+                direct[a.name] = direct.get(a.name, 0) + 1
+    return direct
 
 
 def count_uses(body: Body) -> dict[str, int]:
