@@ -1,6 +1,6 @@
-"""Warm calls at cpu take a short path (`ParallelFunction.__call__`): it must give what the
-full path gives, and hand everything it does not handle (errors, other argument kinds, a
-changed global) to the full path."""
+"""Warm compiled calls (cpu, or gpu0 when CUPAR_COMPILED_PLACE says so) take a short path
+(`ParallelFunction.__call__`): it must give what the full path gives, and hand everything it
+does not handle (errors, other argument kinds, a changed global) to the full path."""
 
 import linecache
 
@@ -9,9 +9,11 @@ import pytest
 
 import cupar
 from cupar import *  # noqa: F403
+from cupar.dsl.places import to_host
 from cupar.errors import CuparIndexError, CuparTypeError
+from strategies import COMPILED
 
-cpu, here = cupar.places.cpu, cupar.places.here
+cpu, here = COMPILED, cupar.places.here  # `cpu`: the compiled place under test
 
 
 @parallel
@@ -48,12 +50,15 @@ def test_a_warm_call_takes_strided_arrays_and_array_likes():
     assert total(x[::3], target_place=cpu) == 18.0
     assert total([1.0, 2.0], target_place=cpu) == 3.0
     assert isinstance(total(x, target_place=cpu), np.float64)
+    if cpu is cupar.places.gpu0:  # a device-resident argument, then a result fed back
+        doubled = halves(cpu.to_device(x.astype(np.float32)), target_place=cpu)
+        assert total(doubled.columns[1], target_place=cpu) == 22.5
 
 
 def test_a_warm_call_keeps_tuple_results_and_type_errors():
     x = np.arange(4, dtype=np.float32)
     warm(halves, x)
-    first, second = halves(x, target_place=cpu).columns
+    first, second = (to_host(c) for c in halves(x, target_place=cpu).columns)
     assert np.array_equal(first, x) and second.dtype == np.float32
     with pytest.raises(CuparTypeError):
         total(np.arange(3), np.arange(3), target_place=cpu)
@@ -72,7 +77,7 @@ def test_redefining_a_callee_recompiles_a_warm_caller():
     again = source.replace("v + 1", "v + 10").split("@parallel\ndef caller")[0]
     linecache.cache[filename] = (len(again), None, again.splitlines(True), filename)
     exec(compile(again, filename, "exec"), namespace)
-    assert list(namespace["caller"](x, target_place=cpu)) == [10, 11, 12]
+    assert list(to_host(namespace["caller"](x, target_place=cpu))) == [10, 11, 12]
 
 
 def test_the_default_place_picks_the_path():
@@ -80,4 +85,5 @@ def test_the_default_place_picks_the_path():
     warm(total, x)
     with here:
         assert total(x) == 10
-    assert total(x) == 10
+    with cpu:
+        assert total(x) == 10

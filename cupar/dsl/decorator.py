@@ -78,10 +78,10 @@ class ParallelFunction:
 
     def __call__(self, *args, target_place=None, out=None, **keywords):
         """Run at `target_place` (default: the current place); `out=` takes arrays to write
-        the result into. A warm call at cpu with array and scalar arguments takes a short
+        the result into. A warm compiled call with array and scalar arguments takes a short
         path; anything it does not handle, errors included, takes the full one."""
         place = places.current() if target_place is None else target_place
-        if out is None and not keywords and isinstance(place, places.Cpu):
+        if out is None and not keywords and isinstance(place, places.Compiling):
             fast = self._fast.get((quick_signature(args), place))
             if fast is not None and fast[0].is_current():
                 try:
@@ -108,7 +108,7 @@ class ParallelFunction:
                 if out is not None:
                     return self.call_into(place, stages, values, out)
                 value = place.execute(stages, values)
-                if signature is not None and isinstance(place, places.Cpu):
+                if signature is not None and isinstance(place, places.Compiling):
                     self.remember_fast(signature, place, stages)
                 return value
             except CuparError:

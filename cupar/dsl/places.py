@@ -102,6 +102,13 @@ class Compiling(Place):
             warn_not_compiled(fn.name, fn.loc, self.fallback, compiled)
         return compiled
 
+    def fast_call(self, stages: dict):
+        """For warm calls: a function of the arguments giving the value, or MISS where it
+        does not take them (then, and on any error, the caller takes the full path); None
+        where the program is not compiled here."""
+        compiled = self.for_call(stages)
+        return None if isinstance(compiled, str) else compiled.fast_call()
+
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
         compiled = self.for_call(stages)
         if isinstance(compiled, str):
@@ -127,11 +134,6 @@ class Cpu(Compiling):
             return Interpreter(list(stages.values())[-1]).run(args)
         return replaying_errors(stages, args, lambda: compiled(args))
 
-    def fast_call(self, stages: dict):
-        """For warm calls: a function of the arguments giving the value, or MISS where it
-        does not take them (then, and on any error, the caller takes the full path)."""
-        compiled = self.for_call(stages)
-        return None if isinstance(compiled, str) else compiled.fast_call()
 
 
 class Gpu(Compiling):

@@ -23,7 +23,8 @@ from numba.cuda.cudadrv.driver import CudaAPIError
 
 from ..errors import CuparIndexError, CuparValueError, DeviceMemoryError
 from . import cuda_lib
-from .cpu import VERSION, cache_dir, flatten_arg, intact, load_module, rebuild, write_entry
+from .cpu import (MISS, VERSION, cache_dir, flatten_arg, intact, load_module, rebuild,
+                  result_builder, write_entry)
 from .cuda_schemes import NotForGpu
 from .device_array import DeviceArray
 from .numba_cuda import generate_cuda_source
@@ -53,6 +54,28 @@ class GpuCompiled:
 
     def __call__(self, args: tuple, outs: list | None = None):
         return rebuild(iter(self.parts(args, outs)), self.kernels.result_type)
+
+    def fast_call(self):
+        """For warm calls whose arguments are all arrays (host or cupar device arrays) and
+        scalars: the value, or MISS for any other argument (see cpu's `fast_call`)."""
+        build = result_builder(self.kernels.result_type)
+
+        def call(args: tuple):
+            flat = []
+            for a in args:
+                kind = type(a)
+                if kind is DeviceArray:
+                    flat.append(a.device)
+                elif kind is np.ndarray:
+                    flat.append(cuda.to_device(np.ascontiguousarray(a)))
+                elif kind in (int, float, bool) or isinstance(a, np.generic):
+                    flat.append(a)
+                else:
+                    return MISS
+            with np.errstate(all="ignore"):
+                parts = self.entry(*flat)
+            return build([DeviceArray(p) if hasattr(p, "copy_to_host") else p for p in parts])
+        return call
 
     def parts(self, args: tuple, outs: list | None = None) -> list:
         """The flat results (arrays as DeviceArrays). With `outs`, a map's output is written
