@@ -2,8 +2,6 @@
 (`ParallelFunction.__call__`): it must give what the full path gives, and hand everything it
 does not handle (errors, other argument kinds, a changed global) to the full path."""
 
-import linecache
-
 import numpy as np
 import pytest
 
@@ -62,22 +60,6 @@ def test_a_warm_call_keeps_tuple_results_and_type_errors():
     assert np.array_equal(first, x) and second.dtype == np.float32
     with pytest.raises(CuparTypeError):
         total(np.arange(3), np.arange(3), target_place=cpu)
-
-
-def test_redefining_a_callee_recompiles_a_warm_caller():
-    namespace = {}
-    source = ("from cupar import *\n"
-              "@parallel\ndef helper(v):\n    return v + 1\n"
-              "@parallel\ndef caller(x):\n    return map(helper, x)\n")
-    filename = "<cell-redefine-warm>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    x = np.arange(3)
-    warm(namespace["caller"], x)
-    again = source.replace("v + 1", "v + 10").split("@parallel\ndef caller")[0]
-    linecache.cache[filename] = (len(again), None, again.splitlines(True), filename)
-    exec(compile(again, filename, "exec"), namespace)
-    assert list(to_host(namespace["caller"](x, target_place=cpu))) == [10, 11, 12]
 
 
 def test_the_default_place_picks_the_path():

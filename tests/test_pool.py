@@ -16,26 +16,11 @@ import pytest
 from hypothesis import given
 
 import cupar
-from cupar import *  # noqa: F403
 from cupar.runtime import pool
 from strategies import arrays, assert_close, examples, matrices, same_length_arrays, scalars
+from test_out import axpy, row_scale, several
 
 cpu, here = cupar.places.cpu, cupar.places.here
-
-
-@parallel
-def axpy(a, x, y):
-    return map(lambda xi, yi: a * xi + yi, x, y)
-
-
-@parallel
-def several(x):
-    return map(lambda v: (v * 2, v + 1), x), sum(x), filter(lambda v: v > 0, x), scan(op_add, x)
-
-
-@parallel
-def row_scale(m):
-    return map(lambda row: map(lambda v: v * 2, row), m)
 
 
 @contextlib.contextmanager
