@@ -12,6 +12,7 @@ import pytest
 
 import cupar
 from cupar import *  # noqa: F403
+from cupar.compiler.kernel_ir import kernel_count
 from cupar.dsl.values import TupleSeq
 from golden_programs import PROGRAMS
 from strategies import COMPILED, ON_GPU
@@ -124,6 +125,27 @@ def test_reductions_keep_element_order(n):
     x = np.arange(n, dtype=np.int64) * 3 + 1
     assert compiled(ends, x)
     assert_agree(*both(ends, x))
+
+
+@parallel
+def sibling_folds(x):
+    """Folds over one range that run as one (compiler/siblings.py): commutative with not,
+    inclusive scans, exclusive ones, a tuple with a number."""
+    y = map(lambda v: v * 3 - 1, x)  # (recomputed by each consumer: cheap, one array)
+    return (sum(x), reduce(lambda a, b: a, y, -7),
+            scan(op_add, x), scan(lambda a, b: b, y),
+            exclusive_scan(op_add, 1, y), exclusive_scan(maximum, -9, map(lambda v: v % 5, x)),
+            reduce(lambda p, q: p if p[0] >= q[0] else q, zip(x, indices(x)), (-1, -1)),
+            sum(map(lambda v: v * v, y)))
+
+
+@pytest.mark.parametrize("n", [0, 1, BIG])
+def test_sibling_folds_run_as_one_and_agree(n):
+    rng = np.random.default_rng(n)
+    x = rng.integers(-99, 99, n).astype(np.int64)
+    stages = sibling_folds.stages_for(sibling_folds.argument_types((x,)))
+    assert kernel_count(cpu.compiled_or_reason(stages).kernels.entry.body) == 4
+    assert_agree(*both(sibling_folds, x))
 
 
 @parallel

@@ -8,6 +8,7 @@ import pytest
 import cupar
 from cupar import *  # noqa: F403
 from cupar.compiler.kernel_ir import If, Loop, kernel_count
+from test_examples import load
 
 F32 = np.float32
 X = np.arange(8, dtype=F32)
@@ -79,6 +80,16 @@ def shared_by_three(x, y):
 
 
 @parallel
+def moments(x):
+    return sum(x), sum(map(lambda v: v * v, x))
+
+
+# A radix sort pass: both flag maps are recomputed where read, the two exclusive scans run
+# as one, then the total and the scatter.
+split_by_bit = load("radix_sort").split_by_bit
+
+
+@parallel
 def column_sums(m, start):
     return reduce(lambda a, b: map(op_add, a, b), m, start)
 
@@ -102,7 +113,9 @@ def kernels(fn, *args):
     (chain, (X,), 1),
     (reuse, (X,), 3),  # exp is materialised once, then two reductions read it
     (shared_product, (X, X), 2),  # x*y over 2 arrays, 2 consumers: recomputed by each
-    (shared_by_three, (X, X), 4),  # 3 consumers of 2 arrays: stored once, then read
+    (shared_by_three, (X, X), 3),  # 3 consumers of 2 arrays: stored; max and min one fold
+    (moments, (X,), 1),  # sibling reductions: one fold of a pair
+    (split_by_bit, (X.astype(np.uint32), 3, np.uint32(0)), 3),  # both scans one; total; scatter
     (column_sums, (np.ones((4, 8), F32), np.zeros(8, F32)), 2),  # tiles, then their totals
     (running_column_sums, (np.ones((4, 8), F32),), 3),  # tiles, carries, tiles scanned
 ])

@@ -7,7 +7,7 @@ producing the code of element `i`). `map`, `zip`, `indices`, `range`, `gather`, 
 reductions, indexing, another `map`) pull elements through them, so a chain of producers
 becomes one loop. A delayed value is materialised when it is used more than once, unless it
 is a map of cheap arithmetic over few arrays, which each consumer recomputes for less memory
-traffic (`cheaper_to_recompute`); when it is returned; or when it must be stored (branch
+traffic (`arrays_recomputing_reads`); when it is returned; or when it must be stored (branch
 results). Materialising several sequences of one length together
 makes one loop with several outputs.
 
@@ -32,6 +32,7 @@ from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar,
 from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_expr
 from .types import Scalar, Seq, Tuple
 from .inner_loops import unsigned_inner_reads, unswitch_range_checks
+from .siblings import fuse_sibling_folds
 
 
 def lower_to_kernels(program: Program) -> KernelProgram:
@@ -40,6 +41,7 @@ def lower_to_kernels(program: Program) -> KernelProgram:
     others = [f for name, f in lowerer.emitted.items() if name != entry.name]
     kernels = KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type,
                             tuple(lowerer.notes))
+    kernels = fuse_sibling_folds(kernels)
     kernels = unswitch_range_checks(kernels, frozenset(lowerer.range_flags))
     return unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
 
@@ -52,6 +54,8 @@ class Lowerer(SequenceRules):
         self.ids = itertools.count()
         self.depth = 0  # loops we are inside: only depth 0 loops are parallel
         self.notes: list[str] = []  # fusion decisions, for explain
+        self.recomputed: dict[int, tuple] = {}  # maps each consumer recomputes, by id:
+        # (the Delayed, the arrays it reads)
         # for inner_loops.py: names of range flags and of checked indices; and the indices
         # of gathered ranges, read unsigned everywhere (no negative-index wrap, so LLVM
         # sees contiguous reads)
@@ -120,7 +124,9 @@ class Lowerer(SequenceRules):
             if isinstance(value, Delayed):
                 if delayable(let, uses):
                     self.notes.append(f"{let.var.name}: fused into its consumer")
-                elif cheaper_to_recompute(let, uses, direct, env):
+                elif (reads := arrays_recomputing_reads(let, uses, direct, env,
+                                                        self.recomputed)) is not None:
+                    self.recomputed[id(value)] = (value, reads)
                     self.notes.append(f"{let.var.name}: recomputed in each of its "
                                       f"{uses[let.var.name]} consumers (cheap arithmetic on "
                                       "arrays it reads: less memory traffic than storing it)")
@@ -383,20 +389,28 @@ def delayable(let: Let, uses: dict) -> bool:
 CHEAP = SCALAR_PRIMS - MATH - {"op_pow", "pow", "select", "where"}  # a few cycles, no libm call
 
 
-def cheaper_to_recompute(let: Let, uses: dict, direct: dict, env: dict) -> bool:
-    """Whether a map used k > 1 times, each time directly by a consumer, costs less memory
-    traffic recomputed per consumer than stored: recomputing reads its r arrays k times,
-    storing reads them once, writes the result and reads it k times. So r(k - 1) < k + 1,
-    with cheap arithmetic only (its work is then done k times, but hidden by the traffic)."""
+def arrays_recomputing_reads(let: Let, uses: dict, direct: dict, env: dict,
+                             recomputed: dict) -> frozenset | None:
+    """The arrays a map used k > 1 times, each time directly by a consumer, reads, where
+    recomputing it per consumer moves fewer bytes than storing it (else None): recomputing
+    reads its r arrays k times, storing reads them once, writes the result and reads it k
+    times, so r(k - 1) < k + 1. Cheap arithmetic only (its work is then done k times, but
+    hidden by the traffic); its inputs are arrays or maps recomputed in turn."""
     value, name = let.value, let.var.name
     if not (isinstance(value, Prim) and value.name == "map" and uses.get(name) == direct.get(name)
             and isinstance(value.args[0], Lambda) and cheap_arithmetic(value.args[0].body)):
-        return False
-    seqs = [env.get(a.name) if isinstance(a, Var) else None for a in value.args[1:]]
-    if not all(isinstance(s, Mat) and not isinstance(s.type.elem, Seq) for s in seqs):
-        return False
-    k, r = uses[name], len({s.expr for s in seqs})
-    return r * (k - 1) < k + 1
+        return None
+    reads: frozenset = frozenset()
+    for a in value.args[1:]:
+        seq = env.get(a.name) if isinstance(a, Var) else None
+        if isinstance(seq, Delayed) and id(seq) in recomputed:
+            reads |= recomputed[id(seq)][1]
+        elif isinstance(seq, Mat) and not isinstance(seq.type.elem, Seq):
+            reads |= {seq.expr}
+        else:
+            return None
+    k = uses[name]
+    return reads if len(reads) * (k - 1) < k + 1 else None
 
 
 def cheap_arithmetic(body: Body) -> bool:

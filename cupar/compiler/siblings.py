@@ -1,0 +1,142 @@
+"""Kernel-IR rewrite after `lower_to_kernels`: sibling folds become one parallel loop nest.
+
+Two parallel reductions over the same range (`sum(x), max(x)`; the mean and the variance),
+or two parallel scans over it in the same direction and of the same kind (a radix pass's two
+exclusive scans), read their inputs once when they run as one fold of a tuple: the fields
+of both elements, combined field-wise. Each is still computed exactly as before: a tuple's
+combine is its fields' combines side by side.
+
+A later fold `s` merges into an earlier one `p` when only simple statements (allocations,
+assignments, branches of them) lie between, `s` and those statements read nothing `p`
+computes, and the two assign no name in common. The merged fold takes `s`'s place, so what
+`s` reads is ready; `p` moves later, past statements that do not read it. At most
+`MAX_FIELDS` fields are merged (each is a register, or shared memory on a GPU).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields, is_dataclass, replace
+
+from .kernel_ir import Alloc, Assign, Combine, Fail, If, KernelProgram, Reduce, Scan, While
+
+MAX_FIELDS = 4
+IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def fuse_sibling_folds(program: KernelProgram) -> KernelProgram:
+    return replace(program, functions=tuple(replace(f, body=fuse_in(f.body))
+                                            for f in program.functions))
+
+
+def fuse_in(stmts: tuple) -> tuple:
+    """The statements with sibling folds merged, in branches and loops of them too."""
+    out: list = []
+    for s in stmts:
+        if isinstance(s, If):
+            s = replace(s, then=fuse_in(s.then), orelse=fuse_in(s.orelse))
+        elif isinstance(s, While):
+            s = replace(s, body=fuse_in(s.body))
+        at = sibling_of(s, out)
+        if at is None:
+            out.append(s)
+        else:
+            p = out.pop(at)
+            out.append(merged(p, s))
+    return tuple(out)
+
+
+def sibling_of(s, done: list) -> int | None:
+    """The position in `done` of the fold `s` can merge into, if any."""
+    if not (isinstance(s, (Reduce, Scan)) and s.parallel):
+        return None
+    for k in range(len(done) - 1, -1, -1):
+        p = done[k]
+        if isinstance(p, (Reduce, Scan)) and p.parallel:
+            between = done[k + 1:]
+            made = computed(p)
+            reads = names_in(s) | set().union(*map(names_in, between))
+            return k if (compatible(p, s) and not made & reads
+                         and not assigned(p) & assigned(s)) else None
+        if not simple(p):
+            return None
+    return None
+
+
+def compatible(p, s) -> bool:
+    if type(p) is not type(s) or p.stop != s.stop or width(p) + width(s) > MAX_FIELDS:
+        return False
+    return isinstance(p, Reduce) or (p.reverse == s.reverse
+                                     and (p.init is None) == (s.init is None))
+
+
+def width(fold) -> int:
+    return len(fold.elem)
+
+
+def merged(p, s):
+    s = rename(s, s.index, p.index)
+    c, d = p.combine, s.combine
+    combine = Combine(c.left + d.left, c.right + d.right, c.body + d.body, c.out + d.out)
+    common = dict(body=p.body + s.body, elem=p.elem + s.elem, dtypes=p.dtypes + s.dtypes,
+                  combine=combine)
+    if isinstance(p, Reduce):
+        return replace(p, acc=p.acc + s.acc, init=p.init + s.init,
+                       commutative=p.commutative and s.commutative, **common)
+    init = None if p.init is None else p.init + s.init
+    return replace(p, out=p.out + s.out, init=init, **common)
+
+
+def simple(stmt) -> bool:
+    """Statements a fold may move past: no loops, nothing but values and checks."""
+    if isinstance(stmt, If):
+        return all(map(simple, stmt.then + stmt.orelse))
+    return isinstance(stmt, (Alloc, Assign, Fail))
+
+
+def computed(fold) -> set[str]:
+    """What later statements could read from a fold: its results and every name it sets."""
+    results = set(fold.acc) if isinstance(fold, Reduce) else set(fold.out)
+    return results | assigned(fold)
+
+
+def assigned(node) -> set[str]:
+    """Every name a statement (or fold, with its combine) assigns."""
+    names: set[str] = set()
+    if isinstance(node, (tuple, list)):
+        for n in node:
+            names |= assigned(n)
+    elif isinstance(node, Assign):
+        names.add(node.target)
+    elif isinstance(node, Combine):
+        names |= set(node.left) | set(node.right) | assigned(node.body)
+    elif isinstance(node, (Reduce, Scan)):
+        names |= {node.index} | assigned(node.body) | assigned(node.combine)
+    elif isinstance(node, If):
+        names |= assigned(node.then) | assigned(node.orelse)
+    elif is_dataclass(node) and hasattr(node, "body"):
+        names |= assigned(node.body) | ({node.index} if hasattr(node, "index") else set())
+    return names
+
+
+def names_in(node) -> set[str]:
+    """Every identifier in a statement's expressions."""
+    if isinstance(node, str):
+        return set(IDENT.findall(node))
+    if isinstance(node, (tuple, list)):
+        return set().union(*map(names_in, node)) if node else set()
+    if is_dataclass(node):
+        return set().union(*(names_in(getattr(node, f.name)) for f in fields(node)))
+    return set()
+
+
+def rename(node, old: str, new: str):
+    """`node` with the name `old` replaced by `new` in every expression and name."""
+    if isinstance(node, str):
+        return re.sub(rf"\b{re.escape(old)}\b", new, node)
+    if isinstance(node, tuple):
+        return tuple(rename(n, old, new) for n in node)
+    if is_dataclass(node):
+        return replace(node, **{f.name: rename(getattr(node, f.name), old, new)
+                                for f in fields(node)})
+    return node
