@@ -25,25 +25,34 @@ IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
 def fuse_sibling_folds(program: KernelProgram) -> KernelProgram:
-    return replace(program, functions=tuple(replace(f, body=fuse_in(f.body))
-                                            for f in program.functions))
+    """The program with sibling folds merged; each merge is noted for `cupar.explain`."""
+    notes: list[str] = []
+    functions = tuple(replace(f, body=fuse_in(f.body, notes)) for f in program.functions)
+    return replace(program, functions=functions, notes=program.notes + tuple(notes))
 
 
-def fuse_in(stmts: tuple) -> tuple:
+def fuse_in(stmts: tuple, notes: list) -> tuple:
     """The statements with sibling folds merged, in branches and loops of them too."""
     out: list = []
     for s in stmts:
         if isinstance(s, If):
-            s = replace(s, then=fuse_in(s.then), orelse=fuse_in(s.orelse))
+            s = replace(s, then=fuse_in(s.then, notes), orelse=fuse_in(s.orelse, notes))
         elif isinstance(s, While):
-            s = replace(s, body=fuse_in(s.body))
+            s = replace(s, body=fuse_in(s.body, notes))
         at = sibling_of(s, out)
         if at is None:
             out.append(s)
         else:
             p = out.pop(at)
             out.append(merged(p, s))
+            kind = "reductions" if isinstance(p, Reduce) else "scans"
+            notes.append(f"sibling {kind} over range({p.stop}) into "
+                         f"({', '.join(results(p))}) and ({', '.join(results(s))}): one loop")
     return tuple(out)
+
+
+def results(fold) -> tuple:
+    return fold.acc if isinstance(fold, Reduce) else fold.out
 
 
 def sibling_of(s, done: list) -> int | None:
@@ -96,8 +105,7 @@ def simple(stmt) -> bool:
 
 def computed(fold) -> set[str]:
     """What later statements could read from a fold: its results and every name it sets."""
-    results = set(fold.acc) if isinstance(fold, Reduce) else set(fold.out)
-    return results | assigned(fold)
+    return set(results(fold)) | assigned(fold)
 
 
 def assigned(node) -> set[str]:
