@@ -128,13 +128,14 @@ def table(results: dict) -> list[str]:
                "which keeps LLVM from vectorising them; cupar inlines its own float32 `exp` "
                "and `log` (within 1 ulp), so its loops vectorise. saxpy_reused and "
                "scan_reused are cupar's `saxpy(a, x, y, out=buf)` and `cumsum(x, out=buf)` "
-               "(NumPy's `out=`, Numba's kernel given the buffer). A new 64 MB result costs "
-               "about 3 ms of page faults on first touch (the kernel zeroes its pages), which "
-               "is most of the gap between each pair of rows. The hand-written Numba kernels "
-               "allocate with `np.empty` inside `@njit`, which gets 4 KiB pages: first touch "
-               "then costs about 17 ms for 64 MB, against about 3.5 ms for NumPy's and cupar's "
-               "arrays, which ask for huge pages (`madvise`); this, not the loops, is why "
-               "Numba's saxpy and scan with a new output are slow here.")
+               "(NumPy's `out=`, Numba's kernel given the buffer). A fresh 64 MB array costs "
+               "about 3 ms of page faults on first touch (the kernel zeroes its pages) with "
+               "huge pages, as NumPy's arrays ask for (`madvise`), and about 17 ms with the "
+               "4 KiB pages that `np.empty` inside `@njit` gets: this, not the loops, is why "
+               "the hand-written Numba saxpy and scan with a new output are slow here. "
+               "cupar's large results reuse the memory of dead ones (`cupar/runtime/pool.py`; "
+               "in these loops the previous result dies at each call), so its allocating rows "
+               "are close to its `out=` rows.")
     extra = []
     for name in ORDER:
         r = results["rows"].get(name)
