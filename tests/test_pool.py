@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 
 import cupar
+from cupar import maximum, parallel, reduce, rotate, scan, sqrt
 from cupar.runtime import pool
 from strategies import arrays, assert_close, examples, matrices, same_length_arrays, scalars
 from test_out import axpy, row_scale, several
@@ -134,3 +135,21 @@ def test_large_results_reuse_memory_between_calls():
     second = axpy(np.float32(3), x, x)
     assert second.ctypes.data == address
     assert second[-1] == 3 * x[-1] + x[-1]
+
+
+@parallel
+def temporaries(x):
+    """`y` is stored once (sqrt is no cheap arithmetic) in an intermediate array, which
+    the caller passes in from the pool like a result."""
+    y = map(lambda v: sqrt(abs(v)), x)
+    return reduce(maximum, y, 0.0), scan(maximum, y), map(lambda a, b: a - b, y, rotate(y, 1))
+
+
+@given(x=arrays(integral=True))
+@examples(30)
+def test_pooled_intermediate_arrays_equal_the_interpreter(x):
+    with pooling_from_64_bytes() as fresh:
+        got = temporaries(x, target_place=cpu)
+        for g, e in zip(got, temporaries(x, target_place=here)):
+            assert_close(g, e)
+        assert len(x) * x.itemsize < 64 or fresh.idle_bytes > 0  # `y` went back

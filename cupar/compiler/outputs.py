@@ -5,7 +5,8 @@ its top level, with a shape computed from the parameters alone, is taken as an e
 parameter instead. The caller can then check the array's shape before the call (it knows the
 parameters) and the loop that follows the allocation writes straight into it. Results made
 any other way (filters, scans, sorts, scalars, arrays with a data-dependent length) are left
-as they are; the caller copies those into its arrays.
+as they are; the caller copies those into its arrays. The cpu place also has intermediate
+arrays passed in (`scratch`), so that large ones come from its pool of reused memory.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from .kernel_ir import Alloc, Assign, KernelProgram
 
 @dataclass(frozen=True)
 class OutParam:
-    part: int  # the position of the result among the entry's flat results
+    part: int | None  # the position of the result among the entry's flat results (None:
+    # an intermediate array, see `scratch`)
     param: str  # the entry's new parameter
     dtype: str  # NumPy dtype name
     shape: tuple  # expressions over the entry's parameters (and `np`)
 
 
-def writing_into(program: KernelProgram) -> tuple[KernelProgram, tuple[OutParam, ...]]:
+def writing_into(program: KernelProgram, scratch: bool = False
+                 ) -> tuple[KernelProgram, tuple[OutParam, ...]]:
     """The program with each eligible result allocation replaced by a parameter, and those
-    parameters (none: the program is unchanged)."""
+    parameters (none: the program is unchanged). With `scratch`, the other top-level
+    allocations with such shapes become parameters too (`part` None): the caller can then
+    give it reused memory for its intermediate arrays as well."""
     entry = program.entry
     parts = result_parts(entry.result)
     allocs = {s.name: (i, s) for i, s in enumerate(entry.body) if isinstance(s, Alloc)}
@@ -43,6 +48,10 @@ def writing_into(program: KernelProgram) -> tuple[KernelProgram, tuple[OutParam,
         param = f"cupar_out_{name}"
         outs.append(OutParam(part, param, alloc.dtype, alloc.shape))
         body[index] = Assign(name, param)
+    for name, (index, alloc) in allocs.items() if scratch else ():
+        if uses_only(alloc.shape, set(entry.params)):
+            outs.append(OutParam(None, f"cupar_tmp_{name}", alloc.dtype, alloc.shape))
+            body[index] = Assign(name, outs[-1].param)
     if not outs:
         return program, ()
     entry = replace(entry, params=(*entry.params, *(o.param for o in outs)), body=tuple(body))

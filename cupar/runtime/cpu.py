@@ -112,11 +112,12 @@ class Compiled:
             raise self.located(exc) from None
 
     def writing_into(self) -> "Compiled":
-        """This program compiled to write its results into arrays passed in (compiled at the
-        first call with `out=`; `out_params` is empty when no result can be)."""
+        """This program compiled to write its results, and its intermediate arrays, into
+        arrays passed in (compiled at the first call with `out=` or with a large argument;
+        `out_params` is empty when no array can be)."""
         with _lock:
             if self._into is None:
-                kernels, params = writing_into(self.kernels)
+                kernels, params = writing_into(self.kernels, scratch=True)
                 self._into = compile_kernel_program(kernels) if params else self
                 self._into.out_params = params
                 self._into.shapes = shape_functions(kernels, params)
@@ -126,7 +127,8 @@ class Compiled:
         """For each out parameter, the caller's array if it fits, else a fresh one."""
         arrays = []
         for p, shape_of in zip(self.out_params, self.shapes):
-            shape, out = shape_of(*flat), outs[p.part] if outs else None
+            shape = shape_of(*flat)
+            out = outs[p.part] if outs and p.part is not None else None
             fits = (isinstance(out, np.ndarray) and out.shape == shape
                     and out.flags.c_contiguous and out.dtype == np.dtype(p.dtype))
             arrays.append(out if fits else pool.empty(shape, p.dtype))
