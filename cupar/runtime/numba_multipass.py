@@ -173,28 +173,38 @@ def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
     """Count per chunk in parallel, prefix the counts, write per chunk in parallel."""
     inner, deeper, deepest = indent + "    ", indent + "        ", indent + "            "
     head, n, c, lohi = chunked(f.stop, f.out[0], indent)
+    head = [f"{indent}{n} = max(min({f.stop}, CHUNKS), ({f.stop} >> 30) + 1)"]  # <= 2^30 each
     lo, hi = lohi.split("|")
     counts, total = f"{f.out[0]}_counts", f"{f.out[0]}_total"
     kind = "range" if not f.parallel else "prange"
     par = par or f.parallel
-    local = f"{f.out[0]}_kept"
+    local, chunk_counts = f"{f.out[0]}_kept", f"{f.out[0]}_chunk_counts"
     k = f.index
-    count = [f"{indent}{counts} = np.zeros({n} + 1, np.int64)",
+    # counted in int32 (a chunk holds at most 2^30 elements), which LLVM vectorises; an
+    # int64 counter stored to an int64 array measured 3x slower
+    count = [f"{indent}{chunk_counts} = np.empty({n}, np.int32)",
              f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
-             f"{inner}{local} = 0",  # a private counter: no shared cache line per element
+             f"{inner}{local} = np.int32(0)",  # private: no shared cache line per element
              f"{inner}for {k} in range({lo}, {hi}):", *base.statements(f.body, deeper, par),
-             f"{deeper}if {f.keep}:", f"{deepest}{local} += 1",
-             f"{inner}{counts}[{c} + 1] = {local}",
-             f"{indent}for {c} in range({n}):", f"{inner}{counts}[{c} + 1] += {counts}[{c}]",
+             f"{deeper}{local} += np.int32({f.keep})",
+             f"{inner}{chunk_counts}[{c}] = {local}",
+             f"{indent}{counts} = np.zeros({n} + 1, np.int64)",
+             f"{indent}for {c} in range({n}):",
+             f"{inner}{counts}[{c} + 1] = {counts}[{c}] + {chunk_counts}[{c}]",
              f"{indent}{total} = {counts}[{n}]",
              *(line for o, d in zip(f.out, f.dtypes)
                for line in base.allocate(o, total, d, indent, not f.parallel))]
-    at = f"{f.out[0]}_at"
+    # Written without a branch on `keep` (half the elements kept at random mispredicts half
+    # the branches): every element is stored at the next free slot, which only a kept one
+    # then claims; past the chunk's last kept element the slot is the next chunk's.
+    at, end = f"{f.out[0]}_at", f"{f.out[0]}_end"
     write = [f"{indent}for {c} in {kind}({n}):", *bounds(c, n, f.stop, lohi, inner),
-             f"{inner}{at} = {counts}[{c}]",
+             f"{inner}{at} = np.uint64({counts}[{c}])",
+             f"{inner}{end} = np.uint64({counts}[{c} + 1])",
              f"{inner}for {k} in range({lo}, {hi}):", *base.statements(f.body, deeper, par),
-             f"{deeper}if {f.keep}:", *(f"{deepest}{o}[{at}] = {e}" for o, e in zip(f.out, f.elem)),
-             f"{deepest}{at} += 1"]
+             f"{deeper}if {at} < {end}:",
+             *(f"{deepest}{o}[{at}] = {e}" for o, e in zip(f.out, f.elem)),
+             f"{deeper}{at} += np.uint64({f.keep})"]
     flagged = base.raise_flagged(f.body, indent) if f.parallel else []
     return head + count + write + flagged
 
