@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import fields, is_dataclass, replace
 
-from .kernel_ir import Alloc, Assign, Combine, Fail, If, KernelProgram, Reduce, Scan, While
+from .kernel_ir import (Alloc, Assign, Combine, Fail, If, KernelProgram, Reduce, Scan, Store,
+                        While)
 
 MAX_FIELDS = 4
 IDENT = re.compile(r"[A-Za-z_]\w*")
@@ -109,21 +110,20 @@ def computed(fold) -> set[str]:
 
 
 def assigned(node) -> set[str]:
-    """Every name a statement (or fold, with its combine) assigns."""
-    names: set[str] = set()
+    """Every name a statement (or fold, with its combine) assigns, nested ones included."""
     if isinstance(node, (tuple, list)):
-        for n in node:
-            names |= assigned(n)
-    elif isinstance(node, Assign):
-        names.add(node.target)
-    elif isinstance(node, Combine):
-        names |= set(node.left) | set(node.right) | assigned(node.body)
-    elif isinstance(node, (Reduce, Scan)):
-        names |= {node.index} | assigned(node.body) | assigned(node.combine)
-    elif isinstance(node, If):
-        names |= assigned(node.then) | assigned(node.orelse)
-    elif is_dataclass(node) and hasattr(node, "body"):
-        names |= assigned(node.body) | ({node.index} if hasattr(node, "index") else set())
+        return set().union(*map(assigned, node)) if node else set()
+    if isinstance(node, Combine):
+        return set(node.left) | set(node.right) | assigned(node.body)
+    if isinstance(node, Store):  # (its index is an expression, not a name it sets)
+        return set()
+    names = {getattr(node, a) for a in ("target", "name", "index", "perm", "left", "right")
+             if isinstance(getattr(node, a, None), str)}
+    for a in ("acc", "out"):  # a fold's accumulators, a scan's or filter's arrays
+        names |= set(getattr(node, a, ()))
+    for a in ("body", "then", "orelse", "combine"):
+        if hasattr(node, a):
+            names |= assigned(getattr(node, a))
     return names
 
 
