@@ -135,7 +135,6 @@ class Cpu(Compiling):
         return replaying_errors(stages, args, lambda: compiled(args))
 
 
-
 class Gpu(Compiling):
     """An NVIDIA GPU through numba-cuda (or Numba's CUDA simulator when
     NUMBA_ENABLE_CUDASIM=1). Present without a GPU: `available` is then False and using it

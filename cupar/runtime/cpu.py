@@ -72,16 +72,8 @@ class Compiled:
         build = result_builder(self.kernels.result_type)
 
         def call(args: tuple):
-            flat = []
-            for a in args:
-                kind = type(a)
-                if kind is np.ndarray:
-                    flat.append(a if a.flags.c_contiguous else np.ascontiguousarray(a))
-                elif kind in (int, float, bool) or isinstance(a, np.generic):
-                    flat.append(a)
-                else:
-                    return MISS
-            return build(self.run_flat(flat))
+            flat = simple_flat(args, {np.ndarray: contiguous})
+            return MISS if flat is None else build(self.run_flat(flat))
         return call
 
     def parts(self, args: tuple, outs: list | None = None) -> list:
@@ -253,6 +245,25 @@ def flatten_arg(value, out: list, array=host_array) -> None:
 
 
 MISS = object()  # a fast call's answer for arguments it does not take
+
+
+def simple_flat(args: tuple, array_parts: dict) -> list | None:
+    """The flat arguments of a fast call: each array converted by `array_parts[type(a)]`,
+    numbers as they are; None where another kind of argument comes."""
+    flat = []
+    for a in args:
+        convert = array_parts.get(type(a))
+        if convert is not None:
+            flat.append(convert(a))
+        elif type(a) in (int, float, bool) or isinstance(a, np.generic):
+            flat.append(a)
+        else:
+            return None
+    return flat
+
+
+def contiguous(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def result_builder(t):

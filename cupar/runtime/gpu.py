@@ -24,7 +24,7 @@ from numba.cuda.cudadrv.driver import CudaAPIError
 from ..errors import CuparIndexError, CuparValueError, DeviceMemoryError
 from . import cuda_lib
 from .cpu import (MISS, VERSION, cache_dir, flatten_arg, intact, load_module, rebuild,
-                  result_builder, write_entry)
+                  result_builder, simple_flat, write_entry)
 from .cuda_schemes import NotForGpu
 from .device_array import DeviceArray
 from .numba_cuda import generate_cuda_source
@@ -60,18 +60,13 @@ class GpuCompiled:
         scalars: the value, or MISS for any other argument (see cpu's `fast_call`)."""
         build = result_builder(self.kernels.result_type)
 
+        parts_of = {DeviceArray: lambda a: a.device,
+                    np.ndarray: lambda a: cuda.to_device(np.ascontiguousarray(a))}
+
         def call(args: tuple):
-            flat = []
-            for a in args:
-                kind = type(a)
-                if kind is DeviceArray:
-                    flat.append(a.device)
-                elif kind is np.ndarray:
-                    flat.append(cuda.to_device(np.ascontiguousarray(a)))
-                elif kind in (int, float, bool) or isinstance(a, np.generic):
-                    flat.append(a)
-                else:
-                    return MISS
+            flat = simple_flat(args, parts_of)
+            if flat is None:
+                return MISS
             with np.errstate(all="ignore"):
                 parts = self.entry(*flat)
             return build([DeviceArray(p) if hasattr(p, "copy_to_host") else p for p in parts])

@@ -15,9 +15,10 @@ from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls back he
 
 
 def chunked(stop: str, tag: str, indent: str) -> tuple[list[str], str, str, str]:
-    """Lines choosing the chunk count, and the names of chunk, lo, hi."""
+    """Lines choosing the chunk count (chunks of at most 2^30 elements, which int32 counts
+    can count), and the names of chunk, lo, hi."""
     n, c, lo, hi = (f"{tag}_{x}" for x in ("n", "c", "lo", "hi"))
-    return [f"{indent}{n} = max(min({stop}, CHUNKS), 1)"], n, c, lo + "|" + hi
+    return [f"{indent}{n} = max(min({stop}, CHUNKS), ({stop} >> 30) + 1)"], n, c, lo + "|" + hi
 
 
 def bounds(c: str, n: str, stop: str, lohi: str, indent: str) -> list[str]:
@@ -173,7 +174,6 @@ def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
     """Count per chunk in parallel, prefix the counts, write per chunk in parallel."""
     inner, deeper, deepest = indent + "    ", indent + "        ", indent + "            "
     head, n, c, lohi = chunked(f.stop, f.out[0], indent)
-    head = [f"{indent}{n} = max(min({f.stop}, CHUNKS), ({f.stop} >> 30) + 1)"]  # <= 2^30 each
     lo, hi = lohi.split("|")
     counts, total = f"{f.out[0]}_counts", f"{f.out[0]}_total"
     kind = "range" if not f.parallel else "prange"
