@@ -11,10 +11,12 @@
     with cupar.places.here:                          # the pure-Python interpreter
         axpy(np.float32(2), x, y)
     cupar.explain(axpy, np.float32(2), x, y)         # every compiler stage as text
+    cupar.grad(loss, argnums=(0, 1))(w, b, x, y)     # gradients, by a compiler transform
 """
 
 from .dsl import places  # noqa: F401  (cupar.places.here, .cpu, .gpu0)
 from .dsl.decorator import parallel
+from .dsl.derivatives import grad, value_and_grad, vjp  # noqa: F401
 from .dsl.explain import explain  # noqa: F401
 from .dsl.operators import *  # noqa: F401,F403  (operators, math, casts, bounds)
 from .dsl.operators import OPERATOR_NAMES

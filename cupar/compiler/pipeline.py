@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import CuparError, InternalError
+from .autodiff import Request, differentiate
 from .frontend import parse_function
 from .infer import infer_types
 from .inline import inline_calls
@@ -41,19 +42,36 @@ PIPELINE = [
 REFERENCE_STAGE = "infer_types"  # the typed program `places.here` interprets: the meaning
 
 
+def differentiate_pass(request: Request) -> Pass:
+    """The pass that turns a program into its derivative (cupar.grad, value_and_grad, vjp):
+    it runs after the pipeline and, as it changes what the program computes, its output is
+    the meaning `places.here` interprets from then on."""
+    return Pass("differentiate", lambda program: differentiate(program, request),
+                f"derive {request.mode} with respect to arguments {list(request.argnums)} "
+                "(reverse mode, recomputing, no tape)", True)
+
+
+def reference(stages: dict) -> Program:
+    """The program that defines the meaning of a compiled call: the derivative where one was
+    taken, else the typed program."""
+    return stages.get("differentiate") or stages[REFERENCE_STAGE]
+
+
 def describe() -> str:
     """The pipeline as text, one pass a line."""
     return "\n".join(f"{p.name:<18} {p.doc}" for p in PIPELINE)
 
 
-def compile_program(program: Program, observe: Callable | None = None) -> dict[str, Program]:
-    """Run every pass, verifying after each; return every stage by name, in order
-    (`parse` first). `observe(stage, program)` sees each stage as it is made."""
+def compile_program(program: Program, observe: Callable | None = None,
+                    passes: list | None = None) -> dict[str, Program]:
+    """Run every pass (`passes`, default PIPELINE), verifying after each; return every stage
+    by name, in order (`parse` first). `observe(stage, program)` sees each stage as it is
+    made."""
     verify(program, "parse", typed=False, resolved=False)
     stages = {"parse": program}
     if observe:
         observe("parse", program)
-    for p in PIPELINE:
+    for p in PIPELINE if passes is None else passes:
         try:
             program = p.run(program)
         except CuparError:
@@ -81,4 +99,4 @@ def dump_observer(setting: str | None = None) -> Callable | None:
 
 
 __all__ = ["PIPELINE", "REFERENCE_STAGE", "Pass", "compile_program", "describe",
-           "dump_observer", "parse_function", "Function"]
+           "differentiate_pass", "dump_observer", "parse_function", "reference", "Function"]

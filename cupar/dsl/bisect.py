@@ -22,9 +22,10 @@ def bisect_passes(fn, *args) -> str | None:
     `args` than the reference, or None when all agree."""
     stages = fn.stages_for(fn.argument_types(args))
     names = list(stages)
-    reference = Interpreter(stages[REFERENCE_STAGE]).run(args)
-    for name in names[names.index(REFERENCE_STAGE) + 1:]:
-        if not same_value(Interpreter(stages[name]).run(args), reference):
+    start = "differentiate" if "differentiate" in stages else REFERENCE_STAGE
+    expected = Interpreter(stages[start]).run(args)
+    for name in names[names.index(start) + 1:]:
+        if not same_value(Interpreter(stages[name]).run(args), expected):
             return name
     return None
 

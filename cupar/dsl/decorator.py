@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from ..compiler.ir import Program
-from ..compiler.pipeline import REFERENCE_STAGE, compile_program, dump_observer
+from ..compiler.pipeline import compile_program, dump_observer, reference
 from ..compiler.resolve import MISSING
 from ..compiler.types import canonical
 from ..compiler.frontend import parse_function
@@ -129,7 +129,7 @@ class ParallelFunction:
     def call_into(self, place, stages: dict, values: tuple, out):
         """The call with `out=`: results written into the caller's arrays (see outputs)."""
         where = caller_loc()
-        result_type = stages[REFERENCE_STAGE].main.result_type
+        result_type = reference(stages).main.result_type
         outs = flat_outs(out, result_type, where)
         parts = place.execute_parts(stages, values, outs)
         return rebuild(iter(fill(outs, parts, where)), result_type)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import CuparError, PlaceUnavailableError, warn_not_compiled
 from ..runtime.cpu import compile_kernels, flatten_arg  # imports Numba: cpu is the default
-from ..compiler.pipeline import REFERENCE_STAGE
+from ..compiler.pipeline import REFERENCE_STAGE, reference
 from ..runtime.device_array import DeviceArray
 from .interpreter import Interpreter
 from .values import TupleSeq
@@ -65,7 +65,7 @@ class Interpreted(Place):
     name = "here"
 
     def execute(self, stages: dict, args: tuple):
-        return Interpreter(stages[REFERENCE_STAGE]).run(args)
+        return Interpreter(reference(stages)).run(args)
 
 
 class Compiling(Place):
@@ -205,7 +205,7 @@ def replaying_errors(stages: dict, args: tuple, call):
     except CuparError:
         host = tuple(map(to_host, args))
         if sum(np.size(a) for a in host if isinstance(a, np.ndarray)) <= REPLAY_LIMIT:
-            Interpreter(stages[REFERENCE_STAGE]).run(host)
+            Interpreter(reference(stages)).run(host)
         raise
 
 

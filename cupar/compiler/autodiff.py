@@ -1,0 +1,458 @@
+"""Pass `differentiate`: reverse-mode derivatives as a transform of the typed program.
+
+Precondition: a typed, inlined Program and a `Request` (which arguments; `grad` or `vjp`).
+Postcondition: a typed Program whose entry computes, for `grad`, `(value, (d/d arg, ...))`
+and, for `vjp`, the pullback `(args..., cotangent) -> (d arg, ...)`. The derived program is an
+ordinary cupar program: it is typed by `infer_types` (which so checks what this pass built),
+fused and lowered like any other, at every place.
+
+How. The forward lets are emitted as they are, then the reverse sweep visits them last to
+first: once every use of a name has contributed to its adjoint, the adjoint is summed and the
+let's rule (adjoints.py, one per primitive) adds contributions to its arguments. `map` and
+`cond` are structural: the body of a map's function is differentiated into a new function
+that recomputes the element's forward values and returns the adjoints of its parameters and
+of the values it captures; captured numbers are then summed over the map's index, captured
+sequences summed row by row, and an element read by index, `xs[i]`, becomes an (index,
+value) pair that a `reduce_by_index` adds in at the sequence's own scope. A cond's branches
+return the adjoints of what they capture, zeros where a branch does not use a value. Nothing
+is recorded at run time: values are recomputed where needed (no tape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import CuparTypeError
+from .build import Builder, Names
+from .infer import infer_types
+from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, free_vars
+from .types import Scalar, Seq, Tuple
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to differentiate: `argnums` of the entry; `mode` "grad" (a float scalar result,
+    giving value and gradients) or "vjp" (any result; the program takes a cotangent)."""
+
+    argnums: tuple
+    mode: str = "grad"
+
+
+def differentiate(program: Program, request: Request) -> Program:
+    d = Differentiator(program)
+    fn = d.entry(program.main, request)
+    others = {n: f for n, f in program.functions.items() if n != program.entry}
+    ct = (program.main.result_type,) if request.mode == "vjp" else ()
+    derived = Program({fn.name: fn, **others}, fn.name, program.arg_types + ct,
+                      program.sources, program.deps)
+    return infer_types(derived)
+
+
+def differentiable(t) -> bool:
+    """Whether values of type `t` hold floats (and so can carry a gradient)."""
+    match t:
+        case Scalar():
+            return t.kind == "f"
+        case Seq(elem, _):
+            return differentiable(elem)
+        case Tuple(elems):
+            return any(differentiable(e) for e in elems)
+    return False
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An element read by index: `value` is added at `index` of the sequence. `many`: both
+    are sequences (a column of pairs); `padded`: a branch that read nothing gave (0, 0),
+    which is harmless unless the sequence is empty (then nothing was read at all)."""
+
+    index: object
+    value: object
+    many: bool = False
+    padded: bool = False
+
+
+@dataclass
+class Contributions:
+    dense: list = field(default_factory=list)  # whole adjoints, to be summed
+    parts: dict = field(default_factory=dict)  # tuple field -> adjoints of that field
+    pairs: list = field(default_factory=list)  # Pair
+
+
+class Adjoints:
+    """The adjoint contributions gathered in one scope (a function body, a lambda body, a
+    branch), by name."""
+
+    def __init__(self, d: "Differentiator"):
+        self.d, self.found = d, {}
+
+    def of(self, atom) -> Contributions | None:
+        if isinstance(atom, Var) and atom.name in self.d.active:
+            return self.found.setdefault(atom.name, Contributions())
+        return None
+
+    def add(self, atom, ct) -> None:
+        c = self.of(atom)
+        if c is not None:
+            c.dense.append(ct)
+
+    def add_part(self, atom, k: int, ct) -> None:
+        c = self.of(atom)
+        if c is not None:
+            c.parts.setdefault(k, []).append(ct)
+
+    def add_pair(self, atom, pair: Pair) -> None:
+        c = self.of(atom)
+        if c is not None:
+            c.pairs.append(pair)
+
+    def take(self, var: Var, b: Builder):
+        """The adjoint of `var`, bound in this scope: every contribution summed (None when
+        there is none)."""
+        c = self.found.pop(var.name, None)
+        if c is None:
+            return None
+        total = self.dense_total(c, var, b)
+        single = [p for p in c.pairs if not p.many]
+        if single:
+            total = one_hot(b, var, total, single)
+        return scatter_pairs(b, var, total, [p for p in c.pairs if p.many])
+
+    def take_free(self, var: Var, b: Builder, keep: str):
+        """The adjoint of `var`, captured by this scope, as (dense adjoint or None, pairs
+        kept apart). `keep`: "all" single pairs (a map's function: they become columns), or
+        "numbers" (a branch: pairs of rows are added in here, pairs of numbers padded)."""
+        c = self.found.pop(var.name, None)
+        if c is None:
+            return None, []
+        total = self.dense_total(c, var, b)
+        rows = isinstance(var.type, Seq) and not isinstance(var.type.elem, Scalar)
+        kept = [p for p in c.pairs if not p.many and (keep == "all" or not rows)]
+        added = [p for p in c.pairs if not p.many and p not in kept]
+        if added:
+            total = one_hot(b, var, total, added)
+        many = [p for p in c.pairs if p.many]
+        if many:
+            total = scatter_pairs(b, var, total, many)
+        return total, kept
+
+    def dense_total(self, c: Contributions, var: Var, b: Builder):
+        t = var.type
+        if not c.parts:
+            return b.total(c.dense, t) if c.dense else None
+        fields = []
+        for k, elem in enumerate(t.elems):
+            atoms = c.parts.get(k, []) + [b.field(whole, k) for whole in c.dense]
+            fields.append(b.total(atoms, elem) if atoms else
+                          b.zeros_like(b.field(var, k), elem))
+        return b.prim("tuple", *fields)
+
+    def leftover(self) -> set[str]:
+        return set(self.found)
+
+
+def one_hot(b: Builder, var: Var, total, pairs: list):
+    """`total` (or zeros) with each pair's value added at its index, in one map over the
+    positions of `var` (a few reads of single elements: no scatter needed)."""
+    elem = var.type.elem
+    n = b.prim("len", var)
+    spots = [b.choose(b.prim("cmp_lt", p.index, b.const(0)), b.prim("op_add", p.index, n),
+                      p.index, Scalar("int64")) for p in pairs]
+    base = total if total is not None else b.zeros_like(var, var.type)
+
+    def element(ib: Builder, k, x):
+        for spot, p in zip(spots, pairs):
+            x = ib.choose(ib.prim("cmp_eq", k, spot), ib.add(x, p.value, elem), x, elem)
+        return x
+    return b.prim("map", b.lam(2, element), b.prim("indices", var), base)
+
+
+def scatter_pairs(b: Builder, var: Var, total, pairs: list):
+    """`total` (or zeros) with columns of (index, value) pairs added by reduce_by_index. A
+    padded column may hold (0, 0) for elements that read nothing; when `var` is empty no
+    element read anything, and index 0 would not exist, so the sum is skipped."""
+    if not pairs:
+        return total
+    elem = var.type.elem
+    base = total if total is not None else b.zeros_like(var, var.type)
+    for p in pairs:
+        add = b.lam(2, lambda ib, x, y: ib.add(x, y, elem))
+        if not p.padded:
+            base = b.prim("reduce_by_index", add, base, p.index, p.value)
+            continue
+        empty = b.prim("cmp_eq", b.prim("len", var), b.const(0))
+        keep = Lambda((), Body((), base), b.loc)
+        inner = b.nested()
+        summed = inner.prim("reduce_by_index", add, base, p.index, p.value)
+        base = b.prim("cond", empty, keep, Lambda((), inner.body(summed), b.loc))
+    return base
+
+
+def sum_over(b: Builder, column, like, t):
+    """The sum of `column`, a sequence of adjoints of `like` of type `t` (one per element of
+    a map): numbers by `sum`, sequences row by row, tuples field by field."""
+    match t:
+        case Scalar():
+            return b.prim("sum", column) if t.kind != "b" else b.zero(t)
+        case Seq():
+            add = b.lam(2, lambda ib, x, y: ib.add(x, y, t))
+            return b.prim("reduce", add, column, b.zeros_like(like, t))
+        case Tuple(elems):
+            cols = b.prim("unzip", column)
+            return b.prim("tuple", *(sum_over(b, b.field(cols, k), b.field(like, k), e)
+                                     for k, e in enumerate(elems)))
+    raise TypeError(f"no sum of {t!r}")
+
+
+class Differentiator:
+    def __init__(self, program: Program):
+        self.program = program
+        self.names = Names(program)
+        self.active: set[str] = set()
+        self.lambdas: dict[str, Lambda] = {}
+        self.types: dict = {}  # every primal name's type, captured ones included
+
+    # -- the entry --------------------------------------------------------------------
+    def entry(self, main: Function, request: Request) -> Function:
+        wrt = [self.argument(main, k) for k in request.argnums]
+        self.active = {p.name for p in wrt}
+        self.types.update({p.name: p.type for p in main.params})
+        b = Builder(self.names, main.loc)
+        body = inline_local_calls(main.body, {}, self.names)
+        self.forward(body.lets, b)
+        params = main.params
+        adj = Adjoints(self)
+        if request.mode == "grad":
+            ct = self.seed(main, body.result)
+        else:
+            ct = Var(self.names.fresh("cotangent"), None, main.loc)
+            params = params + (ct,)
+        adj.add(body.result, ct)
+        self.backward(body.lets, adj, b)
+        grads = [self.final(adj, p, b) for p in wrt]
+        out = b.prim("tuple", *grads)
+        if request.mode == "grad":
+            out = b.prim("tuple", body.result, out)
+        name = f"{request.mode}_{main.name}"
+        return Function(name, params, b.body(out), main.loc, None)
+
+    def argument(self, main: Function, k: int) -> Var:
+        if not -len(main.params) <= k < len(main.params):
+            raise CuparTypeError(
+                f"argnums asks for argument {k}, but `{main.name}` takes "
+                f"{len(main.params)}", main.loc, "argnums counts arguments from 0")
+        p = main.params[k]
+        if not differentiable(p.type):
+            from .types import format_type
+            raise CuparTypeError(
+                f"cannot differentiate with respect to `{p.name}`: it is "
+                f"{format_type(p.type)}, which holds no floats", p.loc or main.loc,
+                "gradients are taken with respect to float arguments (f32, f64, sequences "
+                "and tuples of them); convert with float32(...) or drop it from argnums")
+        return p
+
+    def seed(self, main: Function, result):
+        t = main.result_type
+        if not (isinstance(t, Scalar) and t.kind == "f"):
+            from .types import format_type
+            raise CuparTypeError(
+                f"grad needs a function whose result is a float number, but `{main.name}` "
+                f"returns {format_type(t)}", getattr(result, "loc", None) or main.loc,
+                "reduce the result to a number (sum(...)), or use cupar.vjp for any result")
+        return Const(t.dtype.type(1), None, main.loc)
+
+    def final(self, adj: Adjoints, p: Var, b: Builder):
+        total = adj.take(p, b)
+        return total if total is not None else b.zeros_like(p, p.type)
+
+    # -- the two sweeps ---------------------------------------------------------------
+    def forward(self, lets, b: Builder) -> None:
+        """Emit `lets` and mark which of them depend on the active names."""
+        for let in lets:
+            b.lets.append(let)
+            self.types[let.var.name] = let.var.type
+            if isinstance(let.value, Lambda):
+                self.lambdas[let.var.name] = let.value
+            elif differentiable(let.var.type) and self.depends(let.value):
+                self.active.add(let.var.name)
+
+    def depends(self, value) -> bool:
+        names: set[str] = set()
+        for arg in (value.args if isinstance(value, Prim) else (value,)):
+            if isinstance(arg, Lambda):
+                names |= free_vars(arg)
+            elif isinstance(arg, Var):
+                names.add(arg.name)
+                if arg.name in self.lambdas:
+                    names |= free_vars(self.lambdas[arg.name])
+        return bool(names & self.active)
+
+    def backward(self, lets, adj: Adjoints, b: Builder) -> None:
+        from .adjoints import apply_rule
+        for let in reversed(lets):
+            if let.var.name not in self.active or isinstance(let.value, Lambda):
+                continue
+            b.loc = let.loc
+            ct = adj.take(let.var, b)
+            if ct is None:
+                continue
+            match let.value:
+                case Var():
+                    adj.add(let.value, ct)
+                case Prim("map"):
+                    self.map_rule(let, ct, adj, b)
+                case Prim("cond"):
+                    self.cond_rule(let, ct, adj, b)
+                case Prim():
+                    apply_rule(self, let, ct, adj, b)
+
+    # -- map and cond -------------------------------------------------------------------
+    def function_of(self, fn, loc) -> Lambda:
+        """The Lambda a function argument stands for (inline, a local def, a @parallel
+        function), renamed apart."""
+        if isinstance(fn, Var) and fn.name in self.lambdas:
+            fn = self.lambdas[fn.name]
+        elif isinstance(fn, Const) and isinstance(fn.value, FnRef):
+            callee = self.program.functions[fn.value.name]
+            fn = Lambda(callee.params, inline_local_calls(callee.body, {}, self.names),
+                        callee.loc)
+        if not isinstance(fn, Lambda):
+            raise CuparTypeError("cannot differentiate through this function value", loc,
+                                 "pass a lambda, a nested def or a @parallel function")
+        return self.names.renamed(fn)
+
+    def map_rule(self, let: Let, ct, adj: Adjoints, b: Builder) -> None:
+        fn, *seqs = let.value.args
+        lam = self.function_of(fn, let.loc)
+        for p, xs in zip(lam.params, seqs):
+            self.types[p.name] = p.type
+            if isinstance(xs, Var) and xs.name in self.active:
+                self.active.add(p.name)
+        ct_elem = Var(self.names.fresh("ct"), None, let.loc)
+        inner = b.nested()
+        outputs, layout = self.differentiate_body(lam.body, ct_elem, inner, lam.params, "all")
+        if not outputs:
+            return
+        result = outputs[0] if len(outputs) == 1 else inner.prim("tuple", *outputs)
+        back = Lambda(lam.params + (ct_elem,), inner.body(result), let.loc)
+        mapped = b.prim("map", back, *seqs, ct)
+        columns = [mapped] if len(outputs) == 1 else \
+            [b.field(cols, k) for cols in [b.prim("unzip", mapped)] for k in range(len(outputs))]
+        self.distribute(layout, columns, adj, b, seqs)
+
+    def distribute(self, layout, columns, adj: Adjoints, b: Builder, seqs) -> None:
+        column = iter(columns)
+        for kind, what in layout:
+            if kind == "param":
+                adj.add(seqs[what], next(column))
+            elif kind == "dense":
+                adj.add(what, sum_over(b, next(column), what, what.type))
+            else:  # a column of pairs
+                index, value = next(column), next(column)
+                adj.add_pair(what, Pair(index, value, many=True, padded=kind == "padded"))
+
+    def differentiate_body(self, body: Body, ct, b: Builder, params, keep: str):
+        """Emit the forward and reverse sweeps of `body` with cotangent `ct`; return the
+        adjoints of `params` and of captured values, and their layout."""
+        adj = Adjoints(self)
+        self.forward(body.lets, b)
+        adj.add(body.result, ct)
+        self.backward(body.lets, adj, b)
+        outputs, layout = [], []
+        for k, p in enumerate(params):
+            if p.name in self.active:
+                outputs.append(self.final(adj, p, b))
+                layout.append(("param", k))
+        for name in sorted(adj.leftover()):
+            var = Var(name, self.types[name])
+            dense, pairs = adj.take_free(var, b, keep)
+            if dense is not None:
+                outputs.append(dense)
+                layout.append(("dense", var))
+            for pair in pairs:
+                outputs += [pair.index, pair.value]
+                layout.append(("padded" if pair.padded else "pair", var))
+        return outputs, layout
+
+    def cond_rule(self, let: Let, ct, adj: Adjoints, b: Builder) -> None:
+        pred, *branches = let.value.args
+        results = []
+        for branch in branches:
+            inner = b.nested()
+            lam = self.names.renamed(branch)
+            outputs, layout = self.differentiate_body(lam.body, ct, inner, (), "numbers")
+            results.append((inner, dict(zip_layout(layout, outputs))))
+        slots = merged_slots([r[1] for r in results])
+        if not slots:
+            return
+        lambdas = []
+        for inner, found in results:
+            atoms = []
+            for key, var in slots:
+                atoms += fill_slot(inner, found.get(key), key, var)
+            out = atoms[0] if len(atoms) == 1 else inner.prim("tuple", *atoms)
+            lambdas.append(Lambda((), inner.body(out), let.loc))
+        chosen = b.prim("cond", pred, *lambdas)
+        count = sum(1 if key[0] == "dense" else 2 for key, _ in slots)
+        atoms = [chosen] if count == 1 else [b.field(chosen, k) for k in range(count)]
+        position = iter(atoms)
+        for (kind, _, _), var in slots:
+            if kind == "dense":
+                adj.add(var, next(position))
+            else:
+                index, value = next(position), next(position)
+                adj.add_pair(var, Pair(index, value, padded=True))
+
+
+def zip_layout(layout, outputs):
+    """(key, atoms) per output slot: dense adjoints by ("dense", name, 0), pairs by
+    ("pair", name, their number among that name's pairs)."""
+    atoms, counts = iter(outputs), {}
+    for kind, what in layout:
+        if kind == "dense":
+            yield ("dense", what.name, 0), (what, [next(atoms)])
+        else:
+            k = counts[what.name] = counts.get(what.name, -1) + 1
+            yield ("pair", what.name, k), (what, [next(atoms), next(atoms)])
+
+
+def merged_slots(founds: list) -> list:
+    slots: dict = {}
+    for found in founds:
+        for key, (var, _) in found.items():
+            slots.setdefault(key, var)
+    return sorted(slots.items(), key=lambda kv: kv[0])
+
+
+def fill_slot(b: Builder, found, key, var: Var) -> list:
+    if found is not None:
+        return found[1]
+    if key[0] == "dense":
+        return [b.zeros_like(var, var.type)]
+    return [b.const(0), b.zero(var.type.elem)]  # a padded pair: (0, 0) adds nothing
+
+
+def inline_local_calls(body: Body, lambdas: dict, names: Names) -> Body:
+    """`body` with every call of a local function (nested def, named lambda) replaced by a
+    renamed copy of its body, so the sweeps see plain lets. Recursive local functions stay
+    calls (and have no derivative rule)."""
+    lets: list[Let] = []
+    for let in body.lets:
+        value = let.value
+        if isinstance(value, Lambda):
+            value = Lambda(value.params, inline_local_calls(value.body, dict(lambdas), names),
+                           value.loc)
+            lambdas[let.var.name] = value
+        elif isinstance(value, Prim) and value.name == "call" and \
+                isinstance(value.args[0], Var) and value.args[0].name in lambdas:
+            b = Builder(names, let.loc)
+            result = b.inline(lambdas[value.args[0].name], value.args[1:])
+            lets += b.lets
+            lets.append(Let(let.var, result, let.loc))
+            continue
+        elif isinstance(value, Prim):
+            value = Prim(value.name, tuple(
+                Lambda(a.params, inline_local_calls(a.body, dict(lambdas), names), a.loc)
+                if isinstance(a, Lambda) else a for a in value.args), value.loc)
+        lets.append(Let(let.var, value, let.loc))
+    return Body(tuple(lets), body.result)
