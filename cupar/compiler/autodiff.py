@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import CuparTypeError
-from .build import Builder, Names
+from .build import Builder, Names, prune
 from .infer import infer_types
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, free_vars
 from .types import Scalar, Seq, Tuple
@@ -42,6 +42,7 @@ def differentiate(program: Program, request: Request) -> Program:
     d = Differentiator(program)
     fn = d.entry(program.main, request)
     others = {n: f for n, f in program.functions.items() if n != program.entry}
+    others.update(d.loops.functions)
     ct = (program.main.result_type,) if request.mode == "vjp" else ()
     derived = Program({fn.name: fn, **others}, fn.name, program.arg_types + ct,
                       program.sources, program.deps)
@@ -205,15 +206,35 @@ def sum_over(b: Builder, column, like, t):
 
 
 class Differentiator:
-    def __init__(self, program: Program):
-        self.program = program
-        self.names = Names(program)
+    """Differentiates one function; `sub` makes another for the helpers of loops, sharing
+    names and helpers. Calls of the functions in `ignore` get no gradient (a loop's last
+    value is taken where its recursive call is never reached)."""
+
+    differentiable = staticmethod(differentiable)
+
+    def __init__(self, program: Program, names: Names | None = None, loops=None,
+                 ignore: frozenset = frozenset()):
+        from .autodiff_loops import Loops
+        self.program, self.ignore = program, frozenset(ignore)
+        self.names = names or Names(program)
+        self.loops = loops or Loops(program, self.names)
         self.active: set[str] = set()
         self.lambdas: dict[str, Lambda] = {}
         self.types: dict = {}  # every primal name's type, captured ones included
 
+    def sub(self, ignore) -> "Differentiator":
+        return Differentiator(self.program, self.names, self.loops, frozenset(ignore))
+
+    def derive(self, fn: Function, wrt: tuple, name: str) -> Function:
+        """The pullback of `fn` with respect to parameters `wrt`, named `name`."""
+        return self.entry(fn, Request(tuple(wrt), "vjp"), name)
+
+    @staticmethod
+    def result_type(lam: Lambda):
+        return lam.body.result.type
+
     # -- the entry --------------------------------------------------------------------
-    def entry(self, main: Function, request: Request) -> Function:
+    def entry(self, main: Function, request: Request, name: str | None = None) -> Function:
         wrt = [self.argument(main, k) for k in request.argnums]
         self.active = {p.name for p in wrt}
         self.types.update({p.name: p.type for p in main.params})
@@ -233,7 +254,7 @@ class Differentiator:
         out = b.prim("tuple", *grads)
         if request.mode == "grad":
             out = b.prim("tuple", body.result, out)
-        name = f"{request.mode}_{main.name}"
+        name = name or f"{request.mode}_{main.name}"
         return Function(name, params, b.body(out), main.loc, None)
 
     def argument(self, main: Function, k: int) -> Var:
@@ -334,7 +355,7 @@ class Differentiator:
         if not outputs:
             return
         result = outputs[0] if len(outputs) == 1 else inner.prim("tuple", *outputs)
-        back = Lambda(lam.params + (ct_elem,), inner.body(result), let.loc)
+        back = Lambda(lam.params + (ct_elem,), prune(inner.body(result)), let.loc)
         mapped = b.prim("map", back, *seqs, ct)
         columns = [mapped] if len(outputs) == 1 else \
             [b.field(cols, k) for cols in [b.prim("unzip", mapped)] for k in range(len(outputs))]
@@ -391,7 +412,7 @@ class Differentiator:
             for key, var in slots:
                 atoms += fill_slot(inner, found.get(key), key, var)
             out = atoms[0] if len(atoms) == 1 else inner.prim("tuple", *atoms)
-            lambdas.append(Lambda((), inner.body(out), let.loc))
+            lambdas.append(Lambda((), prune(inner.body(out)), let.loc))
         chosen = b.prim("cond", pred, *lambdas)
         count = sum(1 if key[0] == "dense" else 2 for key, _ in slots)
         atoms = [chosen] if count == 1 else [b.field(chosen, k) for k in range(count)]
@@ -435,14 +456,15 @@ def fill_slot(b: Builder, found, key, var: Var) -> list:
 def inline_local_calls(body: Body, lambdas: dict, names: Names) -> Body:
     """`body` with every call of a local function (nested def, named lambda) replaced by a
     renamed copy of its body, so the sweeps see plain lets. Recursive local functions stay
-    calls (and have no derivative rule)."""
+    calls (loops: autodiff_loops.py)."""
     lets: list[Let] = []
     for let in body.lets:
         value = let.value
         if isinstance(value, Lambda):
             value = Lambda(value.params, inline_local_calls(value.body, dict(lambdas), names),
                            value.loc)
-            lambdas[let.var.name] = value
+            if let.var.name not in free_vars(value):  # a recursive one stays a loop
+                lambdas[let.var.name] = value
         elif isinstance(value, Prim) and value.name == "call" and \
                 isinstance(value.args[0], Var) and value.args[0].name in lambdas:
             b = Builder(names, let.loc)
