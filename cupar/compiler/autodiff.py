@@ -31,11 +31,13 @@ from .types import Scalar, Seq, Tuple
 
 @dataclass(frozen=True)
 class Request:
-    """What to differentiate: `argnums` of the entry; `mode` "grad" (a float scalar result,
-    giving value and gradients) or "vjp" (any result; the program takes a cotangent)."""
+    """What to differentiate: `argnums` of the entry; `mode` "grad" (a float scalar result)
+    or "vjp" (any result; the program takes a cotangent). The derived program returns the
+    tuple of gradients, preceded by the value when `value` (grad mode only)."""
 
     argnums: tuple
     mode: str = "grad"
+    value: bool = False
 
 
 def differentiate(program: Program, request: Request) -> Program:
@@ -252,10 +254,13 @@ class Differentiator:
         self.backward(body.lets, adj, b)
         grads = [self.final(adj, p, b) for p in wrt]
         out = b.prim("tuple", *grads)
-        if request.mode == "grad":
+        if request.value:
             out = b.prim("tuple", body.result, out)
         name = name or f"{request.mode}_{main.name}"
-        return Function(name, params, b.body(out), main.loc, None)
+        body = b.body(out)
+        if not request.value:  # what computes only the value goes (vjp computed it already)
+            body = prune(body)
+        return Function(name, params, body, main.loc, None)
 
     def argument(self, main: Function, k: int) -> Var:
         if not -len(main.params) <= k < len(main.params):

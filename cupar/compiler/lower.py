@@ -122,7 +122,10 @@ class Lowerer(SequenceRules):
         for let in body.lets:
             value = self.let_value(let, env, out)
             if isinstance(value, Delayed):
-                if delayable(let, uses):
+                if uses.get(let.var.name, 0) == 0:
+                    self.notes.append(f"{let.var.name}: never computed (nothing reads its "
+                                      "elements)")
+                elif delayable(let, uses):
                     self.notes.append(f"{let.var.name}: fused into its consumer")
                 elif (reads := arrays_recomputing_reads(let, uses, direct, env,
                                                         self.recomputed)) is not None:
@@ -409,7 +412,7 @@ def arrays_recomputing_reads(let: Let, uses: dict, direct: dict, env: dict,
             reads |= {seq.expr}
         else:
             return None
-    k = uses[name]
+    k = uses.get(name, 0)  # 0: a value nothing uses is never stored
     return reads if len(reads) * (k - 1) < k + 1 else None
 
 
@@ -423,10 +426,18 @@ def direct_uses(body: Body) -> dict[str, int]:
     """Uses of each name as an argument of a primitive at this body's top level."""
     direct: dict[str, int] = {}
     for let in body.lets:
-        for a in getattr(let.value, "args", ()):
+        for a in args_needing_elements(let.value):
             if isinstance(a, Var):
                 direct[a.name] = direct.get(a.name, 0) + 1
     return direct
+
+
+def args_needing_elements(value) -> tuple:
+    """The arguments of a let value that read elements: `len` needs only the length, which
+    a delayed sequence knows without computing anything, so it is no use."""
+    if isinstance(value, Prim) and value.name == "len":
+        return ()
+    return getattr(value, "args", ())
 
 
 def count_uses(body: Body) -> dict[str, int]:
@@ -436,8 +447,8 @@ def count_uses(body: Body) -> dict[str, int]:
         match node:
             case Var(name):
                 uses[name] = uses.get(name, 0) + weight
-            case Prim(_, args):
-                for a in args:
+            case Prim():
+                for a in args_needing_elements(node):
                     visit(a, weight)
             case Lambda(_, inner):  # a use inside a lambda may run once per element
                 for let in inner.lets:

@@ -47,8 +47,9 @@ def differentiate_pass(request: Request) -> Pass:
     it runs after the pipeline and, as it changes what the program computes, its output is
     the meaning `places.here` interprets from then on."""
     return Pass("differentiate", lambda program: differentiate(program, request),
-                f"derive {request.mode} with respect to arguments {list(request.argnums)} "
-                "(reverse mode, recomputing, no tape)", True)
+                f"derive the {request.mode} with respect to arguments "
+                f"{list(request.argnums)} (reverse mode: values recomputed, loop states "
+                "recomputed from the first, no tape)", True)
 
 
 def reference(stages: dict) -> Program:

@@ -36,13 +36,13 @@ def grad(fn, argnums=0):
     >>> dsq(np.array([1.0, 2.0]))            # doctest: +SKIP
     array([2., 4.])
     """
-    return Derived(primal(fn), Request(indices(argnums), "grad"), value=False,
+    return Derived(primal(fn), Request(indices(argnums), "grad"),
                    single=isinstance(argnums, int))
 
 
 def value_and_grad(fn, argnums=0):
     """Like `grad`, returning `(value, gradient)` from one run of one compiled program."""
-    return Derived(primal(fn), Request(indices(argnums), "grad"), value=True,
+    return Derived(primal(fn), Request(indices(argnums), "grad", value=True),
                    single=isinstance(argnums, int))
 
 
@@ -57,8 +57,7 @@ def vjp(fn, *args, argnums=None, target_place=None):
     if chosen is None:
         types = f.argument_types(args)
         chosen = tuple(k for k, t in enumerate(types) if differentiable(t))
-    back = Derived(f, Request(indices(chosen), "vjp"), value=False,
-                   single=isinstance(chosen, int))
+    back = Derived(f, Request(indices(chosen), "vjp"), single=isinstance(chosen, int))
     expected = to_host(value)
 
     def pullback(cotangent):
@@ -95,9 +94,9 @@ class Derived(ParallelFunction):
     followed by `differentiate`; everything else (places, caches, the fast path, explain) is
     a @parallel function's."""
 
-    def __init__(self, fn: ParallelFunction, request: Request, value: bool, single: bool):
+    def __init__(self, fn: ParallelFunction, request: Request, single: bool):
         functools.update_wrapper(self, fn.fn)
-        self.primal, self.request, self.value, self.single = fn, request, value, single
+        self.primal, self.request, self.single = fn, request, single
         self.fn, self.parsed = fn.fn, fn.parsed
         self.name = f"{request.mode}({fn.name})"
         self._programs, self._by_signature, self._fast = {}, {}, {}
@@ -110,11 +109,9 @@ class Derived(ParallelFunction):
 
     def __call__(self, *args, target_place=None, **keywords):
         result = super().__call__(*args, target_place=target_place, **keywords)
-        if self.request.mode == "vjp":
-            return result[0] if self.single else result
-        value, grads = result
+        value, grads = result if self.request.value else (None, result)
         grads = grads[0] if self.single else grads
-        return (value, grads) if self.value else grads
+        return (value, grads) if self.request.value else grads
 
     def argument_types(self, args: tuple) -> tuple:
         if self.request.mode == "vjp":  # the last argument is the cotangent

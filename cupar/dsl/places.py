@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import CuparError, PlaceUnavailableError, warn_not_compiled
 from ..runtime.cpu import compile_kernels, flatten_arg  # imports Numba: cpu is the default
-from ..compiler.pipeline import REFERENCE_STAGE, reference
+from ..compiler.pipeline import reference
 from ..runtime.device_array import DeviceArray
 from .interpreter import Interpreter
 from .values import TupleSeq

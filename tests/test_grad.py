@@ -1,0 +1,394 @@
+"""cupar.grad, value_and_grad and vjp: every adjoint rule against finite differences in
+float64, at places.here and at the compiled place (cpu, or gpu0 under the simulator), the
+derived programs' structure, their dtypes and shapes, and their errors."""
+
+import numpy as np
+import pytest
+
+import cupar
+from cupar import *  # noqa: F403
+from cupar.compiler.kernel_ir import kernel_count
+from gradcheck import check_gradient
+from strategies import COMPILED, ON_GPU, assert_close
+
+here = cupar.places.here
+PLACES = [here, COMPILED]
+RNG = np.random.default_rng(7)
+
+
+def normal(*shape):
+    return RNG.standard_normal(shape) if shape else np.float64(RNG.standard_normal())
+
+
+def away_from_zero(*shape):
+    x = RNG.uniform(0.5, 2.0, shape)
+    return x * np.where(RNG.random(shape) < 0.5, -1, 1)
+
+
+# -- programs, one or a few rules each ------------------------------------------------------
+
+@parallel
+def scalar_ops(x, y):
+    return sum(map(lambda a, b: (a * b - a / b + b ** 2.0 + a ** 3) * 0.5 + (-a) + (+b) % 7.0,
+                   x, y))
+
+
+@parallel
+def math_ops(x, y):
+    def f(a, b):
+        return (exp(a) + log(abs(a)) + sqrt(abs(b)) + tanh(a) + sin(b) + cos(a) + pow(abs(a), b)
+                + maximum(a, b) + minimum(a, b) + max(a, 2.0 * b) + min(a, -b)
+                + where(a > b, a * a, b))
+    return sum(map(f, x, y))
+
+
+@parallel
+def casts(x):
+    return float64(sum(map(lambda a: float32(a) * float32(2.0) + cast_to(a, a), x)))
+
+
+@parallel
+def closure_over_scalar(x, w, c):
+    return sum(map(lambda a: a * w + c * w * w, x))
+
+
+@parallel
+def nested_rows(m, v):
+    def row(r):
+        s = sum(map(lambda a, b: a * b, r, v))
+        return sum(map(lambda a: tanh(a * s), r))
+    return sum(map(row, m))
+
+
+@parallel
+def softmax_cross_entropy(logits, labels):
+    def row_loss(row, label):
+        m = max(row)
+        z = sum(map(lambda v: exp(v - m), row))
+        return log(z) + m - row[label]
+    return sum(map(row_loss, logits, labels)) / float64(len(labels))
+
+
+@parallel
+def reductions(x, w):
+    return reduce(op_add, x, w) * 2.0 + max(x) - min(x) + reduce(maximum, x, w) + \
+        reduce(minimum, map(lambda v: v * v, x), w)
+
+
+@parallel
+def scans(x, w):
+    a = scan(op_add, x)
+    b = rscan(op_add, map(lambda v: v * v, x))
+    c = exclusive_scan(op_add, w, x)
+    d = exclusive_rscan(op_add, w * w, x)
+    return sum(map(lambda p, q, r, s: p * q + r * s * s, a, b, c, d))
+
+
+@parallel
+def structure(x, y):
+    p, q = unzip(map(lambda a, b: (a * b, a - b), x, y))
+    pairs = zip(p, q)
+    e = map(lambda iv: float64(iv[0]) * iv[1], enumerate(p))
+    t = (sum(p), sum(q))
+    s, u = t
+    return sum(map(lambda ab: ab[0] * ab[1], pairs)) + sum(e) + s * u + x[0] * x[-1]
+
+
+@parallel
+def generators(x, w):
+    n = len(x)
+    r = replicate(w, n)
+    k = map(lambda i: float64(i), indices(x))
+    g = map(lambda i: float64(i) * x[i], range(n))
+    return sum(map(lambda a, b, c: a * b + c, r, k, g)) + sum(shift(x, 2, w)) + \
+        sum(map(op_mul, rotate(x, 3), x))
+
+
+@parallel
+def by_index(x, idx, y, perm):
+    g = gather(x, idx)
+    s = scatter(map(lambda v: v * v, y), perm, x)
+    u = update(x, zip(perm, y))
+    p = permute(y, perm)
+    return sum(map(lambda v: v * v, g)) + sum(map(lambda a, b: a * b * b, s, u)) + \
+        sum(map(op_mul, p, p))
+
+
+@parallel
+def filter_and_sort(x):
+    kept = filter(lambda v: v > 0.0, x)
+    ordered = sort(cmp_lt, x)
+    return sum(map(lambda v: v * v, kept)) + sum(map(lambda v, i: v * float64(i),
+                                                     ordered, indices(ordered)))
+
+
+@parallel
+def branches(x, w):
+    if w > 0.0:
+        y = map(lambda v: v * w, x)
+    else:
+        y = map(lambda v: v - w, x)
+    return sum(map(lambda v: v * v if v > 0.0 else exp(v), y))
+
+
+@parallel
+def captured_index(x, idx):
+    n = len(x)
+    return sum(map(lambda i: x[i] * x[(i + 1) % n] if x[i] > 0.0 else x[i] * 3.0, idx))
+
+
+@parallel
+def embedding(table, idx):
+    return sum(map(lambda i: sum(map(lambda v: v * v, table[i])), idx))
+
+
+@parallel
+def row_bias(m, b):
+    return sum(map(lambda r: sum(map(lambda v: v * v, map(op_add, r, b))), m))
+
+
+@parallel
+def newton_sqrt(a):
+    def step(x, k):
+        if k == 0:
+            return x
+        return step(0.5 * (x + a / x), k - 1)
+    return step(a, 6)
+
+
+@parallel
+def sqrt_sum(xs):
+    return sum(map(newton_sqrt, xs))
+
+
+@parallel
+def power_loop(x, p, k):
+    return x if k == 0 else power_loop(x * p, p, k - 1)
+
+
+@parallel
+def powers(xs, p):
+    return sum(map(lambda v: power_loop(v, p, 4), xs))
+
+
+@parallel
+def calls_helper(x):
+    return scalar_ops(x, map(lambda v: v + 3.0, x))
+
+
+CASES = {
+    "scalar_ops": (scalar_ops, lambda: (away_from_zero(9), away_from_zero(9)), (0, 1)),
+    "math": (math_ops, lambda: (away_from_zero(9), away_from_zero(9)), (0, 1)),
+    "closure": (closure_over_scalar, lambda: (normal(7), normal(), normal()), (0, 1, 2)),
+    "nested_rows": (nested_rows, lambda: (normal(4, 5), normal(5)), (0, 1)),
+    "softmax_xent": (softmax_cross_entropy,
+                     lambda: (normal(5, 7), RNG.integers(0, 7, 5)), (0,)),
+    "reductions": (reductions, lambda: (normal(9), np.float64(-5.0)), (0, 1)),
+    "scans": (scans, lambda: (normal(8), normal()), (0, 1)),
+    "structure": (structure, lambda: (normal(6), normal(6)), (0, 1)),
+    "generators": (generators, lambda: (normal(8), normal()), (0, 1)),
+    "by_index": (by_index, lambda: (normal(6), RNG.integers(-6, 6, 10), normal(6),
+                                    RNG.permutation(6)), (0, 2)),
+    "filter_and_sort": (filter_and_sort, lambda: (away_from_zero(10),), (0,)),
+    "branches+": (branches, lambda: (away_from_zero(7), np.float64(1.5)), (0, 1)),
+    "branches-": (branches, lambda: (away_from_zero(7), np.float64(-1.5)), (0, 1)),
+    "captured_index": (captured_index, lambda: (away_from_zero(8), RNG.integers(0, 8, 12)),
+                       (0,)),
+    "embedding": (embedding, lambda: (normal(6, 3), RNG.integers(0, 6, 9)), (0,)),
+    "row_bias": (row_bias, lambda: (normal(4, 3), normal(3)), (0, 1)),
+    "nested_def_loop": (sqrt_sum, lambda: (RNG.uniform(0.5, 3.0, 5),), (0,)),
+    "loop": (powers, lambda: (normal(5), np.float64(1.3)), (0, 1)),
+    "calls_helper": (calls_helper, lambda: (RNG.uniform(0.5, 2.0, 6),), (0,)),
+}
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradient_matches_finite_differences(case, place):
+    fn, make, argnums = CASES[case]
+    args = make()
+    grads = check_gradient(fn, args, argnums, place=place, rng=np.random.default_rng(1))
+    for k, g in zip(argnums, grads):  # each gradient has its argument's dtype and shape
+        g = np.asarray(cupar.places.to_host(g))
+        assert g.shape == np.shape(args[k]) and g.dtype == np.float64
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_gradient_agrees_with_the_interpreter(case):
+    fn, make, argnums = CASES[case]
+    args = make()
+    value_and_grads = cupar.value_and_grad(fn, argnums)
+    expected = value_and_grads(*args, target_place=here)
+    actual = value_and_grads(*args, target_place=COMPILED)
+    assert_close(actual, expected, terms=64, scale=10.0)
+
+
+def test_analytic_gradients():
+    x = np.linspace(0.5, 3.0, 6)
+    assert_close(cupar.grad(casts)(x), np.full_like(x, 3.0))  # through float32 and back
+    assert_close(cupar.grad(sqrt_sum)(x), 0.5 / np.sqrt(x), terms=16)
+    p = np.float64(1.3)
+    dx, dp = cupar.grad(powers, (0, 1))(x, p)
+    assert_close(dx, np.full_like(x, p ** 4), terms=8)
+    assert_close(dp, np.float64(np.sum(4 * x * p ** 3)), terms=8)
+
+
+# -- dtypes, shapes, values -----------------------------------------------------------------
+
+@parallel
+def sum_of_squares(x):
+    return sum(map(lambda v: v * v, x))
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_float32_stays_float32_and_lengths_0_and_1(place, dtype, n):
+    x = np.arange(n, dtype=dtype)
+    value, g = cupar.value_and_grad(sum_of_squares)(x, target_place=place)
+    assert_close(value, dtype(np.sum(x * x)), terms=n)
+    assert_close(g, 2 * x)
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+def test_matrix_gradient_keeps_its_shape(place):
+    m = np.arange(6, dtype=np.float32).reshape(2, 3)
+    v = np.ones(3, np.float32)
+    dm, dv = cupar.grad(row_bias, (0, 1))(m, v, target_place=place)
+    assert_close(dm, 2 * (m + v))
+    assert_close(dv, np.sum(2 * (m + v), axis=0), terms=2)
+
+
+def test_grad_works_inside_with_place_and_by_default():
+    x = np.arange(4.0)
+    with here:
+        assert_close(cupar.grad(sum_of_squares)(x), 2 * x)
+    assert_close(cupar.grad(sum_of_squares)(x), 2 * x)
+
+
+@parallel
+def pairs_out(x, w):
+    return map(lambda v: (v * w, exp(v)), x)
+
+
+@parallel
+def rows_out(m):
+    return map(lambda r: map(lambda v: v * sum(r), r), m)
+
+
+@parallel
+def tuple_out(x):
+    return (sum(x), map(lambda v: v * v, x))
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+def test_vjp_of_sequences_tuples_and_matrices(place):
+    x = np.arange(4, dtype=np.float32)
+    value, pullback = cupar.vjp(pairs_out, x, np.float32(2), target_place=place)
+    ones = np.ones(4, np.float32)
+    ct = cupar.dsl.values.TupleSeq((ones, ones))
+    dx, dw = pullback(ct)
+    assert_close(dx, 2 + np.exp(x))
+    assert_close(dw, np.float32(np.sum(x)), terms=4)
+
+    m = np.arange(6, dtype=np.float32).reshape(2, 3)
+    value, pullback = cupar.vjp(rows_out, m, target_place=place)
+    (dm,) = pullback(np.ones((2, 3), np.float32))
+    assert_close(dm, np.repeat(2 * m.sum(axis=1, keepdims=True), 3, axis=1), terms=6)
+
+    value, pullback = cupar.vjp(tuple_out, x, target_place=place)
+    (dx,) = pullback((np.float32(2), ones))
+    assert_close(dx, 2 + 2 * x)
+
+
+def test_vjp_argnums_and_none_for_integers():
+    @parallel
+    def scaled(x, n):
+        return map(lambda v: v * float64(n), x)
+    x = np.arange(3.0)
+    _, pullback = cupar.vjp(scaled, x, 4)
+    dx, dn = pullback(np.ones(3))
+    assert dn is None
+    assert_close(dx, np.full(3, 4.0))
+    _, pullback = cupar.vjp(scaled, x, 4, argnums=0)
+    assert_close(pullback(np.ones(3)), np.full(3, 4.0))
+
+
+def test_grad_of_a_gradient_is_refused():
+    with pytest.raises(cupar.errors.CuparTypeError, match="higher derivatives"):
+        cupar.grad(cupar.grad(sum_of_squares))
+
+
+# -- structure: the derived program fuses ---------------------------------------------------
+
+@parallel
+def elementwise_chain(x):
+    return sum(map(lambda v: exp(sin(v) * 2.0) + v * v, x))
+
+
+def kernels_of(fn, *args):
+    stages = fn.stages_for(fn.argument_types(args))
+    compiled = cupar.places.cpu.compiled_or_reason(stages)
+    assert not isinstance(compiled, str), compiled
+    return kernel_count(compiled.kernels.entry.body)
+
+
+@pytest.mark.skipif(ON_GPU, reason="kernel counts are a cpu property")
+def test_backward_of_an_elementwise_chain_is_one_loop():
+    x = np.arange(8.0)
+    assert kernels_of(cupar.grad(elementwise_chain), x) == 1
+    assert kernels_of(cupar.value_and_grad(elementwise_chain), x) == 2  # value: a reduction
+
+
+def test_explain_shows_the_derived_program():
+    stages = cupar.explain(cupar.grad(sum_of_squares), np.arange(3.0), quiet=True)
+    assert "differentiate" in stages
+    assert "def grad_sum_of_squares(" in stages["differentiate"]
+    assert "kernels" in stages
+
+
+def test_cupar_dump_prints_the_derivative(monkeypatch, capsys):
+    monkeypatch.setenv("CUPAR_DUMP", "differentiate")
+    cupar.grad(elementwise_chain)(np.arange(3.0), target_place=here)
+    assert "after differentiate" in capsys.readouterr().out
+
+
+# -- errors -------------------------------------------------------------------------------
+
+@parallel
+def product(x):
+    return reduce(op_mul, x, 1.0)
+
+
+@parallel
+def ping(x, k):
+    return x if k <= 0 else pong(x * 2.0, k - 1)
+
+
+@parallel
+def pong(x, k):
+    return ping(x + 1.0, k - 1)
+
+
+@parallel
+def uses_ping(x):
+    return sum(map(lambda v: ping(v, 3), x))
+
+
+def test_errors_are_located_and_say_what_is_allowed():
+    x = np.arange(3.0)
+    errors = cupar.errors
+    with pytest.raises(errors.CuparTypeError, match="only reductions by op_add"):
+        cupar.grad(product)(x)
+    with pytest.raises(errors.CuparTypeError, match="call each other"):
+        cupar.grad(uses_ping)(x)
+    with pytest.raises(errors.CuparTypeError, match="float number"):
+        cupar.grad(rows_out)(np.ones((2, 2)))
+    with pytest.raises(errors.CuparTypeError, match="argnums asks for argument 3"):
+        cupar.grad(sum_of_squares, argnums=3)(x)
+    with pytest.raises(errors.CuparTypeError, match="argnums must be"):
+        cupar.grad(sum_of_squares, argnums="x")
+    _, pullback = cupar.vjp(pairs_out, x, 2.0)
+    with pytest.raises(errors.CuparValueError, match="cotangent does not match") as info:
+        pullback(np.ones(3))
+    assert info.value.loc is not None and info.value.loc.file == __file__
