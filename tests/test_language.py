@@ -160,3 +160,18 @@ def test_redefining_a_callee_recompiles_the_caller():
     exec(compile(again, filename, "exec"), namespace)  # a new `helper`, same `caller`
     for place in (here, cupar.places.cpu):
         assert list(namespace["caller"](x, target_place=place)) == [10, 11, 12]
+
+
+@parallel
+def shadowed_and_eta(x, m):
+    s = scan(op_add, x)
+    a = map(lambda r, c: sum(r) * c, m, x)
+    b = map(lambda r, c: sum(r) * c, m, x)  # the front end renames these r_1, c_1
+    return sum(scan(op_add, s)) + sum(a) + sum(b)
+
+
+def test_operator_values_never_take_a_renamed_local_name():
+    """`op_add` passed as a value becomes a lambda with fresh names; they once clashed with
+    the front end's renaming of a repeated lambda's parameters (found by the grad fuzzer)."""
+    x, m = np.ones(2), np.ones((2, 3))
+    assert shadowed_and_eta(x, m, target_place=cupar.places.here) == 4.0 + 6 + 6

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..errors import CuparNameError, CuparTypeError, Loc, message
-from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
+from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, bound_names
 from .primitives import PRIMITIVES
 from .types import DTYPES
 
@@ -91,6 +91,7 @@ class Resolver:
 
     def function(self, fn: Function) -> Function:
         bound = frozenset(p.name for p in fn.params)
+        self.taken = set(bound) | bound_names(fn.body)  # eta names must not clash with these
         return Function(fn.name, fn.params, self.body(fn.body, bound), fn.loc)
 
     def body(self, body: Body, bound: frozenset) -> Body:
@@ -165,8 +166,18 @@ class Resolver:
             return Const(FnRef(self.register(source)), loc=var.loc)
         prim = prim_of(obj)
         if prim is not None:
-            return eta_expand(prim, var.loc, next(self.etas))
+            return eta_expand(prim, var.loc, self.fresh_eta())
         raise self.not_usable(var, obj, call=False)
+
+    def fresh_eta(self) -> int:
+        """A number n such that `a0_n`, `a1_n`, ... and `r_n` name nothing of the function
+        (the front end's renaming of shadowed names uses the same `_n` suffixes)."""
+        while True:
+            n = next(self.etas)
+            names = {f"a{k}_{n}" for k in range(8)} | {f"r_{n}"}
+            if not names & self.taken:
+                self.taken |= names
+                return n
 
     def not_usable(self, var: Var, obj, call: bool):
         if callable(obj) and not isinstance(obj, type):

@@ -1,0 +1,54 @@
+"""Random differentiable programs (grad_programs.py): cupar.grad against finite differences
+at places.here, and the compiled place against places.here on a few of them.
+
+`make test` runs a few hundred programs; CUPAR_EXAMPLES_SCALE=20 (say) runs thousands:
+    CUPAR_EXAMPLES_SCALE=20 .venv/bin/python -m pytest -q tests/test_grad_fuzz.py
+"""
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+
+import cupar
+from grad_programs import ARGNUMS, load, programs
+from gradcheck import along, directions, finite_difference, smooth_here, tolerance, value_at
+from strategies import COMPILED, assert_close, examples
+
+SETTINGS = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+@st.composite
+def inputs(draw):
+    n = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-1.5, 1.5, n), rng.uniform(-1.5, 1.5, n), np.float64(rng.uniform(-1, 1)),
+            rng.uniform(-1.5, 1.5, (n, 3)), rng.integers(0, n, n)), rng
+
+
+@given(source=programs(), drawn=inputs())
+@settings(examples(300), **SETTINGS)
+def test_random_programs_match_finite_differences(source, drawn):
+    args, rng = drawn
+    note(source)
+    prog = load(source)
+    value = value_at(prog, args)
+    assume(np.isfinite(value) and abs(value) < 1e6)
+    dirs = directions(args, ARGNUMS, rng)
+    assume(smooth_here(prog, args, ARGNUMS, dirs))
+    grads = cupar.grad(prog, ARGNUMS)(*args, target_place=cupar.places.here)
+    fd = finite_difference(prog, args, ARGNUMS, dirs)
+    ad = along(grads, dirs)
+    assert abs(fd - ad) <= tolerance(fd, value), f"finite differences {fd!r}, grad {ad!r}"
+
+
+@given(source=programs(), drawn=inputs())
+@settings(examples(6), **SETTINGS)
+def test_random_programs_compiled_agree_with_the_interpreter(source, drawn):
+    args, _ = drawn
+    note(source)
+    prog = load(source)
+    assume(np.isfinite(value_at(prog, args)))
+    vg = cupar.value_and_grad(prog, ARGNUMS)
+    assert_close(vg(*args, target_place=COMPILED), vg(*args, target_place=cupar.places.here),
+                 terms=64, scale=10.0)
