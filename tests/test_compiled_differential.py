@@ -66,7 +66,8 @@ def compiled(fn, *args) -> bool:
 
 
 def test_the_core_examples_really_compile():
-    for name in ("axpy", "black_scholes", "extrema", "mandelbrot", "spmv", "fibonacci"):
+    for name in ("axpy", "black_scholes", "extrema", "mandelbrot", "spmv", "fibonacci", "greeks",
+                 "logistic_regression"):
         fn_name, make_args = MAIN_FUNCTIONS[name]
         fn = getattr(load(name), fn_name)
         args = make_args()

@@ -35,6 +35,11 @@ MAIN_FUNCTIONS = {
     "mandelbrot": ("mandelbrot", lambda: (arange(4), arange(4), 16)),
     "conjugate_gradient": ("conjugate_gradient", lambda: (np.ones(4), 8, 1e-12)),
     "fibonacci": ("fibs", lambda: (arange(4, np.int64),)),
+    "greeks": ("greeks", lambda: (arange(4) + 5, arange(4) + 2, arange(4) + 1, F32(0.02),
+                                  arange(4) * F32(0.1) + F32(0.1))),
+    "logistic_regression": ("loss_and_gradients",
+                            lambda: (arange(3), F32(0.5), np.ones((4, 3), F32),
+                                     np.array([0, 1, 1, 0], F32))),
     "spmv": ("spmv", lambda: (arange(3), np.array([0, 1, 2], np.int32),
                               np.array([0, 2, 3], np.int32), arange(3))),
 }
