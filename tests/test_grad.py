@@ -392,3 +392,38 @@ def test_errors_are_located_and_say_what_is_allowed():
     with pytest.raises(errors.CuparValueError, match="cotangent does not match") as info:
         pullback(np.ones(3))
     assert info.value.loc is not None and info.value.loc.file == __file__
+
+
+# -- PyTorch as an oracle, where installed (it is not a dependency) -------------------------
+
+def torch_or_skip():
+    return pytest.importorskip("torch", reason="PyTorch is not installed: its autograd is an "
+                                               "optional oracle (pip install torch)")
+
+
+def test_softmax_cross_entropy_against_torch():
+    torch = torch_or_skip()
+    logits, labels = normal(6, 5), RNG.integers(0, 5, 6)
+    t = torch.tensor(logits, requires_grad=True)
+    torch.nn.functional.cross_entropy(t, torch.tensor(labels)).backward()
+    for place in PLACES:
+        got = cupar.grad(softmax_cross_entropy)(logits, labels, target_place=place)
+        assert_close(got, t.grad.numpy(), terms=32)
+
+
+def test_rows_tanh_and_embedding_against_torch():
+    torch = torch_or_skip()
+    m, v = normal(4, 5), normal(5)
+    tm, tv = (torch.tensor(a, requires_grad=True) for a in (m, v))
+    s = (tm * tv).sum(dim=1, keepdim=True)
+    torch.tanh(tm * s).sum().backward()
+    for place in PLACES:
+        dm, dv = cupar.grad(nested_rows, (0, 1))(m, v, target_place=place)
+        assert_close(dm, tm.grad.numpy(), terms=32, scale=1.0)
+        assert_close(dv, tv.grad.numpy(), terms=32, scale=1.0)
+    table, idx = normal(7, 3), RNG.integers(0, 7, 11)
+    tt = torch.tensor(table, requires_grad=True)
+    (tt[torch.tensor(idx)] ** 2).sum().backward()
+    for place in PLACES:
+        assert_close(cupar.grad(embedding)(table, idx, target_place=place), tt.grad.numpy(),
+                     terms=16)

@@ -365,6 +365,48 @@ def rule_sort(s):
     s.add(1, s.call("permute", s.ct, where))
 
 
+def rule_reduce_by_index(s):
+    """Sums only: dest's cotangent passes through, each value gets its slot's."""
+    if s.operator(0) != "add":
+        s.fail("only reduce_by_index with op_add has a gradient",
+               "write the scatter-add as reduce_by_index(op_add, dest, indices, values)")
+    _, dest, idx, values = s.args
+    s.add(1, s.ct)
+    s.add(3, s.call("gather", s.ct, idx))
+
+
+# -- linear algebra -----------------------------------------------------------------------
+
+def rule_matmul(s):
+    """C = A B: dA = dC B^T, dB = A^T dC; a matrix-vector product's matrix gets the outer
+    product of the cotangent and the vector."""
+    a, b = s.args
+    matrix_a, matrix_b = depth(a.type) == 2, depth(b.type) == 2
+    t = s.call
+    if s.active(0):
+        if matrix_a and matrix_b:
+            s.add(0, t("matmul", s.ct, t("transpose", b)))
+        elif matrix_a:  # (n, k) by (k,)
+            s.add(0, outer(s, s.ct, b))
+        else:  # (k,) by (k, m)
+            s.add(0, t("matmul", b, s.ct))
+    if s.active(1):
+        s.add(1, outer(s, a, s.ct) if not matrix_a else t("matmul", t("transpose", a), s.ct))
+
+
+def outer(s, u, v):
+    return s.call("map", s.b.lam(1, lambda ib, x: ib.prim(
+        "map", ib.lam(1, lambda jb, y: jb.prim("op_mul", x, y)), v)), u)
+
+
+def depth(t) -> int:
+    return 1 + depth(t.elem) if isinstance(t, Seq) else 0
+
+
+def rule_transpose(s):
+    s.add(0, s.call("transpose", s.ct))
+
+
 def rule_call(s):
     """Calls left after inlining are loops (tail recursion): autodiff_loops.py."""
     fn = s.args[0]
@@ -396,7 +438,8 @@ RULES = {
     "index": rule_index, "unpack": rule_unpack, "gather": rule_gather,
     "replicate": rule_replicate, "shift": rule_shift, "rotate": rule_rotate,
     "scatter": rule_scatter, "permute": rule_permute, "update": rule_update,
-    "filter": rule_filter, "sort": rule_sort,
+    "filter": rule_filter, "sort": rule_sort, "reduce_by_index": rule_reduce_by_index,
+    "matmul": rule_matmul, "transpose": rule_transpose,
 }
 # No gradient flows through these: their results are integers or booleans, or floats that
 # are constant almost everywhere (floor, ceil, //). They are never differentiated.

@@ -178,8 +178,14 @@ def scatter_pairs(b: Builder, var: Var, total, pairs: list):
         return total
     elem = var.type.elem
     base = total if total is not None else b.zeros_like(var, var.type)
+    if isinstance(elem, Tuple):  # reduce_by_index takes numbers and rows: field by field
+        fields, values = b.prim("unzip", base), [b.prim("unzip", p.value) for p in pairs]
+        return b.prim("zip", *(scatter_pairs(
+            b, Var(var.name, Seq(e, var.type.length)), b.field(fields, k),
+            [Pair(p.index, b.field(v, k), True, p.padded) for p, v in zip(pairs, values)])
+            for k, e in enumerate(elem.elems)))
     for p in pairs:
-        add = b.lam(2, lambda ib, x, y: ib.add(x, y, elem))
+        add = b.op("op_add")  # rows are added column by column
         if not p.padded:
             base = b.prim("reduce_by_index", add, base, p.index, p.value)
             continue
