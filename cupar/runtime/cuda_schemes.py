@@ -14,12 +14,17 @@ tree that pairs neighbours, and a second kernel combines the blocks' values. Val
 * filter: the same three phases over counts of kept elements.
 * sort of indices by a user comparison: merge passes, each element placed by a binary search
   in the other run (stable), one launch per pass.
+* reduce_by_index (a Histogram): a grid-stride loop over the values, each landing in the
+  destination by one atomic instruction (`cuda.atomic.add`, `.max`, `.min`). Other
+  operators, float max and min (the atomic ones let a NaN lose; NumPy's maximum keeps it)
+  and types without atomics run at cpu.
 Reverse scans walk positions p = 0.. of the index stop - 1 - p.
 """
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import Assign, Combine, Filter, Reduce, Scan, SortIndices
+from ..compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
+                                  Reduce, Scan, SortIndices)
 
 
 import re
@@ -62,6 +67,35 @@ def emit(gen, s, indent: str) -> list[str]:
         case SortIndices():
             return sort_scheme(gen, s, indent)
     raise TypeError(s)
+
+
+# -- reduce_by_index ---------------------------------------------------------------------------
+ATOMIC_DTYPES = {"add": ("int32", "int64", "uint32", "uint64", "float32", "float64"),
+                 "max": ("int32", "int64", "uint32", "uint64")}
+ATOMIC_DTYPES["min"] = ATOMIC_DTYPES["max"]
+
+
+def atomic_loop(h: Histogram) -> Loop:
+    """The histogram as a parallel loop whose values land by atomic instructions."""
+    if h.dtype not in ATOMIC_DTYPES.get(h.op, ()):
+        what = f"`{h.op}` of {h.dtype}" if h.op else "an operator other than op_add, " \
+            "maximum and minimum"
+        raise NotForGpu(f"reduce_by_index with {what}: the GPU has no atomic instruction "
+                        "for it")
+    return Loop(h.index, h.stop, land_atomically(h.body, h), parallel=True)
+
+
+def land_atomically(stmts: tuple, h: Histogram) -> tuple:
+    out = []
+    for s in stmts:
+        if isinstance(s, Accumulate):
+            s = Assign(f"{h.dest}_old", f"cuda.atomic.{h.op}({h.dest}, ({s.index}), {s.value})")
+        elif isinstance(s, If):
+            s = If(s.cond, land_atomically(s.then, h), land_atomically(s.orelse, h))
+        elif isinstance(s, Loop):
+            s = Loop(s.index, s.stop, land_atomically(s.body, h), s.parallel, s.start)
+        out.append(s)
+    return tuple(out)
 
 
 def zero(dtype: str) -> str:

@@ -4,6 +4,7 @@ Each kernel function becomes a host driver (ordinary Python over device arrays) 
 scalar statements itself and launches one or more CUDA kernels per parallel loop nest:
 
 * a parallel `Loop` is a grid-stride kernel;
+* a `Histogram` (reduce_by_index) too, each value landing by an atomic instruction;
 * a `Reduce`, `Scan`, `Filter` or `SortIndices` uses the multi-kernel schemes of
   cuda_schemes.py (block trees in shared memory, reduce-then-scan, merge passes);
 * inside a kernel everything is sequential per element, as on the CPU; arrays that the
@@ -20,9 +21,9 @@ from __future__ import annotations
 
 import re
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, KernelProgram,
-                                  KFunction, Loop, ObjectMode, Reduce, Scan, SortIndices, Store,
-                                  While)
+from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
+                                  KernelProgram, KFunction, Loop, ObjectMode, Reduce, Scan,
+                                  SortIndices, Store, While)
 from . import cuda_rows
 from . import cuda_schemes as schemes
 from .cuda_schemes import NotForGpu, host_expr, row_of, walk
@@ -143,6 +144,8 @@ class Generator:
                 return self.map_kernel(s, indent)
             case Reduce() | Scan() | Filter() | SortIndices():
                 return self.scheme(s, indent)
+            case Histogram() if s.parallel:
+                return self.map_kernel(schemes.atomic_loop(s), indent)
         raise NotForGpu(f"no CUDA code for {type(s).__name__}")
 
     # -- kernels --------------------------------------------------------------------------
@@ -396,7 +399,7 @@ def fail_codes(stmts) -> list[tuple[str, int]]:
 
 def has_fail_in_kernels(stmts) -> bool:
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices)) and fail_codes([s]):
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, Histogram)) and fail_codes([s]):
             return True
         if isinstance(s, (If, While)) and has_fail_in_kernels(
                 getattr(s, "then", ()) + getattr(s, "orelse", ()) + getattr(s, "body", ())):
