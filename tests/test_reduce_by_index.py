@@ -17,7 +17,7 @@ import cupar
 from cupar import *  # noqa: F403
 from cupar.compiler.kernel_ir import Alloc, Histogram, kernel_count
 from strategies import (COMPILED, NUMERIC_DTYPES, ON_GPU, arrays, assert_close, elements,
-                        examples, lengths)
+                        examples, lengths, matrices)
 
 here = cupar.places.here
 
@@ -150,6 +150,19 @@ def test_rows_of_another_length_are_an_error():
     for place in (COMPILED, here):
         with pytest.raises(cupar.errors.CuparValueError, match="different lengths"):
             embedding_grad(np.zeros((3, 2)), np.array([1]), np.ones((1, 3)), target_place=place)
+
+
+@parallel
+def counts_per_row(m):
+    """A histogram inside a map: sequential, one per row (a thread's own at gpu0)."""
+    return map(lambda r: reduce_by_index(op_add, replicate(0, 4), r, replicate(1, len(r))), m)
+
+
+@given(data=st.data())
+@examples(10)
+def test_a_histogram_per_row(data):
+    m = data.draw(matrices("int64", lo=-4, hi=3, max_rows=5).filter(len))
+    agree(counts_per_row, m)  # (with no rows the interpreter cannot know their length)
 
 
 # -- every cpu scheme: sequential, private copies, atomics, each with every operator --------

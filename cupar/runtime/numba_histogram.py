@@ -34,8 +34,7 @@ ATOMIC_DTYPES["max"] = ATOMIC_DTYPES["min"] = ATOMIC_DTYPES["add"][:8]
 def histogram_source(h: Histogram, indent: str, par: bool, statements, raise_flagged
                      ) -> list[str]:
     """`statements(stmts, indent, par)` and `raise_flagged(stmts, indent)` are numba_cpu's."""
-    serial = [f"for {h.index} in range({h.stop}):",
-              *statements(landing(h.body, fold_into(h, h.dest)), "    ", par)]
+    serial = statements((serial_histogram(h),), "", par)
     if not h.parallel:
         return [indent + line for line in serial]
     inner = indent + "    "
@@ -48,6 +47,11 @@ def histogram_source(h: Histogram, indent: str, par: bool, statements, raise_fla
         lines += [f"{indent}{'if' if k == 0 else 'elif'} {cond}:",
                   *(inner + line for line in body)]
     return lines + [f"{indent}else:", *(inner + line for line in last)]
+
+
+def serial_histogram(h: Histogram) -> Loop:
+    """The histogram as a sequential loop updating dest in place."""
+    return Loop(h.index, h.stop, landing(h.body, fold_into(h, h.dest)), parallel=False)
 
 
 def landing(stmts: tuple, land) -> tuple:
