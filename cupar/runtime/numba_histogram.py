@@ -76,17 +76,25 @@ def fold_into(h: Histogram, array: str):
     c = h.combine
 
     def land(a: Accumulate) -> list:
-        return [Assign(c.left[0], f"{array}[{a.index}]"), Assign(c.right[0], a.value),
-                *c.body, Store(array, a.index, c.out[0])]
+        at = unsigned(a.index)
+        return [Assign(c.left[0], f"{array}[{at}]"), Assign(c.right[0], a.value),
+                *c.body, Store(array, at, c.out[0])]
     return land
 
 
 def flagged(h: Histogram, array: str, has: str):
     """fold_into, where `has` says whether the element holds a value yet."""
     def land(a: Accumulate) -> list:
-        first = (Store(array, a.index, a.value), Store(has, a.index, "True"))
-        return [If(f"{has}[{a.index}]", tuple(fold_into(h, array)(a)), first)]
+        at = unsigned(a.index)
+        first = (Store(array, at, a.value), Store(has, at, "True"))
+        return [If(f"{has}[{at}]", tuple(fold_into(h, array)(a)), first)]
     return land
+
+
+def unsigned(index: str) -> str:
+    """An Accumulate's index (in range: checked before) as unsigned integers, for which
+    Numba makes no negative-index fix-up on every access."""
+    return ", ".join(f"np.uint64({part.strip()})" for part in index.split(","))
 
 
 def private(h: Histogram, statements, raise_flagged) -> list[str]:
