@@ -15,16 +15,16 @@ tree that pairs neighbours, and a second kernel combines the blocks' values. Val
 * sort of indices by a user comparison: merge passes, each element placed by a binary search
   in the other run (stable), one launch per pass.
 * reduce_by_index (a Histogram): a grid-stride loop over the values, each landing in the
-  destination by one atomic instruction (`cuda.atomic.add`, `.max`, `.min`). Other
-  operators, float max and min (the atomic ones let a NaN lose; NumPy's maximum keeps it)
-  and types without atomics run at cpu.
+  destination by one atomic instruction (`cuda.atomic.add`, `.max`, `.min`; 32- and 64-bit
+  numbers). Other operators, and smaller integers, run at cpu.
 Reverse scans walk positions p = 0.. of the index stop - 1 - p.
 """
 
 from __future__ import annotations
 
 from ..compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
-                                  Reduce, Scan, SortIndices)
+                                  Reduce, Scan, SortIndices, Store)
+from .numba_histogram import landing
 
 
 import re
@@ -70,9 +70,8 @@ def emit(gen, s, indent: str) -> list[str]:
 
 
 # -- reduce_by_index ---------------------------------------------------------------------------
-ATOMIC_DTYPES = {"add": ("int32", "int64", "uint32", "uint64", "float32", "float64"),
-                 "max": ("int32", "int64", "uint32", "uint64")}
-ATOMIC_DTYPES["min"] = ATOMIC_DTYPES["max"]
+ATOMIC_DTYPES = {"add": ("int32", "int64", "uint32", "uint64", "float32", "float64")}
+ATOMIC_DTYPES["max"] = ATOMIC_DTYPES["min"] = ATOMIC_DTYPES["add"]
 
 
 def atomic_loop(h: Histogram) -> Loop:
@@ -82,20 +81,19 @@ def atomic_loop(h: Histogram) -> Loop:
             "maximum and minimum"
         raise NotForGpu(f"reduce_by_index with {what}: the GPU has no atomic instruction "
                         "for it")
-    return Loop(h.index, h.stop, land_atomically(h.body, h), parallel=True)
+    nan_wins = h.op in ("max", "min") and h.dtype.startswith("float")
 
-
-def land_atomically(stmts: tuple, h: Histogram) -> tuple:
-    out = []
-    for s in stmts:
-        if isinstance(s, Accumulate):
-            s = Assign(f"{h.dest}_old", f"cuda.atomic.{h.op}({h.dest}, ({s.index}), {s.value})")
-        elif isinstance(s, If):
-            s = If(s.cond, land_atomically(s.then, h), land_atomically(s.orelse, h))
-        elif isinstance(s, Loop):
-            s = Loop(s.index, s.stop, land_atomically(s.body, h), s.parallel, s.start)
-        out.append(s)
-    return tuple(out)
+    def land(a: Accumulate) -> list:
+        value = f"{h.dest}_value"
+        update = Assign(f"{h.dest}_old", f"cuda.atomic.{h.op}({h.dest}, ({a.index}), {value})")
+        if not nan_wins:
+            return [Assign(value, a.value), update]
+        # CUDA's float max and min ignore a NaN value (a stored NaN stays): NumPy's maximum
+        # and minimum keep it, so a NaN is stored plainly. An atomic racing with that store
+        # either comes first (and is overwritten, rightly) or sees the NaN and keeps it.
+        return [Assign(value, a.value),
+                If(f"{value} != {value}", (Store(h.dest, a.index, value),), (update,))]
+    return Loop(h.index, h.stop, landing(h.body, land), parallel=True)
 
 
 def zero(dtype: str) -> str:
