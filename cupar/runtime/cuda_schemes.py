@@ -88,9 +88,10 @@ def atomic_loop(h: Histogram) -> Loop:
         update = Assign(f"{h.dest}_old", f"cuda.atomic.{h.op}({h.dest}, ({a.index}), {value})")
         if not nan_wins:
             return [Assign(value, a.value), update]
-        # CUDA's float max and min ignore a NaN value (a stored NaN stays): NumPy's maximum
-        # and minimum keep it, so a NaN is stored plainly. An atomic racing with that store
-        # either comes first (and is overwritten, rightly) or sees the NaN and keeps it.
+        # numba-cuda's float max and min ignore a NaN value; NumPy's maximum and minimum
+        # keep it, so a NaN is stored plainly. They are compare-and-swap loops that never
+        # replace a stored NaN (checked in the PTX of numba-cuda 0.30.4), so an atomic
+        # racing with that store lands before it (and is overwritten, rightly) or keeps it.
         return [Assign(value, a.value),
                 If(f"{value} != {value}", (Store(h.dest, a.index, value),), (update,))]
     return Loop(h.index, h.stop, landing(h.body, land), parallel=True)
