@@ -7,7 +7,8 @@ CPU kernels, numba-cuda kernels, CuPy) are looked up by the case's name elsewher
 
 Sizes follow N: 1-D cases have N float32 elements, SpMV N/16 rows, softmax N/4096 rows of
 1024, column sums N/1024 rows of 1024, Mandelbrot sqrt(N/16) pixels square with 256 steps at
-most.
+most, histograms N values (float32 or int64, integer-valued so that any order of the additions
+gives the exact answer) into 256, N/16 and N bins.
 """
 
 from __future__ import annotations
@@ -217,10 +218,36 @@ def make_mandelbrot(n, rng):
                 gpu_check=mostly_exact(counts, 1e-3))
 
 
+def np_scatter_add(xp, dest, idx, values):
+    out = dest.copy()
+    xp.add.at(out, idx, values)
+    return out
+
+
+def histogram_maker(name: str, dtype: str, bins_of: Callable[[int], int]):
+    """reduce_by_index(op_add, dest, idx, values) of N values into bins_of(N) bins."""
+    def make(n, rng):
+        bins = max(bins_of(n), 1)
+        idx = rng.integers(0, bins, n, dtype=np.int32)
+        values = rng.integers(-8, 8, n).astype(dtype)
+        dest = rng.integers(-8, 8, bins).astype(dtype)
+        expected = dest + np.bincount(idx, values.astype(np.float64), bins).astype(dtype)
+        return Case(name, f"{n} {dtype} into {bins} bins", (dest, idx, values),
+                    np_scatter_add, exact(expected), P.scatter_add,
+                    bytes=(4 + np.dtype(dtype).itemsize) * n + 2 * dest.nbytes)
+    return make
+
+
+HISTOGRAMS = {f"histogram_{d}_{label}": histogram_maker(f"histogram_{d}_{label}", d, bins)
+              for d in ("float32", "int64")
+              for label, bins in (("256", lambda n: 256), ("n16", lambda n: n // 16),
+                                  ("n", lambda n: n))}
+
+
 MAKERS = {f.__name__[5:]: f for f in (
     make_saxpy, make_saxpy_reused, make_black_scholes, make_sum, make_dot, make_nrm2,
     make_scan, make_scan_reused, make_gather, make_scatter, make_filter, make_sort_f32,
-    make_sort_i32, make_spmv, make_softmax, make_column_sums, make_mandelbrot)}
+    make_sort_i32, make_spmv, make_softmax, make_column_sums, make_mandelbrot)} | HISTOGRAMS
 ORDER = list(MAKERS)
 
 

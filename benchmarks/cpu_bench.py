@@ -19,7 +19,7 @@ import numpy as np
 
 import cpu_kernels as K
 import cupar
-from cases import Case, make_case
+from cases import HISTOGRAMS, Case, make_case
 from timing import OtherLoad, check_and_time, measure, timed
 
 try:
@@ -64,11 +64,14 @@ def numba_impl(case: Case):
         "softmax": K.nb_softmax,
         "column_sums": K.nb_column_sums,
         "mandelbrot": K.nb_mandelbrot,
+        **{name: lambda d, i, v: K.nb_scatter_add(d, i, v, numba.get_num_threads())
+           for name in HISTOGRAMS},
     }[case.name]
 
 
 def cpu_impls(case: Case) -> dict:
-    """label -> zero-argument callable: NumPy, hand-written Numba, scipy for SpMV."""
+    """label -> zero-argument callable: NumPy, hand-written Numba, scipy for SpMV,
+    np.bincount for histograms."""
     args, nb = case.args, numba_impl(case)
     impls = {"numpy": lambda: case.numpy(np, *args), "numba": lambda: nb(*args)}
     if case.name == "spmv" and scipy is not None:
@@ -76,6 +79,10 @@ def cpu_impls(case: Case) -> dict:
         rows = len(offsets) - 1
         matrix = scipy.sparse.csr_matrix((values, columns, offsets), shape=(rows, rows))
         impls["scipy"] = lambda: matrix @ x
+    if case.name in HISTOGRAMS:  # NumPy's other way: float64 weights, cast back
+        dest, idx, values = args
+        impls["bincount"] = lambda: dest + np.bincount(idx, values, dest.shape[0]).astype(
+            dest.dtype)
     return impls
 
 

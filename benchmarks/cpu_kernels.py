@@ -125,6 +125,24 @@ def nb_permute(x, idx):
 
 
 @njit(parallel=True)
+def nb_scatter_add(dest, idx, values, threads):
+    """np.add.at as a competent user parallelises it: a private histogram per thread, then
+    a parallel sum of the histograms."""
+    n, bins = idx.shape[0], dest.shape[0]
+    part = np.zeros((threads, bins), dest.dtype)
+    for t in prange(threads):
+        for k in range(t * n // threads, (t + 1) * n // threads):
+            part[t, idx[k]] += values[k]
+    out = np.empty_like(dest)
+    for j in prange(bins):
+        total = dest[j]
+        for t in range(threads):
+            total += part[t, j]
+        out[j] = total
+    return out
+
+
+@njit(parallel=True)
 def nb_positives(x, chunks):
     """Count per chunk in parallel, prefix the counts, write per chunk in parallel."""
     n = x.shape[0]

@@ -24,7 +24,7 @@ from numba import cuda
 import cupar
 import gpu_kernels as G
 import programs as P
-from cases import ORDER, Case, make_case, saxpy_check
+from cases import HISTOGRAMS, ORDER, Case, make_case, saxpy_check
 from timing import OtherLoad, check_and_time, timed
 
 GPU = cupar.places.gpu0
@@ -111,7 +111,7 @@ CUDA = {
     "scan_reused": G.inclusive_scan_into,
     "gather": G.gather, "scatter": G.permute, "filter": G.positives, "sort_f32": G.sort,
     "sort_i32": G.sort, "spmv": G.spmv, "softmax": G.softmax, "column_sums": G.column_sums,
-    "mandelbrot": G.mandelbrot,
+    "mandelbrot": G.mandelbrot, **{name: G.scatter_add for name in HISTOGRAMS},
 }
 
 

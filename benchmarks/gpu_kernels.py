@@ -162,6 +162,19 @@ def gather(x, idx):
 
 
 @cuda.jit
+def scatter_add_kernel(out, idx, values):
+    for i in range(cuda.grid(1), idx.shape[0], cuda.gridsize(1)):
+        cuda.atomic.add(out, idx[i], values[i])
+
+
+def scatter_add(dest, idx, values):
+    out = cuda.device_array_like(dest)
+    out.copy_to_device(dest)
+    scatter_add_kernel[grid(idx.shape[0]), BLOCK](out, idx, values)
+    return out
+
+
+@cuda.jit
 def permute_kernel(x, idx, out):
     for i in range(cuda.grid(1), idx.shape[0], cuda.gridsize(1)):
         out[idx[i]] = x[i]

@@ -89,3 +89,9 @@ def softmax(m):
 def column_sums(m, start):
     """The sum of each column of a matrix: a reduction whose elements are rows."""
     return reduce(lambda a, b: map(op_add, a, b), m, start)
+
+
+# -- histograms ---------------------------------------------------------------------------------
+@parallel
+def scatter_add(dest, idx, values):
+    return reduce_by_index(op_add, dest, idx, values)

@@ -119,7 +119,7 @@ def table(results: dict) -> list[str]:
                "memory-bound and have no GB/s. The NumPy baselines are: `a*x + y`, `np.sum`, "
                "`np.dot`, `np.linalg.norm`, `np.cumsum`, `x[idx]`, `out[idx] = x`, `x[x > 0]`, "
                "`np.sort`, `np.add.reduceat` over the CSR rows, the usual max/exp/sum softmax, "
-               "`m.sum(axis=0)`, "
+               "`m.sum(axis=0)`, `np.add.at` on a copy for the histograms (reduce_by_index), "
                "and a vectorised Mandelbrot iterating every pixel `limit` times. The Numba sort "
                "is `np.sort` inside `@njit`; its column sums add row slices of 256 columns, "
                "a block of columns per parallel iteration. The hand-written Numba "

@@ -63,7 +63,8 @@ def run_programs() -> None:
     os.environ.update(CUPAR_COMPILED_PLACE="gpu0", CUPAR_EXAMPLES_SCALE="0.3")
     pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/test_compiled_prims.py"),
                  str(ROOT / "tests/test_compiled_differential.py"),
-                 str(ROOT / "tests/test_gpu.py")])  # (its long rows take a block each)
+                 str(ROOT / "tests/test_gpu.py"),  # (its long rows take a block each)
+                 str(ROOT / "tests/test_reduce_by_index.py")])
     import cupar
     from golden_programs import PROGRAMS
     from test_examples import MAIN_FUNCTIONS, load

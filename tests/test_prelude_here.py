@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import cupar
 from cupar import (argmax, argmin, bounded_range, cmp_gt, cmp_lt, exclusive_rscan,
-                   exclusive_scan, gather, indices, maximum, min_bound_el, op_add, parallel,
-                   permute, reduce, replicate, rotate, rscan, scan, scatter, shift, sort, unzip,
-                   update)
+                   exclusive_scan, gather, indices, maximum, min_bound_el, minimum, op_add,
+                   parallel, permute, reduce, reduce_by_index, replicate, rotate, rscan, scan,
+                   scatter, shift, sort, unzip, update)
 from cupar.dsl import prelude
 from cupar.dsl.values import TupleSeq
 from cupar.errors import CuparIndexError, CuparValueError
@@ -574,6 +574,42 @@ def test_permute(data, xs):
     expected = np.empty_like(xs)
     expected[idx] = xs
     assert_close(here(permute_of, xs, idx), expected)
+
+
+@parallel
+def histograms_of(dst, idx, values):
+    return (reduce_by_index(op_add, dst, idx, values), reduce_by_index(maximum, dst, idx, values),
+            reduce_by_index(lambda a, b: minimum(a, b), dst, idx, values))
+
+
+@SETTINGS
+@given(st.data(), arrays(dtype=dtypes(NUMERIC_DTYPES), length=st.integers(1, 10), integral=True,
+                         lo=-20, hi=20))
+def test_reduce_by_index(data, dst):
+    """NumPy's ufunc.at is the reference: repeated and negative indices accumulate."""
+    n = len(dst)
+    idx = np.array(data.draw(st.lists(st.integers(-n, n - 1), max_size=30)), np.int64)
+    values = data.draw(arrays(dtype=dst.dtype, length=len(idx), integral=True, lo=-20, hi=20))
+    expected = []
+    for ufunc in (np.add, np.maximum, np.minimum):
+        out = dst.copy()
+        ufunc.at(out, idx, values)
+        expected.append(out)
+    assert_close(here(histograms_of, dst, idx, values), tuple(expected))
+
+
+def test_reduce_by_index_of_rows_combines_columns():
+    dst, idx = np.zeros((3, 2)), np.array([0, 2, 0, -1])
+    rows = np.arange(8.0).reshape(4, 2)
+    expected = np.array([[4.0, 6.0], [0.0, 0.0], [8.0, 10.0]])
+    assert_close(here(histograms_of, dst, idx, rows)[0], expected)
+
+
+def test_reduce_by_index_errors():
+    with pytest.raises(CuparIndexError, match="reduce_by_index index 3 is out of range"):
+        here(histograms_of, np.zeros(3), np.array([0, 3]), np.ones(2))
+    with pytest.raises(CuparValueError, match="different lengths"):
+        here(histograms_of, np.zeros(3), np.array([0, 1]), np.ones(3))
 
 
 @parallel

@@ -109,6 +109,36 @@ class Reduce:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """for index in range(stop): body, whose `Accumulate` statements combine values into the
+    array `dest` (written in place; it holds its initial contents already). `combine` is
+    associative and commutative, so values may land in any order: a back end may keep
+    private copies per thread or use atomics. `op` names a recognised operator ('add',
+    'max', 'min': the back end may then use atomics) or is None; `identity` is its neutral
+    element (an expression of `dtype`), or None."""
+
+    index: str
+    stop: str
+    body: tuple
+    dest: str
+    dtype: str  # a NumPy dtype name
+    combine: Combine  # one field
+    op: str | None
+    identity: str | None
+    parallel: bool
+    rows: bool = False  # dest is 2-D: the Accumulates' indices are (row, column)
+
+
+@dataclass(frozen=True)
+class Accumulate:
+    """dest[index] = combine(dest[index], value), inside a `Histogram`'s body (possibly in an
+    inner sequential loop); `index` is in range (checked before)."""
+
+    index: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Fail:
     """Raise the error numbered `code` of the kernel program's error table."""
 
@@ -140,7 +170,7 @@ def kernel_count(stmts) -> int:
     """Parallel loop nests at the top of a statement list (what the structure tests count)."""
     count = 0
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices)) and s.parallel:
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, Histogram)) and s.parallel:
             count += 1
         elif isinstance(s, If):
             count += kernel_count(s.then) + kernel_count(s.orelse)
@@ -204,6 +234,16 @@ def _format(stmts, indent: str) -> list[str]:
                 out += [f"{indent}{kind} {s.index} in range({s.stop}) into "
                         f"({', '.join(s.out)}): {what}element ({', '.join(s.elem)})",
                         *_format(s.body, indent + "    ")]
+            case Accumulate(index, value):
+                out.append(f"{indent}combine into [{index}]: {value}")
+            case Histogram():
+                kind = "parallel histogram" if s.parallel else "histogram"
+                c, op = s.combine, s.op or "a commutative operator"
+                out += [f"{indent}{kind} {s.index} in range({s.stop}) into {s.dest} by {op}:",
+                        *_format(s.body, indent + "    "),
+                        f"{indent}  combine ({', '.join(c.left)}), ({', '.join(c.right)}):",
+                        *_format(c.body, indent + "    "),
+                        f"{indent}    -> ({', '.join(c.out)})"]
             case Reduce():
                 kind = "parallel reduce" if s.parallel else "reduce"
                 c = s.combine

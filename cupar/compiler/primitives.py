@@ -278,6 +278,22 @@ def scatter_rule(ctx, src, idx, dst):
                d.length)
 
 
+def reduce_by_index_rule(ctx, fn, dest, idx, values):
+    """dest's elements are numbers, or rows of numbers that `fn` combines column by column;
+    values have dest's element type and one value per index."""
+    d, v = seq(ctx, dest, 1), seq(ctx, values, 3)
+    ctx.unify(v.length, index_seq(ctx, idx, 2).length, 3)
+    elem = ctx.unify(d.elem, v.elem, 3, "the values must have the element type of dest")
+    row = ctx.resolve(elem)
+    number = ctx.resolve(row.elem) if isinstance(row, Seq) else row
+    if not isinstance(number, Scalar):
+        ctx.error(f"reduce_by_index combines numbers or rows of numbers, but dest is "
+                  f"{format_type(ctx.resolve(dest))}", "unzip a sequence of tuples and "
+                  "combine each column apart", arg=1)
+    binary_op(ctx, fn, number, 0)
+    return Seq(elem, d.length)
+
+
 def permute_rule(ctx, xs, idx):
     s = seq(ctx, xs, 0)
     ctx.unify(s.length, index_seq(ctx, idx, 1).length, 1)

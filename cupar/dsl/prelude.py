@@ -25,7 +25,7 @@ from .values import TupleSeq
 __all__ = ["map", "reduce", "sum", "any", "all", "min", "max", "argmin", "argmax", "len",
            "range", "bounded_range", "zip", "unzip", "filter", "enumerate", "gather", "scatter",
            "permute", "update", "scan", "rscan", "exclusive_scan", "exclusive_rscan", "indices",
-           "replicate", "shift", "rotate", "sort"]
+           "replicate", "shift", "rotate", "sort", "reduce_by_index"]
 
 
 def same_length(name: str, *seqs) -> int:
@@ -301,6 +301,35 @@ def scatter(src, idx, dst):
     for v, i in builtins.zip(src, idx):
         out[checked_index("scatter", i, builtins.len(out))] = v
     return out
+
+
+@primitive("((a, a) -> a, [a], [int], [a]) -> [a]  |  ((a, a) -> a, [[a]], [int], [[a]]) -> [[a]]",
+           rules.reduce_by_index_rule, (4, 4))
+def reduce_by_index(op, dest, idx, values):
+    """A copy of `dest` into which every value is combined at its index: for each k,
+    out[idx[k]] = op(out[idx[k]], values[k]) (a histogram, or a scatter-add: Futhark's
+    reduce_by_index). `op` must be associative and commutative: places may combine the
+    values of one index in any order. Negative indices count from the end; one outside
+    `dest` is an error. Elements may be rows (2-D `dest` and `values`): `op` then combines
+    them column by column.
+
+    >>> reduce_by_index(op_add, [0, 0, 0], [0, 2, 0, -1], [1, 2, 3, 4])
+    [4, 0, 6]
+    """
+    same_length("reduce_by_index", idx, values)
+    out = [_row_copy(d) for d in dest]
+    for i, v in builtins.zip(idx, values):
+        j = checked_index("reduce_by_index", i, builtins.len(out))
+        if isinstance(out[j], list):
+            same_length("reduce_by_index", out[j], v)
+            out[j] = [op(a, b) for a, b in builtins.zip(out[j], v)]
+        else:
+            out[j] = op(out[j], v)
+    return out
+
+
+def _row_copy(d):
+    return list(d) if isinstance(d, (list, np.ndarray)) else d
 
 
 @primitive("([a], [int]) -> [a]", rules.permute_rule, (2, 2))

@@ -14,12 +14,17 @@ tree that pairs neighbours, and a second kernel combines the blocks' values. Val
 * filter: the same three phases over counts of kept elements.
 * sort of indices by a user comparison: merge passes, each element placed by a binary search
   in the other run (stable), one launch per pass.
+* reduce_by_index (a Histogram): a grid-stride loop over the values, each landing in the
+  destination by one atomic instruction (`cuda.atomic.add`, `.max`, `.min`; 32- and 64-bit
+  numbers). Other operators, and smaller integers, run at cpu.
 Reverse scans walk positions p = 0.. of the index stop - 1 - p.
 """
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import Assign, Combine, Filter, Reduce, Scan, SortIndices
+from ..compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
+                                  Reduce, Scan, SortIndices, Store)
+from .numba_histogram import landing
 
 
 import re
@@ -62,6 +67,34 @@ def emit(gen, s, indent: str) -> list[str]:
         case SortIndices():
             return sort_scheme(gen, s, indent)
     raise TypeError(s)
+
+
+# -- reduce_by_index ---------------------------------------------------------------------------
+ATOMIC_DTYPES = {"add": ("int32", "int64", "uint32", "uint64", "float32", "float64")}
+ATOMIC_DTYPES["max"] = ATOMIC_DTYPES["min"] = ATOMIC_DTYPES["add"]
+
+
+def atomic_loop(h: Histogram) -> Loop:
+    """The histogram as a parallel loop whose values land by atomic instructions."""
+    if h.dtype not in ATOMIC_DTYPES.get(h.op, ()):
+        what = f"`{h.op}` of {h.dtype}" if h.op else "an operator other than op_add, " \
+            "maximum and minimum"
+        raise NotForGpu(f"reduce_by_index with {what}: the GPU has no atomic instruction "
+                        "for it")
+    nan_wins = h.op in ("max", "min") and h.dtype.startswith("float")
+
+    def land(a: Accumulate) -> list:
+        value = f"{h.dest}_value"
+        update = Assign(f"{h.dest}_old", f"cuda.atomic.{h.op}({h.dest}, ({a.index}), {value})")
+        if not nan_wins:
+            return [Assign(value, a.value), update]
+        # numba-cuda's float max and min ignore a NaN value; NumPy's maximum and minimum
+        # keep it, so a NaN is stored plainly. They are compare-and-swap loops that never
+        # replace a stored NaN (checked in the PTX of numba-cuda 0.30.4), so an atomic
+        # racing with that store lands before it (and is overwritten, rightly) or keeps it.
+        return [Assign(value, a.value),
+                If(f"{value} != {value}", (Store(h.dest, a.index, value),), (update,))]
+    return Loop(h.index, h.stop, landing(h.body, land), parallel=True)
 
 
 def zero(dtype: str) -> str:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, ObjectMode,
-                                  KernelProgram, KFunction, Loop, Reduce, Scan, SortIndices, Store,
-                                  While)
+from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
+                                  KernelProgram, KFunction, Loop, ObjectMode, Reduce, Scan,
+                                  SortIndices, Store, While)
 from . import numba_lanes as lanes  # elements with a `while` each, several in step
 from . import numba_multipass as multipass  # scans, filters, sorts
+from .numba_histogram import histogram_source  # reduce_by_index
 
 SERIAL_BELOW = 1 << 14  # elements; below this a parallel loop runs its serial copy
 HEADER = """\
@@ -29,10 +30,11 @@ import numba
 import numpy as np
 from numba import prange
 
-from cupar.runtime.numba_lib import advise_huge, sort_numbers
+from cupar.runtime.numba_lib import advise_huge, atomic_add, atomic_max, atomic_min, sort_numbers
 
 SERIAL_BELOW = {serial}
-CHUNKS = numba.config.NUMBA_NUM_THREADS * 4  # a constant: functions using it can be cached
+THREADS = numba.config.NUMBA_NUM_THREADS  # a constant: functions using it can be cached
+CHUNKS = THREADS * 4
 ROW_CHUNKS = CHUNKS  # a fold of rows: chunks of rows folded apart, then in order
 COLUMN_BLOCK = 4096  # and columns per tile: a chunk's rows are read whole up to this width
 """
@@ -69,7 +71,7 @@ def fail_codes(stmts) -> list[tuple[str, int]]:
             found.append((s.kind, s.code))
         for field in ("then", "orelse", "body"):
             found += fail_codes(getattr(s, field, ()))
-        if isinstance(s, (Reduce, Scan)):
+        if isinstance(s, (Reduce, Scan, Histogram)):
             found += fail_codes(s.combine.body)
     return found
 
@@ -143,6 +145,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return multipass.filter_source(s, indent, par)
         case SortIndices():
             return multipass.sort_source(s, indent, par)
+        case Histogram():
+            return histogram_source(s, indent, par, statements, raise_flagged)
     raise TypeError(f"no Numba code for {s!r}")
 
 
@@ -201,7 +205,7 @@ def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
 
 def has_inner_loop(stmts) -> bool:
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While)):
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While, Histogram)):
             return True
         if isinstance(s, If) and (has_inner_loop(s.then) or has_inner_loop(s.orelse)):
             return True

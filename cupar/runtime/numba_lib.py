@@ -10,6 +10,11 @@ last ascending and first descending. (Called in object mode.)
 NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 ms on the
 development machine, in 2 MiB pages about 2 ms. A no-op elsewhere. (Compiled; it names
 `madvise` as an external symbol, so functions calling it can still be cached.)
+
+`atomic_add(a, index, v)`, `atomic_max`, `atomic_min`: a[index] combined with v by one atomic
+read-modify-write instruction (LLVM's `atomicrmw`, monotonic: only the element's own updates
+are ordered); `index` is an integer or a tuple of them, already in range. Adds take integers
+and floats; max and min integers only (LLVM's float max ignores NaN, NumPy's keeps it).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import sys
 import numba
 import numpy as np
 from numba import types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
 
 HUGE_FROM = 1 << 22  # bytes; smaller arrays are not worth a system call
 PAGE = 4096
@@ -81,3 +88,39 @@ def zeros_in_order(xs, out):
                 if xs[i] == 0:
                     out[k] = xs[i]
                     k += 1
+
+
+def _atomic(kind: str):
+    """An intrinsic doing `atomicrmw <op>` on an array element (see the module docstring)."""
+    @intrinsic
+    def rmw(typingctx, array, index, value):
+        dtype = array.dtype
+        if kind != "add" and not isinstance(dtype, types.Integer):
+            return None
+        if not isinstance(dtype, (types.Integer, types.Float)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            array_type, index_type = sig.args[0], sig.args[1]
+            arr, at, v = args
+            indices = (cgutils.unpack_tuple(builder, at) if isinstance(index_type, types.BaseTuple)
+                       else [at])
+            kinds = index_type.types if isinstance(index_type, types.BaseTuple) else [index_type]
+            indices = [context.cast(builder, i, t, types.intp) for i, t in zip(indices, kinds)]
+            ptr = cgutils.get_item_pointer(context, builder, array_type,
+                                           context.make_array(array_type)(context, builder, arr),
+                                           indices, wraparound=False)
+            v = context.cast(builder, v, sig.args[2], dtype)
+            builder.atomic_rmw(_op(kind, dtype), ptr, v, "monotonic")
+            return context.get_dummy_value()
+        return types.none(array, index, value), codegen
+    return rmw
+
+
+def _op(kind: str, dtype) -> str:
+    if kind == "add":
+        return "fadd" if isinstance(dtype, types.Float) else "add"
+    return ("" if dtype.signed else "u") + kind
+
+
+atomic_add, atomic_max, atomic_min = _atomic("add"), _atomic("max"), _atomic("min")
