@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, ObjectMode,
-                                  KernelProgram, KFunction, Loop, Reduce, Scan, SortIndices, Store,
-                                  While)
+from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, KernelProgram,
+                                  KFunction, Loop, MatMul, ObjectMode, Reduce, Scan, SortIndices,
+                                  Store, While)
 from . import numba_lanes as lanes  # elements with a `while` each, several in step
+from . import numba_matmul_source as matmul  # tiled matrix products
 from . import numba_multipass as multipass  # scans, filters, sorts
 
 SERIAL_BELOW = 1 << 14  # elements; below this a parallel loop runs its serial copy
@@ -43,6 +44,8 @@ def generate_source(program: KernelProgram) -> str:
     header = HEADER.format(serial=SERIAL_BELOW)
     if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
         header += "from cupar.runtime.vector_math import vexp, vlog\n"
+    if any(matmul.USED.search(f) for f in functions):
+        header += matmul.IMPORT
     return "\n\n".join([header, *functions]) + "\n"
 
 
@@ -143,6 +146,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return multipass.filter_source(s, indent, par)
         case SortIndices():
             return multipass.sort_source(s, indent, par)
+        case MatMul():
+            return matmul.matmul_source(s, indent, par)
     raise TypeError(f"no Numba code for {s!r}")
 
 
@@ -201,7 +206,7 @@ def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
 
 def has_inner_loop(stmts) -> bool:
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While)):
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While, MatMul)):
             return True
         if isinstance(s, If) and (has_inner_loop(s.then) or has_inner_loop(s.orelse)):
             return True
