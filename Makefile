@@ -23,7 +23,7 @@ test: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 CUPAR_COMPILED_PLACE=gpu0 CUPAR_EXAMPLES_SCALE=0.5 \
 		$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_gpu.py \
 		tests/test_compiled_prims.py tests/test_compiled_differential.py tests/test_out.py \
-		tests/test_lanes.py tests/test_dispatch.py
+		tests/test_lanes.py tests/test_dispatch.py tests/test_matmul.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
