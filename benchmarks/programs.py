@@ -89,3 +89,14 @@ def softmax(m):
 def column_sums(m, start):
     """The sum of each column of a matrix: a reduction whose elements are rows."""
     return reduce(lambda a, b: map(op_add, a, b), m, start)
+
+
+# -- matrices ------------------------------------------------------------------------------------
+@parallel
+def product(a, b):
+    return matmul(a, b)
+
+
+@parallel
+def linear_relu(x, w, b):
+    return map(lambda row: map(lambda v, bi: max(v + bi, 0.0), row, b), matmul(x, w))
