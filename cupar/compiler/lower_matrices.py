@@ -122,8 +122,8 @@ class MatrixRules:
                 return self.emit(s, f"np.{elem_t.dtype.name}({x} * {y})")
             terms = Delayed(k, term, Seq(elem_t, None))
             zero = f"np.{elem_t.dtype.name}(0)"
-            return self.reduce(terms, zero, lambda l, r, s: self.emit(
-                s, f"np.{elem_t.dtype.name}({l} + {r})"), elem_t, stmts, commutative=True)
+            return self.reduce(terms, zero, lambda x, y, s: self.emit(
+                s, f"np.{elem_t.dtype.name}({x} + {y})"), elem_t, stmts, commutative=True)
         n = self.row_length(b) if a_vector else length_of(a)
         return Delayed(n, elem, t)
 

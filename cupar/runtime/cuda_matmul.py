@@ -21,7 +21,7 @@ TX, TY = "cupar_mm_tx", "cupar_mm_ty"
 
 def matmul_kernel(gen, s: MatMul, indent: str) -> list[str]:
     """Driver lines launching the product `s` (its kernel is added to `gen.kernels`)."""
-    o, i2 = s.out, indent + "    "
+    i2 = indent + "    "
     grid = f"(-(-({s.cols}) // MM_TILE), -(-({s.rows}) // MM_TILE))"
     body = [*setup(s), *steps(s), *epilogue(gen, s)]
     launch = gen.launch(gen.new_kernel("matmul"), body, [s], [], s.rows, i2,
