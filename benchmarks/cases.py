@@ -37,6 +37,9 @@ class Case:
     notes: list = field(default_factory=list)
     gpu_check: Callable | None = None  # where the GPU's arithmetic legitimately differs
     out_arg: bool = False      # the last argument is the output: cupar takes it as out=
+    settle_s: float = 0.0      # a pause before each implementation's runs, so that another
+    # library's threads stop spinning first (OpenBLAS's spin about 0.1 s after each call)
+    calls: int = 1             # calls a timed run makes (tiny cases: timer resolution, noise)
 
     def program_args(self) -> tuple:
         return self.args[:-1] if self.out_arg else self.args
@@ -244,10 +247,50 @@ HISTOGRAMS = {f"histogram_{d}_{label}": histogram_maker(f"histogram_{d}_{label}"
                                   ("n", lambda n: n))}
 
 
+def product_check(a, b, extra=lambda c: c):
+    """Within k eps |a| @ |b| (k products summed in any order) of the float64 product."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return within(extra(a64 @ b64), (a.shape[1] + 2) * EPS * (np.abs(a64) @ np.abs(b64)))
+
+
+def matmul_case(name, what, n, k, m, rng, calls=1):
+    """a (n x k) @ b (k x m), float32; `calls` products per timed run (tiny sizes)."""
+    a, b = (rng.standard_normal(s, dtype=F32) for s in ((n, k), (k, m)))
+    return Case(name, what, (a, b), lambda xp, a, b: a @ b, product_check(a, b), P.product,
+                settle_s=0.3, calls=calls,
+                notes=[f"{2 * n * k * m * calls / 1e9:.3f} GFLOP a run"])
+
+
+def make_matmul_1024(n, rng):
+    side = 1024 if n >= 1 << 20 else 64
+    return matmul_case("matmul_1024", f"{side}^3 float32", side, side, side, rng)
+
+
+def make_matmul_mid(n, rng):
+    rows, side = (256, 512) if n >= 1 << 20 else (16, 32)
+    return matmul_case("matmul_mid", f"{rows}x{side} @ {side}x{side}", rows, side, side, rng)
+
+
+def make_matmul_small(n, rng):
+    return matmul_case("matmul_small", "32x64 @ 64x128, 100 calls a run", 32, 64, 128, rng,
+                       calls=100)
+
+
+def make_linear_relu(n, rng):
+    side = 1024 if n >= 1 << 20 else 64
+    x, w = rng.standard_normal((2, side, side), dtype=F32)
+    b = rng.standard_normal(side, dtype=F32)
+    check = product_check(x, w, lambda c: np.maximum(c + b, 0))
+    return Case("linear_relu", f"max(x @ w + b, 0), {side}^3", (x, w, b),
+                lambda xp, x, w, b: xp.maximum(x @ w + b, 0), check, P.linear_relu,
+                settle_s=0.3)
+
+
 MAKERS = {f.__name__[5:]: f for f in (
     make_saxpy, make_saxpy_reused, make_black_scholes, make_sum, make_dot, make_nrm2,
     make_scan, make_scan_reused, make_gather, make_scatter, make_filter, make_sort_f32,
-    make_sort_i32, make_spmv, make_softmax, make_column_sums, make_mandelbrot)} | HISTOGRAMS
+    make_sort_i32, make_spmv, make_softmax, make_column_sums, make_mandelbrot,
+    make_matmul_1024, make_matmul_mid, make_matmul_small, make_linear_relu)} | HISTOGRAMS
 ORDER = list(MAKERS)
 
 

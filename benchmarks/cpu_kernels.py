@@ -230,3 +230,26 @@ def nb_mandelbrot(cr, ci, limit):
         out[p] = k
     return out
 
+
+
+@njit(parallel=True, fastmath={"contract"})
+def nb_matmul(a, b):
+    """The product as a Numba user writes it: rows in parallel, each row of the result
+    accumulated along b's rows (contiguous, so the inner loop vectorises)."""
+    n, k = a.shape
+    out = np.zeros((n, b.shape[1]), a.dtype)
+    for i in prange(n):
+        for p in range(k):
+            x = a[i, p]
+            for j in range(b.shape[1]):
+                out[i, j] += x * b[p, j]
+    return out
+
+
+@njit(parallel=True, fastmath={"contract"})
+def nb_linear_relu(x, w, b):
+    out = nb_matmul(x, w)
+    for i in prange(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = max(out[i, j] + b[j], F32(0.0))
+    return out

@@ -150,8 +150,8 @@ def add_cupar(case: Case, impls: dict, record: dict) -> None:
 
 def implementations(case: Case, cupy: Cupy, record: dict) -> dict:
     """label -> zero-argument callable, each on its own device copy of the inputs."""
-    cuda_args, cuda_fn = on_device(case.args, cuda.to_device), CUDA[case.name]
-    impls = {"cuda": lambda: cuda_fn(*cuda_args)}
+    cuda_args, cuda_fn = on_device(case.args, cuda.to_device), CUDA.get(case.name)
+    impls = {"cuda": lambda: cuda_fn(*cuda_args)} if cuda_fn else {}  # (none for matmul yet)
     if cupy.module is not None:
         impls["cupy"] = cupy_impl(case, cupy.module)
     if case.program is not None:

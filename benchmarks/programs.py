@@ -95,3 +95,14 @@ def column_sums(m, start):
 @parallel
 def scatter_add(dest, idx, values):
     return reduce_by_index(op_add, dest, idx, values)
+
+
+# -- matrices ------------------------------------------------------------------------------------
+@parallel
+def product(a, b):
+    return matmul(a, b)
+
+
+@parallel
+def linear_relu(x, w, b):
+    return map(lambda row: map(lambda v, bi: max(v + bi, 0.0), row, b), matmul(x, w))

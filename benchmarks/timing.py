@@ -58,16 +58,18 @@ def timed(fn, sync=no_sync) -> float:
     return time.perf_counter() - t
 
 
-def measure(impls: dict, repeat: int, sync=no_sync) -> dict:
+def measure(impls: dict, repeat: int, sync=no_sync, settle_s: float = 0.0) -> dict:
     """Median seconds of `repeat` runs of each (already warmed up). The implementations take
     turns run by run, so that a change in the machine's load hits them alike; a short run is
     preceded by an untimed run of the same implementation, so that it finds the caches as it
-    leaves them rather than as the previous implementation left them."""
+    leaves them rather than as the previous implementation left them. `settle_s`: a pause
+    before each implementation's turn (see Case.settle_s)."""
     runs = {k: [] for k in impls}
     for _ in range(repeat):
         for label, fn in impls.items():
             if runs[label] and runs[label][-1] > SLOW_S:
                 continue
+            time.sleep(settle_s)
             if not runs[label] or runs[label][-1] < REWARM_S:
                 fn()
             runs[label].append(timed(fn, sync))
@@ -75,7 +77,7 @@ def measure(impls: dict, repeat: int, sync=no_sync) -> dict:
 
 
 def check_and_time(record: dict, impls: dict, check, repeat: int, sync=no_sync,
-                   to_host=lambda value: value) -> dict:
+                   to_host=lambda value: value, settle_s: float = 0.0) -> dict:
     """Check every implementation (the check doubles as its warm-up and compile), then time
     those that did not raise. Fills `record` (fail, first_call_s, times, other_load) and
     returns the median milliseconds by label. A failing implementation is reported and the
@@ -95,7 +97,7 @@ def check_and_time(record: dict, impls: dict, check, repeat: int, sync=no_sync,
     impls = {k: v for k, v in impls.items() if k not in record["fail"]
              or not record["fail"][k].startswith("raised")}
     with OtherLoad() as load:
-        record["times"] = measure(impls, repeat, sync)
+        record["times"] = measure(impls, repeat, sync, settle_s)
     record["other_load"] = load.share
     record["ms"] = {k: v["median_s"] * 1e3 for k, v in record["times"].items()}
     return record["ms"]

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import cupar
 from cupar import (argmax, argmin, bounded_range, cmp_gt, cmp_lt, exclusive_rscan,
-                   exclusive_scan, gather, indices, maximum, min_bound_el, minimum, op_add,
+                   exclusive_scan, gather, indices, matmul, maximum, min_bound_el, minimum, op_add,
                    parallel, permute, reduce, reduce_by_index, replicate, rotate, rscan, scan,
-                   scatter, shift, sort, unzip, update)
+                   scatter, shift, sort, transpose, unzip, update)
 from cupar.dsl import prelude
 from cupar.dsl.values import TupleSeq
 from cupar.errors import CuparIndexError, CuparValueError
@@ -1038,6 +1038,55 @@ def test_errors_point_at_the_primitive_in_user_code():
     with pytest.raises(CuparIndexError) as info:
         here(gather_of, np.arange(3.0), np.array([5]))
     assert info.value.loc is not None and info.value.loc.file == __file__
+
+
+# -- matrices ---------------------------------------------------------------------------
+
+@parallel
+def matmul_of(a, b):
+    return matmul(a, b)
+
+
+@parallel
+def transpose_of(m):
+    return transpose(m)
+
+
+def sum_of_products(a, b):
+    """The definition, element by element, in exact (integer-valued) float64 arithmetic."""
+    rows = [a] if a.ndim == 1 else list(a)
+    cols = [b] if b.ndim == 1 else [b[:, j] for j in range(b.shape[1])]
+    out = np.array([[float(builtins.sum(float(x) * float(y) for x, y in zip(r, c)))
+                     for c in cols] for r in rows]).reshape(len(rows), len(cols))
+    return out[0] if a.ndim == 1 else (out[:, 0] if b.ndim == 1 else out)
+
+
+@given(st.data(), dtypes(NUMERIC_DTYPES), lengths(6), lengths(6), lengths(6))
+@SETTINGS
+def test_matmul_is_the_sum_of_products(data, dtype, n, k, m):
+    a = data.draw(arrays(dtype, n * k, lo=-9, hi=9, integral=True)).reshape(n, k)
+    b = data.draw(arrays(dtype, k * m, lo=-9, hi=9, integral=True)).reshape(k, m)
+    v = b[:, 0].copy() if m else np.zeros(k, dtype)
+    u = a[0].copy() if n else np.zeros(k, dtype)
+    for x, y in ((a, b), (a, v), (u, b)):
+        assert_close(here(matmul_of, x, y), sum_of_products(x, y).astype(dtype))
+
+
+@given(matrices())
+@SETTINGS
+def test_transpose(m):
+    assert_close(here(transpose_of, m), np.ascontiguousarray(m.T))
+
+
+def test_matmul_errors():
+    with pytest.raises(CuparValueError, match="inner lengths 3 and 2 differ"):
+        here(matmul_of, np.ones((2, 3)), np.ones((2, 3)))
+    with pytest.raises(cupar.errors.CuparTypeError, match="one element type"):
+        here(matmul_of, np.ones((2, 3), np.float32), np.ones((3, 2)))
+    with pytest.raises(cupar.errors.CuparTypeError, match="matrices"):
+        here(matmul_of, np.ones((2, 3), bool), np.ones((3, 2), bool))
+    with pytest.raises(cupar.errors.CuparTypeError, match="transpose takes a matrix"):
+        here(transpose_of, np.ones(3))
 
 
 def test_every_sequence_primitive_is_exercised_here():

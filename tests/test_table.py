@@ -15,7 +15,7 @@ from cupar.compiler.primitives import PRIMITIVES, Primitive
 DESIGN_PRELUDE = """
     map reduce sum any all min max argmax len range zip unzip filter enumerate gather scatter
     permute update scan rscan exclusive_scan exclusive_rscan indices replicate bounded_range
-    shift rotate sort
+    shift rotate sort matmul transpose
     sqrt abs exp log tanh sin cos pow maximum minimum where select
     op_add op_sub op_mul op_div op_mod op_pow op_lshift op_rshift op_or op_xor op_and op_invert
     op_pos op_neg op_not

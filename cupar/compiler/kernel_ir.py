@@ -167,10 +167,11 @@ class KernelProgram:
 
 
 def kernel_count(stmts) -> int:
+    PARALLEL_NESTS = (Loop, Reduce, Scan, Filter, SortIndices, Histogram, MatMul)
     """Parallel loop nests at the top of a statement list (what the structure tests count)."""
     count = 0
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, Histogram)) and s.parallel:
+        if isinstance(s, PARALLEL_NESTS) and s.parallel:
             count += 1
         elif isinstance(s, If):
             count += kernel_count(s.then) + kernel_count(s.orelse)
@@ -244,6 +245,14 @@ def _format(stmts, indent: str) -> list[str]:
                         f"{indent}  combine ({', '.join(c.left)}), ({', '.join(c.right)}):",
                         *_format(c.body, indent + "    "),
                         f"{indent}    -> ({', '.join(c.out)})"]
+            case MatMul():
+                kind = "parallel matmul" if s.parallel else "matmul"
+                a = f"transpose({s.a})" if s.a_transposed else s.a
+                b = f"transpose({s.b})" if s.b_transposed else s.b
+                out += [f"{indent}{kind} {s.out}[{s.i}, {s.j}] in range({s.rows}) x "
+                        f"range({s.cols}), {s.acc} = sum of {a}[{s.i}, p] * {b}[p, {s.j}] "
+                        f"over p in range({s.inner}):", *_format(s.body, indent + "    "),
+                        f"{indent}    element {s.value}"]
             case Reduce():
                 kind = "parallel reduce" if s.parallel else "reduce"
                 c = s.combine
@@ -300,4 +309,29 @@ class SortIndices:
     right: str
     body: tuple
     less: str
+    parallel: bool
+
+
+@dataclass(frozen=True)
+class MatMul:
+    """out[i, j] = `value` for every i < rows, j < cols, where `body` computes `value` (the
+    epilogue: scalar statements) from `acc`, the sum over p < inner of A[i, p] * B[p, j].
+    A is the 2-D array `a` (its transpose when `a_transposed`), B likewise. Code generators
+    tile the loop nest and run the epilogue on each tile before storing it; `out` is
+    allocated by an Alloc before the MatMul, and is neither `a` nor `b`."""
+
+    out: str
+    a: str
+    b: str
+    a_transposed: bool
+    b_transposed: bool
+    rows: str
+    cols: str
+    inner: str
+    i: str
+    j: str
+    acc: str
+    body: tuple
+    value: str
+    dtype: str
     parallel: bool

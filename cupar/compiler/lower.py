@@ -25,6 +25,7 @@ from .tailcalls import callees
 from .kernel_ir import (Alloc, Assign, Break, Continue, Fail, If,
                         KernelProgram, KFunction, Loop, Store,
                         While)
+from .lower_matrices import MatrixRules, drop_unused_products
 from .lower_sequences import SequenceRules
 from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar, flat_types,
                            length_of, tuple_expr, unflatten_param, unflatten_result,
@@ -41,12 +42,13 @@ def lower_to_kernels(program: Program) -> KernelProgram:
     others = [f for name, f in lowerer.emitted.items() if name != entry.name]
     kernels = KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type,
                             tuple(lowerer.notes))
+    kernels = drop_unused_products(kernels, lowerer.eager)
     kernels = fuse_sibling_folds(kernels)
     kernels = unswitch_range_checks(kernels, frozenset(lowerer.range_flags))
     return unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
 
 
-class Lowerer(SequenceRules):
+class Lowerer(SequenceRules, MatrixRules):
     def __init__(self, program: Program):
         self.program = program
         self.errors: list = []
@@ -62,6 +64,8 @@ class Lowerer(SequenceRules):
         self.range_flags: set[str] = set()
         self.checked_indices: set[str] = set()
         self.unsigned_reads: set[str] = set()
+        self.eager: dict = {}  # matrix products stored where they stand, by array name
+        self.epilogue = None  # a consumer being fused into a product (lower_matrices.py)
 
     def fresh(self, base: str) -> str:
         return f"{base}_{next(self.ids)}"
@@ -119,13 +123,16 @@ class Lowerer(SequenceRules):
     # -- bodies ---------------------------------------------------------------------------
     def body(self, body: Body, env: dict, out: list):
         uses, direct = count_uses(body), direct_uses(body)
+        if self.epilogue is not None and isinstance(body.result, Var):
+            uses[body.result.name] -= 1  # rows fused into a product stay delayed (see
+            # lower_matrices.py: the attempt is dropped unless all is scalar code)
         for let in body.lets:
             value = self.let_value(let, env, out)
             if isinstance(value, Delayed):
                 if uses.get(let.var.name, 0) == 0:
                     self.notes.append(f"{let.var.name}: never computed (nothing reads its "
                                       "elements)")
-                elif delayable(let, uses):
+                elif delayable(let, uses) or isinstance(value.swapped, Mat):  # (index swaps)
                     self.notes.append(f"{let.var.name}: fused into its consumer")
                 elif (reads := arrays_recomputing_reads(let, uses, direct, env,
                                                         self.recomputed)) is not None:
@@ -286,6 +293,10 @@ class Lowerer(SequenceRules):
             return xs
         if isinstance(xs, Cols):
             return Cols(tuple(self.store(c, loops, out) for c in xs.cols), xs.type)
+        if xs.stored is not None:
+            return xs.stored
+        if isinstance(xs.type.elem, Seq) and (fused := self.fused_product(xs, out)):
+            return fused
         n = xs.length
         if n not in loops:
             loops[n] = (self.fresh("i"), [])

@@ -45,6 +45,8 @@ class Delayed:
     elem: Callable  # (index expression, statements list) -> element value
     type: Seq
     start: str | None = None  # an index range: element i is `start + i` (gather checks once)
+    swapped: object = None  # a transposed matrix: the matrix (any representation)
+    stored: Mat | None = None  # the same sequence, also stored in this array (a product)
 
 
 @dataclass

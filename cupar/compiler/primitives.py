@@ -332,6 +332,45 @@ def rotate_rule(ctx, xs, offset):
     return seq(ctx, xs, 0)
 
 
+def matrix(ctx, t, k: int):
+    """(rows, row length, element) of a matrix argument, or (None, length, element) of a
+    vector; its elements must be numbers."""
+    s = seq(ctx, t, k)
+    inner = ctx.resolve(s.elem)
+    rows, length = (s.length, inner.length) if isinstance(inner, Seq) else (None, s.length)
+    elem = ctx.resolve(inner.elem) if isinstance(inner, Seq) else inner
+    if not (isinstance(elem, Scalar) and elem.kind in "iuf"):
+        ctx.error(f"{ctx.prim} takes matrices (sequences of rows of numbers) or vectors of "
+                  f"numbers, but argument {k + 1} is {format_type(ctx.resolve(t))}", None, arg=k)
+    return rows, length, elem
+
+
+def matmul_rule(ctx, a, b):
+    """n x k by k x m gives n x m; n x k by a k-vector gives n numbers, a k-vector by k x m
+    gives m. The inner lengths unify (checked again at run time), and so do the element
+    types."""
+    rows_a, inner_a, ea = matrix(ctx, a, 0)
+    rows_b, cols_b, eb = matrix(ctx, b, 1)
+    if rows_a is None and rows_b is None:
+        ctx.error("matmul of two vectors is their dot product, which matmul does not give",
+                  "use sum(map(op_mul, x, y))", arg=1)
+    elem = ctx.unify(ea, eb, 1, "matmul multiplies matrices of one element type")
+    if rows_b is None:  # matrix by vector
+        ctx.unify(inner_a, cols_b, 1, "the inner lengths of matmul must agree")
+        return Seq(elem, rows_a)
+    ctx.unify(inner_a, rows_b, 1, "the inner lengths of matmul must agree")
+    return Seq(elem, cols_b) if rows_a is None else Seq(Seq(elem, cols_b), rows_a)
+
+
+def transpose_rule(ctx, m):
+    s = seq(ctx, m, 0)
+    row = ctx.resolve(s.elem)
+    if not (isinstance(row, Seq) and isinstance(ctx.resolve(row.elem), Scalar)):
+        ctx.error(f"transpose takes a matrix (a sequence of rows of scalars), but got "
+                  f"{format_type(ctx.resolve(m))}", "a 2-D array is a sequence of rows", arg=0)
+    return Seq(Seq(ctx.resolve(row.elem), s.length), row.length)
+
+
 def cond_rule(ctx, pred, then, other):
     p = ctx.resolve(pred)
     if not isinstance(p, Scalar):

@@ -25,7 +25,8 @@ from .values import TupleSeq
 __all__ = ["map", "reduce", "sum", "any", "all", "min", "max", "argmin", "argmax", "len",
            "range", "bounded_range", "zip", "unzip", "filter", "enumerate", "gather", "scatter",
            "permute", "update", "scan", "rscan", "exclusive_scan", "exclusive_rscan", "indices",
-           "replicate", "shift", "rotate", "sort", "reduce_by_index"]
+           "replicate", "shift", "rotate", "sort", "reduce_by_index", "matmul",
+           "transpose"]
 
 
 def same_length(name: str, *seqs) -> int:
@@ -380,6 +381,52 @@ def sort(less, xs):
     def compare(a, b):
         return -1 if less(a, b) else (1 if less(b, a) else 0)
     return sorted(xs, key=functools.cmp_to_key(compare))
+
+
+# -- matrices ----------------------------------------------------------------------------
+
+def _operand(x: np.ndarray) -> str:
+    return f"{x.shape[0]}x{x.shape[1]} matrix" if x.ndim == 2 else f"vector of {len(x)}"
+
+
+@primitive("([[a]], [[a]]) -> [[a]]  |  ([[a]], [a]) -> [a]  |  ([a], [[a]]) -> [a]",
+           rules.matmul_rule, (2, 2))
+def matmul(a, b):
+    """The matrix product: for `a` n x k and `b` k x m, element [i][j] is
+    sum(map(op_mul, a[i], column j of b)), an n x m matrix (a sequence of n rows). A
+    vector on the right is a k x 1 column (the result: n numbers), on the left a 1 x k row
+    (m numbers). The inner lengths must agree. Like `sum`, places may group the additions
+    in any order; integers wrap as in their dtype.
+
+    >>> matmul([[1, 2], [3, 4]], [[5], [6]])
+    array([[17],
+           [39]])
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    inner = a.shape[-1] if a.ndim else 0
+    if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.ndim + b.ndim < 3:
+        raise CuparValueError(f"matmul takes matrices and vectors, not arrays of shapes "
+                              f"{a.shape} and {b.shape}", None,
+                              "for the dot product of two vectors use sum(map(op_mul, x, y))")
+    if inner != b.shape[0]:
+        raise CuparValueError(
+            f"matmul got a {_operand(a)} and a {_operand(b)}: inner lengths {inner} and "
+            f"{b.shape[0]} differ", None,
+            "the length of a's rows must be the number of rows of b (n x k times k x m)")
+    return np.matmul(a, b)
+
+
+@primitive("[[a]] -> [[a]]", rules.transpose_rule, (1, 1))
+def transpose(m):
+    """The m x n matrix of an n x m one: element [j][i] of the result is m[i][j]. Compiled
+    places read it by swapping indices, without copying, wherever it is consumed.
+
+    >>> transpose([[1, 2, 3], [4, 5, 6]])
+    array([[1, 4],
+           [2, 5],
+           [3, 6]])
+    """
+    return np.asarray(m).T.copy()
 
 
 # -- structural primitives the front end emits --------------------------------------------

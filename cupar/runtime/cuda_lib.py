@@ -31,6 +31,9 @@ def device_shape() -> tuple[int, int]:
 
 BLOCK, MAX_BLOCKS = device_shape()
 RUN = 2 if SIMULATED else 8  # (small under the simulator, so tests see several rounds)
+# a matrix product's block: (threads a side, elements a thread a side, inner step); 64 x 64
+# tiles of 256 threads, 16 accumulators each; under the simulator 4 x 4 tiles of 4 threads
+MATMUL = (2, 2, 2) if SIMULATED else (16, 4, 16)
 
 
 def blocks(n) -> int:

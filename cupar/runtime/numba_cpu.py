@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
-                                  KernelProgram, KFunction, Loop, ObjectMode, Reduce, Scan,
-                                  SortIndices, Store, While)
+                                  KernelProgram, KFunction, Loop, MatMul, ObjectMode, Reduce,
+                                  Scan, SortIndices, Store, While)
 from . import numba_lanes as lanes  # elements with a `while` each, several in step
+from . import numba_matmul_source as matmul  # tiled matrix products
 from . import numba_multipass as multipass  # scans, filters, sorts
 from .numba_histogram import histogram_source  # reduce_by_index
 
@@ -45,6 +46,8 @@ def generate_source(program: KernelProgram) -> str:
     header = HEADER.format(serial=SERIAL_BELOW)
     if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
         header += "from cupar.runtime.vector_math import vexp, vlog\n"
+    if any(matmul.USED.search(f) for f in functions):
+        header += matmul.IMPORT
     return "\n\n".join([header, *functions]) + "\n"
 
 
@@ -147,6 +150,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
             return multipass.sort_source(s, indent, par)
         case Histogram():
             return histogram_source(s, indent, par, statements, raise_flagged)
+        case MatMul():
+            return matmul.matmul_source(s, indent, par)
     raise TypeError(f"no Numba code for {s!r}")
 
 
@@ -205,7 +210,7 @@ def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
 
 def has_inner_loop(stmts) -> bool:
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While, Histogram)):
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, While, Histogram, MatMul)):
             return True
         if isinstance(s, If) and (has_inner_loop(s.then) or has_inner_loop(s.orelse)):
             return True

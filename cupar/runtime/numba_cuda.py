@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
-                                  KernelProgram, KFunction, Loop, ObjectMode, Reduce, Scan,
-                                  SortIndices, Store, While)
+                                  KernelProgram, KFunction, Loop, MatMul, ObjectMode, Reduce,
+                                  Scan, SortIndices, Store, While)
 from . import cuda_rows
+from .cuda_matmul import matmul_kernel
 from . import cuda_schemes as schemes
 from .cuda_schemes import NotForGpu, host_expr, row_of, walk
 from .numba_histogram import serial_histogram
@@ -44,17 +45,21 @@ BLOCK = {block}
 RUN = {run}  # consecutive elements per thread in each round of a scan or filter
 ROW_CHUNKS = 1  # a fold of rows: a thread per column over all the rows, so that
 COLUMN_BLOCK = 1  # neighbouring threads read neighbouring columns
+MM_SIDE, MM_PER, MM_DEPTH = {matmul}  # a matrix product's block: SIDE^2 threads, each
+MM_TILE = MM_SIDE * MM_PER  # PER x PER elements of the TILE x TILE tile (cuda_matmul.py)
 """
 MATH = ("sqrt", "exp", "log", "tanh", "sin", "cos")
 IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 
 
-def generate_cuda_source(program: KernelProgram, block: int, run: int) -> str:
+def generate_cuda_source(program: KernelProgram, block: int, run: int,
+                         matmul: tuple = (16, 4, 16)) -> str:
     gen = Generator(program)
     drivers = [gen.driver(fn) for fn in reversed(program.functions)]
     devices = [gen.device_function(f) for f in reversed(program.functions)
                if f.name in gen.device_callees()]
-    parts = [HEADER.format(block=block, run=run), *devices, *gen.kernels, *drivers]
+    header = HEADER.format(block=block, run=run, matmul=", ".join(map(str, matmul)))
+    parts = [header, *devices, *gen.kernels, *drivers]
     return "\n\n\n".join(parts) + "\n"
 
 
@@ -79,6 +84,9 @@ def bound_names(stmts) -> set[str]:
                 names.add(name)
             case SortIndices():
                 names.update({s.perm, s.left, s.right})
+            case MatMul():  # (its `out` is the driver's array)
+                names.update({s.i, s.j, s.acc})
+                continue
         names.update(filter(None, [getattr(s, "index", None)]))
         names.update(getattr(s, "acc", ()) + getattr(s, "out", ()))
         if isinstance(s, (Reduce, Scan)):
@@ -147,6 +155,8 @@ class Generator:
                 return self.scheme(s, indent)
             case Histogram() if s.parallel:
                 return self.map_kernel(schemes.atomic_loop(s), indent)
+            case MatMul():
+                return matmul_kernel(self, s, indent)
         raise NotForGpu(f"no CUDA code for {type(s).__name__}")
 
     # -- kernels --------------------------------------------------------------------------
@@ -377,7 +387,7 @@ def host_bound(stmts) -> set[str]:
         if isinstance(s, (If, While)):
             names |= host_bound(getattr(s, "then", ())) | host_bound(getattr(s, "orelse", ()))
             names |= host_bound(getattr(s, "body", ()) if isinstance(s, While) else ())
-        elif isinstance(s, Loop):
+        elif isinstance(s, (Loop, MatMul)):
             continue
         elif isinstance(s, (Reduce,)):
             names.update(s.acc)
@@ -402,7 +412,8 @@ def fail_codes(stmts) -> list[tuple[str, int]]:
 
 def has_fail_in_kernels(stmts) -> bool:
     for s in stmts:
-        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, Histogram)) and fail_codes([s]):
+        if isinstance(s, (Loop, Reduce, Scan, Filter, SortIndices, Histogram, MatMul)) \
+                and fail_codes([s]):
             return True
         if isinstance(s, (If, While)) and has_fail_in_kernels(
                 getattr(s, "then", ()) + getattr(s, "orelse", ()) + getattr(s, "body", ())):

@@ -1,0 +1,53 @@
+"""Numba source of a `MatMul` statement (the loops themselves are numba_matmul.py's).
+
+A parallel loop over the product's tiles; each iteration computes its tile with
+`product_tile`, then runs the epilogue on every element of the tile and stores the result.
+A product with no epilogue is computed straight into its array. Small products (under
+SERIAL_BELOW * 8 multiply-adds) run serially: starting threads costs more.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..compiler.kernel_ir import MatMul
+from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls back here
+
+IMPORT = "from cupar.runtime.numba_matmul import product_tile, rows_of, tile_shape\n"
+USED = re.compile(r"\bproduct_tile\(")
+
+
+def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
+    inner = indent + "    "
+    o = s.out
+    head = [f"{indent}{o}_b = rows_of({s.b}, {s.b_transposed})",
+            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols})",
+            f"{indent}{o}_cb = ({s.cols} + {o}_nc - 1) // {o}_nc",
+            f"{indent}{o}_nt = ({s.rows} + {o}_mc - 1) // {o}_mc * {o}_cb"]
+    if par or not s.parallel:
+        return head + tiles(s, "range", indent, par)
+    return head + [f"{indent}if {s.rows} * {s.cols} * {s.inner} < SERIAL_BELOW * 8:",
+                   *tiles(s, "range", inner, False), f"{indent}else:",
+                   *tiles(s, "prange", inner, True), *base.raise_flagged(s.body, indent)]
+
+
+def tiles(s: MatMul, kind: str, indent: str, par: bool) -> list[str]:
+    """The loop over tiles: t -> rows i0..i1-1, columns j0..j1-1."""
+    o, i1, i2, i3 = s.out, indent + "    ", indent + "        ", indent + "            "
+    a = f"{s.a}, {s.a_transposed}, {o}_b"
+    lines = [f"{indent}for {o}_t in {kind}({o}_nt):",
+             f"{i1}{o}_i0 = {o}_t // {o}_cb * {o}_mc",
+             f"{i1}{o}_j0 = {o}_t % {o}_cb * {o}_nc",
+             f"{i1}{o}_i1 = min({o}_i0 + {o}_mc, {s.rows})",
+             f"{i1}{o}_j1 = min({o}_j0 + {o}_nc, {s.cols})"]
+    bounds = f"{o}_i0, {o}_i1, {o}_j0, {o}_j1"
+    if not s.body and s.value == s.acc:  # nothing to apply: straight into the result
+        return lines + [f"{i1}product_tile({a}, {bounds}, {o}, {o}_i0, {o}_j0)"]
+    return lines + [
+        f"{i1}{o}_tile = np.empty(({o}_mc, {o}_nc), np.{s.dtype})",
+        f"{i1}product_tile({a}, {bounds}, {o}_tile, 0, 0)",
+        f"{i1}for {s.i} in range({o}_i0, {o}_i1):",
+        f"{i2}for {s.j} in range({o}_j0, {o}_j1):",
+        f"{i3}{s.acc} = {o}_tile[{s.i} - {o}_i0, {s.j} - {o}_j0]",
+        *(base.statements(s.body, i3, par) if s.body else []),
+        f"{i3}{o}[{s.i}, {s.j}] = {s.value}"]

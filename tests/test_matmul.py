@@ -1,0 +1,181 @@
+"""matmul and transpose at the compiled place (cpu, or gpu0 under CUPAR_COMPILED_PLACE)
+against places.here, their fusion structure at cpu, and their run-time errors.
+
+Float results are compared within a tolerance derived from the dtype and the inner length k
+(each element sums k products in an order the place chooses), scaled by |a| @ |b|; integer
+results must be exact (they wrap alike in any order).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import cupar
+from cupar import *  # noqa: F403
+from cupar.compiler.kernel_ir import MatMul, kernel_count
+from cupar.errors import CuparValueError
+from strategies import COMPILED, NUMERIC_DTYPES, ON_GPU, assert_close, elements, examples
+
+here = cupar.places.here
+SIZE = 5 if ON_GPU else 9  # (the simulator runs every GPU thread in Python)
+
+
+@parallel
+def product(a, b):
+    return matmul(a, b)
+
+
+@parallel
+def linear_relu(x, w, b):
+    return map(lambda row: map(lambda v, bi: max(v + bi, 0.0), row, b), matmul(x, w))
+
+
+@parallel
+def scaled_rows(x, w, s):
+    y = map(lambda row: map(lambda v: v * 2, row), matmul(x, w))
+    return map(lambda row, k: map(lambda v: v + k, row), y, s)
+
+
+@parallel
+def adjoints(a, b, dc):
+    return matmul(dc, transpose(b)), matmul(transpose(a), dc)
+
+
+@parallel
+def row_sums(a, b):
+    return map(lambda r: sum(r), matmul(a, b))
+
+
+@parallel
+def flipped(m):
+    return transpose(m), map(lambda r: map(lambda v: v + 1, r), transpose(m))
+
+
+@parallel
+def chained(a, b, c):
+    return matmul(matmul(a, b), c)
+
+
+def matrix(dtype, rows: int, cols: int):
+    return hnp.arrays(dtype, (rows, cols), elements=elements(dtype, lo=-8, hi=8))
+
+
+def tolerance(a, b):
+    """(terms, scale) for assert_close: k products summed, scaled by |a| @ |b|."""
+    k = a.shape[-1]
+    bound = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    return max(k, 1), float(bound.max(initial=0.0))
+
+
+def agree(fn, *args, terms=1, scale=None):
+    stages = fn.stages_for(fn.argument_types(args))
+    compiled = COMPILED.compiled_or_reason(stages)
+    assert not isinstance(compiled, str), compiled
+    assert_close(fn(*args, target_place=COMPILED), fn(*args, target_place=here),
+                 terms=terms, scale=scale, factor=8)
+
+
+shapes = st.tuples(*(st.one_of(st.just(0), st.just(1), st.integers(0, SIZE)) for _ in "nkm"))
+dtypes = st.sampled_from(NUMERIC_DTYPES)
+
+
+@given(st.data(), shapes, dtypes)
+@examples(25)
+def test_matrix_products(data, shape, dtype):
+    n, k, m = shape
+    a, b = data.draw(matrix(dtype, n, k)), data.draw(matrix(dtype, k, m))
+    terms, scale = tolerance(a, b)
+    agree(product, a, b, terms=terms, scale=scale)
+    agree(row_sums, a, b, terms=terms * max(m, 1), scale=scale * max(m, 1))
+
+
+@given(st.data(), shapes, dtypes)
+@examples(20)
+def test_matrix_vector_products(data, shape, dtype):
+    n, k, _ = shape
+    a = data.draw(matrix(dtype, n, k))
+    v, u = data.draw(matrix(dtype, 1, k))[0], data.draw(matrix(dtype, 1, n))[0]
+    terms, scale = tolerance(a, np.ones((k, 1)) * 8)
+    agree(product, a, v, terms=terms, scale=scale)
+    agree(product, u, a, terms=max(n, 1), scale=scale * max(n, 1))
+
+
+@given(st.data(), shapes, st.sampled_from([np.dtype("float32"), np.dtype("float64")]))
+@examples(20)
+def test_fused_epilogues(data, shape, dtype):
+    n, k, m = shape
+    x, w = data.draw(matrix(dtype, n, k)), data.draw(matrix(dtype, k, m))
+    bias, s = data.draw(matrix(dtype, 1, m))[0], data.draw(matrix(dtype, 1, n))[0]
+    terms, scale = tolerance(x, w)
+    agree(linear_relu, x, w, bias, terms=terms, scale=scale + 8)
+    agree(scaled_rows, x, w, s, terms=terms, scale=2 * scale + 8)
+
+
+@given(st.data(), shapes, dtypes)
+@examples(20)
+def test_adjoints_read_transposes(data, shape, dtype):
+    n, k, m = shape
+    a, b = data.draw(matrix(dtype, n, k)), data.draw(matrix(dtype, k, m))
+    dc = data.draw(matrix(dtype, n, m))
+    terms, scale = tolerance(np.ones((1, max(n, m))), np.ones((max(n, m), 1)))
+    agree(adjoints, a, b, dc, terms=terms, scale=64 * scale)
+    agree(flipped, a)
+    agree(chained, a, b, dc.T.copy(), terms=k * m + 1, scale=512.0 * max(k * m, 1))
+
+
+def test_integer_products_are_exact():
+    a = np.arange(12, dtype=np.int32).reshape(3, 4) - 5
+    b = np.arange(20, dtype=np.int32).reshape(4, 5) * 3 - 7
+    result = product(a, b, target_place=COMPILED)
+    assert_close(result, (a.astype(np.int64) @ b).astype(np.int32))
+
+
+@pytest.mark.parametrize("args", [(np.ones((3, 4)), np.ones((5, 2))),
+                                  (np.ones((3, 4)), np.ones(5)), (np.ones(3), np.ones((4, 2)))])
+def test_mismatched_inner_lengths_are_located(args):
+    with pytest.raises(CuparValueError, match="inner lengths") as info:
+        product(*args, target_place=COMPILED)
+    assert info.value.loc is not None and info.value.loc.line > 0
+
+
+# -- structure (cpu) ----------------------------------------------------------------------
+def kernels(fn, *args):
+    compiled = cupar.places.cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
+    assert not isinstance(compiled, str), compiled
+    return compiled.kernels.entry.body
+
+
+F = np.ones((4, 3), np.float32)
+
+
+def matmuls(body):
+    return [s for s in body if isinstance(s, MatMul)]
+
+
+def test_the_epilogue_runs_in_the_products_kernel():
+    body = kernels(linear_relu, F, F.T.copy(), np.ones(4, np.float32))
+    assert kernel_count(body) == 1
+    (mm,) = matmuls(body)
+    assert mm.body and mm.value != mm.acc  # bias and activation before the store
+
+
+def test_a_chain_of_row_maps_fuses_into_one_product():
+    assert kernel_count(kernels(scaled_rows, F, F.T.copy(), np.ones(4, np.float32))) == 1
+
+
+def test_transposed_operands_are_read_in_place():
+    body = kernels(adjoints, F, F.T.copy(), np.ones((4, 4), np.float32))
+    assert kernel_count(body) == 2
+    assert [(m.a_transposed, m.b_transposed) for m in matmuls(body)] == [(False, True),
+                                                                        (True, False)]
+
+
+def test_other_consumers_read_the_stored_product():
+    body = kernels(row_sums, F, F.T.copy())
+    assert kernel_count(body) == 2 and len(matmuls(body)) == 1
+
+
+def test_transpose_fuses_into_its_consumer():
+    assert kernel_count(kernels(flipped, F)) == 1  # both results in one loop, no copy
