@@ -96,8 +96,82 @@ def jax_black_scholes(n: int):
             "value_and_grad": (jax.jit(jax.value_and_grad(total, argnums=(0, 4))), args)}
 
 
-CASES = {"black_scholes": black_scholes}
-JAX_CASES = {"black_scholes": jax_black_scholes}
+# -- a two-layer MLP ------------------------------------------------------------------------
+
+MLP_SHAPE = (256, 784, 256, 10)  # batch, inputs, hidden, classes
+
+
+def mlp_inputs():
+    batch, d_in, hidden, classes = MLP_SHAPE
+    rng = np.random.default_rng(784)
+    scale1, scale2 = np.sqrt(2 / d_in), np.sqrt(2 / hidden)
+    return (rng.standard_normal((d_in, hidden)).astype(F32) * F32(scale1),
+            np.zeros(hidden, F32), rng.standard_normal((hidden, classes)).astype(F32) *
+            F32(scale2), np.zeros(classes, F32),
+            rng.random((batch, d_in)).astype(F32), rng.integers(0, classes, batch))
+
+
+def np_mlp_value_and_grad(w1, b1, w2, b2, x, labels):
+    """What a NumPy user writes: the forward pass, then the backward pass by hand."""
+    rows = np.arange(len(labels))
+    pre = x @ w1 + b1
+    h = np.maximum(pre, F32(0))
+    logits = h @ w2 + b2
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    z = e.sum(axis=1, keepdims=True)
+    loss = np.mean(np.log(z[:, 0]) + m[:, 0] - logits[rows, labels])
+    g = e / z
+    g[rows, labels] -= F32(1)
+    g /= F32(len(labels))
+    dw2, db2 = h.T @ g, g.sum(axis=0)
+    dpre = (g @ w2.T) * (pre > 0)
+    return loss, (x.T @ dpre, dpre.sum(axis=0), dw2, db2)
+
+
+def mlp(_size: int) -> dict:
+    import cupar
+    from programs_grad import mlp_loss
+    args = mlp_inputs()
+    vg = cupar.value_and_grad(mlp_loss, argnums=(0, 1, 2, 3))
+
+    def check():
+        value, grads = vg(*args)
+        want_value, want = np_mlp_value_and_grad(*args)
+        problems = []
+        if not abs(float(value) - float(want_value)) <= 1e-5 * (1 + abs(float(want_value))):
+            problems.append(f"loss {value} != NumPy's {want_value}")
+        for name, g, w in zip(("dw1", "db1", "dw2", "db2"), grads, want):
+            scale = float(np.abs(w).max()) + 1e-30
+            if g.dtype != F32 or g.shape != w.shape or \
+                    not np.allclose(g, w, rtol=1e-3, atol=1e-4 * scale):
+                problems.append(f"{name} differs from NumPy's")
+        return problems
+    batch, d_in, hidden, classes = MLP_SHAPE
+    return {"what": f"softmax cross-entropy of a {d_in}-{hidden}-{classes} MLP, batch {batch}",
+            "args": args, "check": check,
+            "impls": {"cupar forward": lambda: mlp_loss(*args),
+                      "cupar value_and_grad": lambda: vg(*args),
+                      "numpy forward+backward by hand": lambda: np_mlp_value_and_grad(*args)},
+            "derived": {"forward": mlp_loss, "value_and_grad": vg}}
+
+
+def jax_mlp(_size: int):
+    import jax
+    import jax.numpy as jnp
+
+    def loss(w1, b1, w2, b2, x, labels):
+        h = jnp.maximum(x @ w1 + b1, 0.0)
+        logits = h @ w2 + b2
+        logz = jax.nn.logsumexp(logits, axis=1)
+        return jnp.mean(logz - jnp.take_along_axis(logits, labels[:, None], axis=1)[:, 0])
+    args = tuple(jnp.asarray(a) for a in mlp_inputs())
+    return {"forward": (jax.jit(loss), args),
+            "value_and_grad": (jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3))), args)}
+
+
+CASES = {"black_scholes": black_scholes, "mlp": mlp}
+JAX_CASES = {"black_scholes": jax_black_scholes, "mlp": jax_mlp}
 
 
 def time_jax(name: str, size: int, repeat: int) -> dict:

@@ -430,6 +430,7 @@ RULES = {
     "abs": rule_abs, "maximum": rule_extremum, "minimum": rule_extremum,
     "max": rule_extremum, "min": rule_extremum, "select": rule_select, "where": rule_select,
     "float32": rule_cast, "float64": rule_cast, "cast_to": rule_cast, "cast_to_el": rule_cast,
+    "py_float": rule_cast,
     "sum": rule_sum, "reduce": rule_reduce,
     "scan": scan_rule("rscan", False), "rscan": scan_rule("scan", False),
     "exclusive_scan": scan_rule("exclusive_rscan", True),
@@ -445,7 +446,7 @@ RULES = {
 # are constant almost everywhere (floor, ceil, //). They are never differentiated.
 CONSTANT = {
     "floor", "ceil", "op_floordiv", "len", "indices", "range", "bounded_range", "argmin",
-    "argmax", "any", "all", "int32", "int64", "op_lshift", "op_rshift", "op_or", "op_xor",
+    "argmax", "any", "all", "int32", "int64", "py_int", "py_bool", "op_lshift", "op_rshift", "op_or", "op_xor",
     "op_and", "op_invert", "op_not", "cmp_eq", "cmp_ne", "cmp_lt", "cmp_le", "cmp_gt", "cmp_ge",
     "max_bound", "min_bound", "max_bound_el", "min_bound_el",
 }

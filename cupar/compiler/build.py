@@ -83,6 +83,8 @@ class Builder:
 
     # -- values of a given type --------------------------------------------------------
     def zero(self, t: Scalar) -> Const:
+        if t.weak:  # a Python number stays weak, taking the type of what it meets
+            return Const(0.0 if t.name == "float" else 0, None, self.loc)
         return Const(t.dtype.type(0), None, self.loc)
 
     def zeros_like(self, atom, t):

@@ -110,8 +110,9 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Store(array, index, value):
             return [f"{indent}{array}[{index}] = {value}"]
         case ObjectMode(target, kind, expr):
+            # (the use after the block keeps Numba from refusing a result nothing reads)
             return [f"{indent}with numba.objmode({target}='{kind}'):",
-                    f"{indent}    {target} = {expr}"]
+                    f"{indent}    {target} = {expr}", f"{indent}{target} = {target}"]
         case Alloc(name, dtype, shape):
             return allocate(name, f"({', '.join(shape)},)", dtype, indent, par)
         case If(cond, then, orelse):
