@@ -142,6 +142,10 @@ def table(results: dict) -> list[str]:
         if r and "scipy" in r["ms"]:
             extra.append(f"{name}: scipy `csr_matrix @ x` {r['ms']['scipy']:.2f} ms, "
                          f"scipy/cupar {fmt(r.get('scipy_over_cupar'))}")
+        if r and "bincount" in r["ms"] and "cupar" in r["ms"]:
+            extra.append(f"{name}: `dest + np.bincount(idx, values, bins)` "
+                         f"{r['ms']['bincount']:.2f} ms, bincount/cupar "
+                         f"{r['ms']['bincount'] / r['ms']['cupar']:.2f}")
         for label, reason in (r or {}).get("skipped", {}).items():
             extra.append(f"{name}: {label} skipped — {reason}")
         for note in (r or {}).get("notes", []):

@@ -11,7 +11,8 @@ places (same code, same types).
 
 Invariants: every `Alloc`ed array is written by the loop that follows it; a `Reduce`'s
 `combine` is associative (the language requires it), so the code generator may split the
-index range into chunks.
+index range into chunks; a `Histogram`'s is also commutative, so its values may land in any
+order (private copies, atomics).
 """
 
 from __future__ import annotations
