@@ -6,7 +6,7 @@ at places.here, and the compiled place against places.here on a few of them.
 """
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
 import cupar
@@ -15,6 +15,9 @@ from gradcheck import along, directions, finite_difference, smooth_here, toleran
 from strategies import COMPILED, assert_close, examples
 
 SETTINGS = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+# Without the explain phase: it traces every line while Numba compiles, for many minutes.
+COMPILED_SETTINGS = dict(SETTINGS, phases=[Phase.explicit, Phase.reuse, Phase.generate,
+                                           Phase.shrink])
 
 
 @st.composite
@@ -43,7 +46,7 @@ def test_random_programs_match_finite_differences(source, drawn):
 
 
 @given(source=programs(), drawn=inputs())
-@settings(examples(6), **SETTINGS)
+@settings(examples(6), **COMPILED_SETTINGS)
 def test_random_programs_compiled_agree_with_the_interpreter(source, drawn):
     args, _ = drawn
     note(source)
