@@ -16,7 +16,8 @@ for reduce, the initial value first).
 from __future__ import annotations
 
 from ..errors import CuparTypeError
-from .autodiff import Pair, differentiable, sum_over
+from .adjoint_sums import Pair, sum_over
+from .autodiff import differentiable
 from .ir import Const, FnRef, Lambda, Prim, Var
 from .types import Scalar, Seq
 
@@ -446,7 +447,8 @@ RULES = {
 # are constant almost everywhere (floor, ceil, //). They are never differentiated.
 CONSTANT = {
     "floor", "ceil", "op_floordiv", "len", "indices", "range", "bounded_range", "argmin",
-    "argmax", "any", "all", "int32", "int64", "py_int", "py_bool", "op_lshift", "op_rshift", "op_or", "op_xor",
+    "argmax", "any", "all", "int32", "int64", "py_int", "py_bool", "op_lshift", "op_rshift",
+    "op_or", "op_xor",
     "op_and", "op_invert", "op_not", "cmp_eq", "cmp_ne", "cmp_lt", "cmp_le", "cmp_gt", "cmp_ge",
     "max_bound", "min_bound", "max_bound_el", "min_bound_el",
 }
