@@ -69,19 +69,15 @@ class MatrixRules:
         a, b = args
         t = let.var.type
         a_vector, b_vector = (not isinstance(x.type.elem, Seq) for x in (a, b))
-        inner_a = length_of(a) if a_vector else self.row_length(a)
-        inner_b = length_of(b)
-        if inner_a != inner_b:
-            out.append(If(f"{inner_a} != {inner_b}", (self.fail(
-                "value", "matmul got operands whose inner lengths differ", prim.loc,
-                "the length of a's rows must be the number of rows of b (n x k times k x m)"),),
-                ()))
         if a_vector or b_vector:
-            return self.dot_products(a, b, a_vector, inner_b, t, out)
-        (ea, ta, n), (eb, tb, _) = self.operand(a, out), self.operand(b, out)
-        m, dtype = self.row_length(b), t.elem.elem.dtype.name
+            inner = length_of(a) if a_vector else self.row_length(a)
+            self.same_inner(inner, length_of(b), prim, out)
+            return self.dot_products(a, b, a_vector, length_of(b), t, out)
+        (ea, ta, n, k), (eb, tb, kb, m) = self.operand(a, out), self.operand(b, out)
+        self.same_inner(k, kb, prim, out)
+        dtype = t.elem.elem.dtype.name
         tmp, i, j, acc = (self.fresh(x) for x in ("product", "i", "j", "acc"))
-        eager = MatMul(tmp, ea, eb, ta, tb, n, m, inner_b, i, j, acc, (), acc, dtype,
+        eager = MatMul(tmp, ea, eb, ta, tb, n, m, k, i, j, acc, (), acc, dtype,
                        parallel=self.depth == 0)
         out += [Alloc(tmp, dtype, (n, m)), eager]
         self.eager[tmp] = eager
@@ -91,14 +87,21 @@ class MatrixRules:
             return Delayed(m, lambda j, s: self.product_element(eager, i, j), t.elem)
         return Delayed(n, elem, t, stored=stored)
 
-    def operand(self, x, out) -> tuple[str, bool, str]:
-        """(array expression, transposed, rows) of a matmul's matrix operand: a stored matrix
-        as it is, a transposed one read transposed, anything else stored first."""
+    def same_inner(self, inner_a: str, inner_b: str, prim, out) -> None:
+        if inner_a != inner_b:
+            out.append(If(f"{inner_a} != {inner_b}", (self.fail(
+                "value", "matmul got operands whose inner lengths differ", prim.loc,
+                "the length of a's rows must be the number of rows of b (n x k times k x m)"),),
+                ()))
+
+    def operand(self, x, out) -> tuple[str, bool, str, str]:
+        """(array expression, transposed, rows, columns) of a matmul's matrix operand: a
+        stored matrix as it is, a transposed one read transposed, anything else stored."""
         if isinstance(x, Delayed) and x.swapped is not None:
             src = self.materialize(x.swapped, out)
-            return src.expr, True, src.dims[1]
+            return src.expr, True, src.dims[1], src.dims[0]
         src = self.materialize(x, out)
-        return src.expr, False, src.dims[0]
+        return src.expr, False, src.dims[0], src.dims[1]
 
     def product_element(self, eager: MatMul, i: str, j: str) -> str:
         e = self.epilogue
