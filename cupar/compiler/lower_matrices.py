@@ -1,6 +1,7 @@
 """Lowering rules of `matmul` and `transpose` (a mixin of `Lowerer`, see lower.py).
 
-`transpose(m)` is a delayed sequence whose element [i][j] reads m[j][i]: index arithmetic in
+`transpose(m)` of a stored matrix (others are stored first, which checks their rows are
+regular) is a delayed sequence whose element [i][j] reads m[j][i]: index arithmetic in
 its consumer. It remembers `m` (`Delayed.swapped`), so that a matmul reads a stored `m`
 transposed instead of copying it.
 
@@ -39,37 +40,32 @@ class MatrixRules:
     Lowerer, which sets `epilogue` to None and `eager` to {})."""
 
     def p_transpose(self, let, prim, args, out):
-        m = args[0]
-        rows, cols = length_of(m), self.row_length(m)
-        t = let.var.type
+        m = self.matrix(args[0], out)
+        if isinstance(m, Delayed):  # transpose(transpose(x)) is x
+            return m.swapped
+        rows, cols, t = length_of(m), m.dims[1], let.var.type
 
         def elem(i, stmts):
             return Delayed(rows, lambda j, s: self.element(self.element(m, j, s), i, s), t.elem)
-        if isinstance(m, Delayed) and m.swapped is not None:  # transpose(transpose(x)) is x
-            return m.swapped
         return Delayed(cols, elem, t, swapped=m)
 
-    def row_length(self, m) -> str:
-        """The length of the rows of a matrix (its columns)."""
-        if isinstance(m, Mat):
-            return m.dims[1]
+    def matrix(self, m, out):
+        """A matrix as an array (a delayed one stored: `write` checks that its rows are
+        regular), or as the transpose of one (a Delayed with `swapped`)."""
         if isinstance(m, Delayed) and m.swapped is not None:
-            return length_of(m.swapped)
-        if isinstance(m, Delayed) and m.stored is not None:
-            return m.stored.dims[1]
-        return self.first_row_length(m)
+            return m
+        return self.materialize(m, out)
 
-    def first_row_length(self, m) -> str:
-        """The row length of a delayed matrix: the length of its row 0's delayed value (an
-        expression not depending on the row, as `write` requires of stored rows)."""
-        row = m.elem("0", [])
-        return length_of(row)
+    def row_length(self, m) -> str:
+        """The length of the rows of a matrix that `matrix` gave."""
+        return length_of(m.swapped) if isinstance(m, Delayed) else m.dims[1]
 
     def p_matmul(self, let, prim, args, out):
         a, b = args
         t = let.var.type
         a_vector, b_vector = (not isinstance(x.type.elem, Seq) for x in (a, b))
         if a_vector or b_vector:
+            a, b = (x if v else self.matrix(x, out) for x, v in ((a, a_vector), (b, b_vector)))
             inner = length_of(a) if a_vector else self.row_length(a)
             self.same_inner(inner, length_of(b), prim, out)
             return self.dot_products(a, b, a_vector, length_of(b), t, out)
