@@ -32,17 +32,17 @@ from numba import prange
 FLOAT_OPTIONS = {"contract"}  # fused multiply-adds; no reassociation is needed
 KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
 MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogue runs
-THREADS = numba.config.NUMBA_NUM_THREADS
 
 
 @numba.njit(cache=True, nogil=True)
 def tile_shape(n: int, m: int) -> tuple:
     """(rows, columns) of a tile: the largest (MC, NC) tile that still gives every thread
-    two tiles, halving rows down to 8 and columns down to 64 until it does."""
-    rows, cols = MC, NC
-    while rows > 8 and -(-n // rows) * -(-m // cols) < 2 * THREADS:
+    two tiles, halving rows down to 8 and columns down to 64 until it does. (The thread
+    count is read at each call: a cached constant would outlive a change of it.)"""
+    rows, cols, threads = MC, NC, numba.get_num_threads()
+    while rows > 8 and -(-n // rows) * -(-m // cols) < 2 * threads:
         rows //= 2
-    while cols > 64 and -(-n // rows) * -(-m // cols) < 2 * THREADS:
+    while cols > 64 and -(-n // rows) * -(-m // cols) < 2 * threads:
         cols //= 2
     return rows, cols
 
