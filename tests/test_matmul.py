@@ -58,6 +58,12 @@ def chained(a, b, c):
     return matmul(matmul(a, b), c)
 
 
+@parallel
+def transposed_uses(m, v):
+    doubled = transpose(map(lambda r: map(lambda x: x * 2, r), m))
+    return doubled, matmul(transpose(m), v), matmul(v, transpose(transpose(m)))
+
+
 def matrix(dtype, rows: int, cols: int):
     return hnp.arrays(dtype, (rows, cols), elements=elements(dtype, lo=-8, hi=8))
 
@@ -122,6 +128,8 @@ def test_adjoints_read_transposes(data, shape, dtype):
     terms, scale = tolerance(np.ones((1, max(n, m))), np.ones((max(n, m), 1)))
     agree(adjoints, a, b, dc, terms=terms, scale=64 * scale)
     agree(flipped, a)
+    v = data.draw(matrix(dtype, 1, n))[0]
+    agree(transposed_uses, a, v, terms=max(n, 1), scale=64.0 * max(n, 1))
     agree(chained, a, b, dc.T.copy(), terms=k * m + 1, scale=512.0 * max(k * m, 1))
 
 

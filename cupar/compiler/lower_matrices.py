@@ -1,6 +1,7 @@
 """Lowering rules of `matmul` and `transpose` (a mixin of `Lowerer`, see lower.py).
 
-`transpose(m)` is a delayed sequence whose element [i][j] reads m[j][i]: index arithmetic in
+`transpose(m)` of a stored matrix (others are stored first, which checks their rows are
+regular) is a delayed sequence whose element [i][j] reads m[j][i]: index arithmetic in
 its consumer. It remembers `m` (`Delayed.swapped`), so that a matmul reads a stored `m`
 transposed instead of copying it.
 
@@ -39,49 +40,40 @@ class MatrixRules:
     Lowerer, which sets `epilogue` to None and `eager` to {})."""
 
     def p_transpose(self, let, prim, args, out):
-        m = args[0]
-        rows, cols = length_of(m), self.row_length(m)
-        t = let.var.type
+        m = self.matrix(args[0], out)
+        if isinstance(m, Delayed):  # transpose(transpose(x)) is x
+            return m.swapped
+        rows, cols, t = length_of(m), m.dims[1], let.var.type
 
         def elem(i, stmts):
             return Delayed(rows, lambda j, s: self.element(self.element(m, j, s), i, s), t.elem)
-        if isinstance(m, Delayed) and m.swapped is not None:  # transpose(transpose(x)) is x
-            return m.swapped
         return Delayed(cols, elem, t, swapped=m)
 
-    def row_length(self, m) -> str:
-        """The length of the rows of a matrix (its columns)."""
-        if isinstance(m, Mat):
-            return m.dims[1]
+    def matrix(self, m, out):
+        """A matrix as an array (a delayed one stored: `write` checks that its rows are
+        regular), or as the transpose of one (a Delayed with `swapped`)."""
         if isinstance(m, Delayed) and m.swapped is not None:
-            return length_of(m.swapped)
-        if isinstance(m, Delayed) and m.stored is not None:
-            return m.stored.dims[1]
-        return self.first_row_length(m)
+            return m
+        return self.materialize(m, out)
 
-    def first_row_length(self, m) -> str:
-        """The row length of a delayed matrix: the length of its row 0's delayed value (an
-        expression not depending on the row, as `write` requires of stored rows)."""
-        row = m.elem("0", [])
-        return length_of(row)
+    def row_length(self, m) -> str:
+        """The length of the rows of a matrix that `matrix` gave."""
+        return length_of(m.swapped) if isinstance(m, Delayed) else m.dims[1]
 
     def p_matmul(self, let, prim, args, out):
         a, b = args
         t = let.var.type
         a_vector, b_vector = (not isinstance(x.type.elem, Seq) for x in (a, b))
-        inner_a = length_of(a) if a_vector else self.row_length(a)
-        inner_b = length_of(b)
-        if inner_a != inner_b:
-            out.append(If(f"{inner_a} != {inner_b}", (self.fail(
-                "value", "matmul got operands whose inner lengths differ", prim.loc,
-                "the length of a's rows must be the number of rows of b (n x k times k x m)"),),
-                ()))
         if a_vector or b_vector:
-            return self.dot_products(a, b, a_vector, inner_b, t, out)
-        (ea, ta, n), (eb, tb, _) = self.operand(a, out), self.operand(b, out)
-        m, dtype = self.row_length(b), t.elem.elem.dtype.name
+            a, b = (x if v else self.matrix(x, out) for x, v in ((a, a_vector), (b, b_vector)))
+            inner = length_of(a) if a_vector else self.row_length(a)
+            self.same_inner(inner, length_of(b), prim, out)
+            return self.dot_products(a, b, a_vector, length_of(b), t, out)
+        (ea, ta, n, k), (eb, tb, kb, m) = self.operand(a, out), self.operand(b, out)
+        self.same_inner(k, kb, prim, out)
+        dtype = t.elem.elem.dtype.name
         tmp, i, j, acc = (self.fresh(x) for x in ("product", "i", "j", "acc"))
-        eager = MatMul(tmp, ea, eb, ta, tb, n, m, inner_b, i, j, acc, (), acc, dtype,
+        eager = MatMul(tmp, ea, eb, ta, tb, n, m, k, i, j, acc, (), acc, dtype,
                        parallel=self.depth == 0)
         out += [Alloc(tmp, dtype, (n, m)), eager]
         self.eager[tmp] = eager
@@ -91,14 +83,21 @@ class MatrixRules:
             return Delayed(m, lambda j, s: self.product_element(eager, i, j), t.elem)
         return Delayed(n, elem, t, stored=stored)
 
-    def operand(self, x, out) -> tuple[str, bool, str]:
-        """(array expression, transposed, rows) of a matmul's matrix operand: a stored matrix
-        as it is, a transposed one read transposed, anything else stored first."""
+    def same_inner(self, inner_a: str, inner_b: str, prim, out) -> None:
+        if inner_a != inner_b:
+            out.append(If(f"{inner_a} != {inner_b}", (self.fail(
+                "value", "matmul got operands whose inner lengths differ", prim.loc,
+                "the length of a's rows must be the number of rows of b (n x k times k x m)"),),
+                ()))
+
+    def operand(self, x, out) -> tuple[str, bool, str, str]:
+        """(array expression, transposed, rows, columns) of a matmul's matrix operand: a
+        stored matrix as it is, a transposed one read transposed, anything else stored."""
         if isinstance(x, Delayed) and x.swapped is not None:
             src = self.materialize(x.swapped, out)
-            return src.expr, True, src.dims[1]
+            return src.expr, True, src.dims[1], src.dims[0]
         src = self.materialize(x, out)
-        return src.expr, False, src.dims[0]
+        return src.expr, False, src.dims[0], src.dims[1]
 
     def product_element(self, eager: MatMul, i: str, j: str) -> str:
         e = self.epilogue

@@ -45,7 +45,7 @@ class Delayed:
     elem: Callable  # (index expression, statements list) -> element value
     type: Seq
     start: str | None = None  # an index range: element i is `start + i` (gather checks once)
-    swapped: object = None  # a transposed matrix: the matrix (any representation)
+    swapped: Mat | None = None  # the transpose of a stored matrix: that matrix
     stored: Mat | None = None  # the same sequence, also stored in this array (a product)
 
 

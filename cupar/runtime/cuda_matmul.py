@@ -55,17 +55,18 @@ def steps(s: MatMul) -> list[str]:
     b = (lambda p, c: f"{s.b}[{c}, {p}]") if s.b_transposed else \
         (lambda p, c: f"{s.b}[{p}, {c}]")  # noqa: E731
     e, r, c = f"{o}_e", f"{o}_er", f"{o}_ec"
+    # neighbouring threads copy neighbouring elements of the operand as it is stored
+    along_p = [f"            {r} = {e} % MM_DEPTH", f"            {c} = {e} // MM_DEPTH"]
+    along_tile = [f"            {r} = {e} // MM_TILE", f"            {c} = {e} % MM_TILE"]
     return [
         f"    for {o}_p0 in range(0, {s.inner}, MM_DEPTH):",
         f"        for {e} in range(cuda.threadIdx.x, MM_DEPTH * MM_TILE, MM_SIDE * MM_SIDE):",
-        f"            {r} = {e} // MM_TILE",  # (step row, tile column): along rows of B
-        f"            {c} = {e} % MM_TILE",
+        *(along_p if s.b_transposed else along_tile),  # (r: step, c: tile column)
         f"            if {o}_p0 + {r} < {s.inner} and {o}_c0 + {c} < {s.cols}:",
         f"                {o}_sb[{r}, {c}] = {b(f'{o}_p0 + {r}', f'{o}_c0 + {c}')}",
         "            else:",
         f"                {o}_sb[{r}, {c}] = 0",
-        f"            {r} = {e} % MM_DEPTH",  # (step column, tile row): along rows of A
-        f"            {c} = {e} // MM_DEPTH",
+        *(along_tile if s.a_transposed else along_p),  # (r: step, c: tile row)
         f"            if {o}_p0 + {r} < {s.inner} and {o}_r0 + {c} < {s.rows}:",
         f"                {o}_sa[{r}, {c}] = {a(f'{o}_r0 + {c}', f'{o}_p0 + {r}')}",
         "            else:",
