@@ -58,11 +58,16 @@ def along(grads, dirs) -> float:
     return float(sum(np.sum(np.asarray(g, dtype=np.float64) * v) for g, v in zip(grads, dirs)))
 
 
-def check_gradient(fn, args, argnums=(0,), place=None, rng=None, directions_count=2):
+def check_gradient(fn, args, argnums=(0,), place=None, rng=None, directions_count=2,
+                   derived=None):
     """Assert cupar.grad(fn) at `place` agrees with finite differences along random
-    directions; return the gradients."""
+    directions; return the gradients. `derived`: a value_and_grad of `fn` to use instead
+    (tests share one, so each program compiles once)."""
     rng = rng or np.random.default_rng(0)
-    grads = cupar.grad(fn, argnums=tuple(argnums))(*args, target_place=place)
+    if derived is not None:
+        grads = derived(*args, target_place=place)[1]
+    else:
+        grads = cupar.grad(fn, argnums=tuple(argnums))(*args, target_place=place)
     for _ in range(directions_count):
         dirs = directions(args, argnums, rng)
         fd = finite_difference(fn, args, argnums, dirs)

@@ -46,7 +46,7 @@ def test_random_programs_match_finite_differences(source, drawn):
 
 
 @given(source=programs(), drawn=inputs())
-@settings(examples(6), **COMPILED_SETTINGS)
+@settings(examples(3), **COMPILED_SETTINGS)
 def test_random_programs_compiled_agree_with_the_interpreter(source, drawn):
     args, _ = drawn
     note(source)
