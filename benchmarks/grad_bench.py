@@ -83,9 +83,10 @@ def run_case(name: str, size: int, repeat: int, jax_python: str | None) -> dict:
 def markdown(records: list, meta: dict) -> str:
     lines = ["# Gradient benchmarks (cpu)", "",
              f"`python benchmarks/grad_bench.py --size {meta['size']} --repeat "
-             f"{meta['repeat']}` on {meta['date']}, numba {meta['numba']}, jax "
-             f"{meta['jax'] or 'not installed'}. Medians of runs taken in turns (ms); the "
-             "machine has 2 cores and is shared, so ratios move by 10-20% between runs.", ""]
+             f"{meta['repeat']}` on {meta['date']}, numba {meta['numba']} with "
+             f"{meta['threads']} thread(s), jax {meta['jax'] or 'not installed'}. Medians of "
+             "runs taken in turns (ms); the machine has 2 cores and is shared, so ratios move "
+             "by 10-20% between runs.", ""]
     for r in records:
         ms, fwd = r["ms"], r["ms"].get("cupar forward")
         lines += [f"## {r['name']}: {r['what']}", "", "| implementation | ms | ÷ cupar forward |",
@@ -106,12 +107,14 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--only", help="comma-separated cases: " + ", ".join(G.CASES))
     parser.add_argument("--jax-python", help="a Python with JAX, if this one has none")
-    parser.add_argument("--markdown", default=str(HERE / "RESULTS-grad.md"))
+    parser.add_argument("--markdown", default=str(HERE / "RESULTS-grad.md"),
+                        help="where to write the table (default benchmarks/RESULTS-grad.md)")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(G.CASES)
     records = [run_case(n, args.size, args.repeat, args.jax_python) for n in names]
     import numba
     meta = {"size": args.size, "repeat": args.repeat, "numba": numba.__version__,
+            "threads": numba.get_num_threads(),
             "jax": G.jax_version(args.jax_python), "date": datetime.date.today().isoformat()}
     Path(args.markdown).write_text(markdown(records, meta))
     print(f"wrote {args.markdown}")
