@@ -469,3 +469,20 @@ def test_a_sort_nothing_reads_compiles():
     x = np.arange(4.0)
     assert unused_sort(x) == 14.0
     assert_close(cupar.grad(unused_sort)(x), 2 * x)
+
+
+@parallel
+def pairs_and_tuple(pairs, t):
+    a, b = t
+    return sum(map(lambda p: p[0] * p[1] * a, pairs)) + b * b
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+def test_sequences_of_tuples_and_tuples_keep_their_structure(place):
+    TupleSeq = cupar.dsl.values.TupleSeq
+    x, y = np.arange(3, dtype=np.float32), np.ones(3, np.float32)
+    dpairs, dt = cupar.grad(pairs_and_tuple, (0, 1))(TupleSeq((x, y)), (np.float32(2),
+                                                                          np.float32(3)),
+                                                     target_place=place)
+    assert_close(dpairs, TupleSeq((2 * y, 2 * x)))
+    assert_close(dt, (np.float32(np.sum(x * y)), np.float32(6)))
