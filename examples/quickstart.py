@@ -37,6 +37,7 @@ def run_all(x, y):
         "nrm2(x)": nrm2(x),
         "positives(x)": positives(x),
         "clamp(-1, 1, x)": clamp(np.float32(-1), np.float32(1), x),
+        "grad(nrm2)(x)": cupar.grad(nrm2)(x),  # a derived program: x / nrm2(x)
     }
 
 
