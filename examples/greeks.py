@@ -7,23 +7,17 @@ They are checked against the closed forms N(d1) and S phi(d1) sqrt(T).
 """
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
 import cupar
 from cupar import *  # noqa: F401,F403
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from black_scholes import cnd  # noqa: E402  (the A&S normal CDF, a @parallel function)
+
 RISKFREE = 0.02
-
-
-@parallel
-def cnd(d):
-    """Cumulative normal distribution, Abramowitz & Stegun 26.2.17 (error < 7.5e-8)."""
-    k = 1.0 / (1.0 + 0.2316419 * abs(d))
-    poly = k * (0.31938153 + k * (-0.356563782 + k * (1.781477937 +
-                                                      k * (-1.821255978 + k * 1.330274429))))
-    tail = 0.3989422804014327 * exp(-0.5 * d * d) * poly
-    return 1.0 - tail if d > 0 else tail
 
 
 @parallel

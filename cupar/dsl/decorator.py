@@ -161,10 +161,15 @@ class ParallelFunction:
             cached = self._programs.get(key)
             if observe is None and cached and cached["resolve_globals"].is_current():
                 return cached
-            program = Program({self.name: self.parsed}, self.name, types, {self.name: self})
-            stages = compile_program(program, observe or dump_observer())
+            name = self.parsed.name
+            program = Program({name: self.parsed}, name, types, {name: self})
+            stages = compile_program(program, observe or dump_observer(), self.passes())
             self._programs[key] = stages
             return stages
+
+    def passes(self) -> list | None:
+        """The compiler passes its programs go through (None: the pipeline)."""
+        return None
 
 
 def quick_signature(args: tuple):

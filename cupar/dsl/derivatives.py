@@ -18,9 +18,8 @@ import threading
 import numpy as np
 
 from ..compiler.autodiff import Request, differentiable
-from ..compiler.ir import Program
-from ..compiler.pipeline import PIPELINE, compile_program, differentiate_pass, dump_observer
-from ..compiler.types import canonical, format_type
+from ..compiler.pipeline import PIPELINE, differentiate_pass
+from ..compiler.types import format_type
 from ..errors import CuparTypeError, CuparValueError
 from .decorator import ParallelFunction, caller_loc
 from .places import to_host
@@ -118,19 +117,8 @@ class Derived(ParallelFunction):
             return self.primal.argument_types(args[:-1])
         return self.primal.argument_types(args)
 
-    def stages_for(self, types: tuple, observe=None) -> dict[str, Program]:
-        key = canonical(types)
-        with self._lock:
-            cached = self._programs.get(key)
-            if observe is None and cached and cached["resolve_globals"].is_current():
-                return cached
-            parsed = self.primal.parsed
-            program = Program({parsed.name: parsed}, parsed.name, types,
-                              {parsed.name: self.primal})
-            passes = PIPELINE + [differentiate_pass(self.request)]
-            stages = compile_program(program, observe or dump_observer(), passes)
-            self._programs[key] = stages
-            return stages
+    def passes(self) -> list:
+        return PIPELINE + [differentiate_pass(self.request)]
 
 
 def check_cotangent(cotangent, value, where) -> None:
