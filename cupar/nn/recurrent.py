@@ -13,21 +13,22 @@ gates side by side in torch's order: k = 1 for `rnn_cell`, 3 (r, z, n) for `gru_
     b = np.zeros(48, np.float32)
     h = gru_cell(x, h, w_ih, w_hh, b, b)       # (8, 16)
 
-Both products are taken for all gates at once (one matrix product each); a row's gates are
-then read from its product rows at offsets j, H + j, ...
+Both products are taken for all gates at once (`linear`: one matrix product each, the bias
+added in its kernel); a row's gates are then read from its product rows at offsets j, H + j,
+... (each such read costs a scatter-add in the derived backward pass, so they are few).
 """
 
 from cupar import *  # noqa: F401,F403
 
 from .activations import sigmoid1
+from .layers import linear
 
 
 @parallel
 def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     """h' = tanh(x w_ih + b_ih + h w_hh + b_hh): torch's `RNNCell` with tanh."""
-    def row(a, c):
-        return map(lambda u, v, bi, bh: tanh(u + bi + v + bh), a, c, b_ih, b_hh)
-    return map(row, matmul(x, w_ih), matmul(h, w_hh))
+    return map(lambda a, c: map(lambda u, v: tanh(u + v), a, c),
+               linear(x, w_ih, b_ih), linear(h, w_hh, b_hh))
 
 
 @parallel
@@ -37,23 +38,15 @@ def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     hidden = len(w_hh)
 
     def row(a, c, hrow):
+        s = map(op_add, a, c)  # r's and z's pre-activations (n's part of it goes unused)
+
         def unit(j):
-            r = sigmoid1(a[j] + b_ih[j] + c[j] + b_hh[j])
-            k = hidden + j
-            z = sigmoid1(a[k] + b_ih[k] + c[k] + b_hh[k])
-            m = 2 * hidden + j
-            n = tanh(a[m] + b_ih[m] + r * (c[m] + b_hh[m]))
+            r = sigmoid1(s[j])
+            z = sigmoid1(s[hidden + j])
+            n = tanh(a[2 * hidden + j] + r * c[2 * hidden + j])
             return (1.0 - z) * n + z * hrow[j]
         return map(unit, range(hidden))
-    return map(row, matmul(x, w_ih), matmul(h, w_hh), h)
-
-
-@parallel
-def lstm_gates(x, h, w_ih, w_hh, b_ih, b_hh):
-    """The four gates' pre-activations of every row, side by side (batch, 4 H)."""
-    def row(a, c):
-        return map(lambda u, v, bi, bh: u + bi + v + bh, a, c, b_ih, b_hh)
-    return map(row, matmul(x, w_ih), matmul(h, w_hh))
+    return map(row, linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h)
 
 
 @parallel
@@ -61,7 +54,7 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     """torch's `LSTMCell`, returning (h', c'): i, f, o = sigmoid of their gates,
     g = tanh of its gate, c' = f c + i g, h' = o tanh(c')."""
     hidden = len(w_hh)
-    gates = lstm_gates(x, h, w_ih, w_hh, b_ih, b_hh)
+    gates = map(lambda a, b: map(op_add, a, b), linear(x, w_ih, b_ih), linear(h, w_hh, b_hh))
 
     def cell_row(g, crow):
         def unit(j):
