@@ -238,3 +238,114 @@ def test_gradients_match_finite_differences(name, place):
     for k, g in zip(argnums, grads):  # each gradient has its argument's dtype and shape
         g = np.asarray(cupar.places.to_host(g))
         assert g.shape == np.shape(args[k]) and g.dtype == np.float64
+
+
+# -- dropout: seeded, reproducible, off in eval ---------------------------------------------
+
+def test_dropout_is_reproducible_scaled_and_off_in_eval():
+    x = np.ones((6, 40), np.float32)
+    a = F.dropout(x, 0.25, True, 42, target_place=COMPILED)
+    b = np.asarray(cupar.places.to_host(F.dropout(x, 0.25, True, 42, target_place=here)))
+    a = np.asarray(cupar.places.to_host(a))
+    assert a.dtype == np.float32 and np.array_equal(a, b)  # one mask at every place
+    assert set(np.unique(a)) <= {np.float32(0), np.float32(1 / 0.75)}
+    # 240 draws at p = 0.25: the dropped count is 60 +- 6.7 (one standard deviation)
+    assert 30 <= np.sum(a == 0) <= 90
+    c = np.asarray(cupar.places.to_host(F.dropout(x, 0.25, True, 43, target_place=COMPILED)))
+    assert not np.array_equal(a, c)  # another seed, another mask
+    for training, p in ((False, 0.25), (True, 0.0)):
+        assert np.array_equal(cupar.places.to_host(
+            F.dropout(x, p, training, 42, target_place=COMPILED)), x)
+
+
+# -- errors: located, and never a Numba traceback -------------------------------------------
+
+def test_bad_input_gives_located_errors():
+    errors = cupar.errors
+    x, w, b = (np.ones(s, np.float32) for s in ((2, 3), (4, 5), (5,)))
+    with pytest.raises(errors.CuparValueError, match="inner lengths 3 and 4") as info:
+        F.linear(x, w, b)
+    assert info.value.loc is not None and info.value.loc.file.endswith("layers.py")
+    with pytest.raises(errors.CuparValueError, match="different lengths"):
+        F.linear(x, np.ones((3, 5), np.float32), np.ones(4, np.float32))
+    with pytest.raises(errors.CuparTypeError):  # float64 input, float32 weights
+        F.linear(np.ones((2, 3)), np.ones((3, 5), np.float32), b)
+    with pytest.raises(errors.CuparIndexError, match="out of range") as info:
+        F.cross_entropy(np.zeros((2, 4), np.float32), np.array([1, 4]), 0.0)
+    assert info.value.loc is not None and info.value.loc.file.endswith("losses.py")
+
+
+# -- composition: a two-layer MLP's loss and gradients against torch's autograd -------------
+
+@parallel
+def mlp_loss(w1, b1, w2, b2, x, y):
+    return F.cross_entropy(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2), y, 0.1)
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch", reason="PyTorch is not installed: torch.nn.functional "
+                                               "is an optional oracle (pip install torch)")
+
+
+def test_mlp_gradients_against_torch():
+    torch = torch_or_skip()
+    params = [normal(N_IN, 6), normal(6), normal(6, N_OUT), normal(N_OUT)]
+    x, y = normal(B, N_IN), labels(B, N_OUT)
+    w1, b1, w2, b2 = (torch.tensor(p, requires_grad=True) for p in params)
+    tf = torch.nn.functional
+    loss = tf.cross_entropy(tf.linear(tf.relu(tf.linear(torch.tensor(x), w1.T, b1)), w2.T, b2),
+                            torch.tensor(y), label_smoothing=0.1)
+    loss.backward()
+    for place in PLACES:
+        value, grads = cupar.value_and_grad(mlp_loss, (0, 1, 2, 3))(*params, x, y,
+                                                                    target_place=place)
+        np.testing.assert_allclose(value, loss.item(), rtol=1e-12)
+        for g, t in zip(grads, (w1, b1, w2, b2)):
+            np.testing.assert_allclose(cupar.places.to_host(g), t.grad.numpy(), rtol=1e-10,
+                                       atol=1e-12)
+
+
+def torch_reference(torch, name, args):
+    """torch.nn.functional's value for FORWARD[name] on `args` (float32 tensors)."""
+    tf, t = torch.nn.functional, [torch.tensor(a) if isinstance(a, np.ndarray) else a
+                                  for a in args]
+    if name in ("rnn_cell", "gru_cell", "lstm_cell"):
+        cls = {"rnn_cell": torch.nn.RNNCell, "gru_cell": torch.nn.GRUCell,
+               "lstm_cell": torch.nn.LSTMCell}[name]
+        state, (w_ih, w_hh, b_ih, b_hh) = t[1:-4], t[-4:]
+        cell = cls(N_IN, H)
+        with torch.no_grad():
+            for p, v in zip((cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh),
+                            (w_ih.T, w_hh.T, b_ih, b_hh)):
+                p.copy_(v)
+            out = cell(t[0], tuple(state) if name == "lstm_cell" else state[0])
+        return out
+    calls = {
+        "linear": lambda x, w, b: tf.linear(x, w.T, b), "relu": tf.relu,
+        "leaky_relu": tf.leaky_relu, "gelu": lambda x: tf.gelu(x, approximate="tanh"),
+        "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+        "softmax": lambda x: tf.softmax(x, dim=1), "log_softmax": lambda x: tf.log_softmax(x, 1),
+        "flatten": lambda x: torch.flatten(x, 1),
+        "dropout_eval": lambda x, p, training, seed: tf.dropout(x, p, training),
+        "layer_norm": lambda x, w, b, eps: tf.layer_norm(x, (N_IN,), w, b, eps),
+        "embedding": tf.embedding,
+        "cross_entropy": lambda z, y, e: tf.cross_entropy(z, y, label_smoothing=e),
+        "nll_loss": tf.nll_loss, "mse_loss": tf.mse_loss,
+        "bce_with_logits": tf.binary_cross_entropy_with_logits,
+    }
+    return calls[name](*t)
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD))
+def test_forward_matches_torch(name):
+    torch = torch_or_skip()
+    fn, make, _ = FORWARD[name]
+    args = as_float32(make())
+    expected = torch_reference(torch, name, [float(a) if isinstance(a, np.floating) else a
+                                             for a in args])
+    actual = fn(*args, target_place=COMPILED)
+    if name == "lstm_cell":
+        expected = tuple(e.detach().numpy() for e in expected)
+    else:
+        expected = expected.detach().numpy()
+    assert_float32_close(actual, expected)
