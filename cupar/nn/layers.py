@@ -11,7 +11,10 @@ of rows): `linear`, `flatten`, `dropout`, `layer_norm`, `embedding`.
 Weight matrices are stored (in, out), so a layer is `matmul(x, w)` with no transposition:
 measured at batch 32 and 256 with 784 x 256 weights, that is faster than torch's (out, in)
 with `matmul(x, transpose(w))`, whose transposed right operand is copied into rows first,
-in the forward pass and again in the backward (see benchmarks/nn_linear_layout.py).
+in the forward pass and again in the backward. `benchmarks/nn_linear_layout.py`, fastest of
+300 calls, float32, at cpu on the 2-core development machine: forward 63 vs 174 us at
+batch 32 and 412 vs 464 us at batch 256; the gradient (weights and bias) 251 vs 441 us and
+839 vs 1092 us.
 """
 
 from cupar import *  # noqa: F401,F403
@@ -34,7 +37,8 @@ def linear(x, w, b):
 def flatten(x):
     """A batch of matrices (batch, h, w) as a batch of rows (batch, h * w), row-major.
 
-    (A batch of rows is already flat: flatten it only where it has a third axis.)"""
+    (A batch of rows is already flat: flatten it only where it has a third axis.) An empty
+    batch gives a (0, 0) array: the row length is read from the first matrix."""
     # the row length is computed once, outside the map: cpu cannot yet allocate rows whose
     # length each element computes (an internal error), and an empty batch has no x[0]
     height = len(x[0]) if len(x) > 0 else 0
