@@ -349,3 +349,11 @@ def test_forward_matches_torch(name):
     else:
         expected = expected.detach().numpy()
     assert_float32_close(actual, expected)
+
+
+def test_nn_uses_the_public_api_only():
+    """cupar.nn is written in the language: it imports neither the compiler nor the runtime."""
+    from pathlib import Path
+    for path in Path(F.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "compiler" not in text.replace("compiled", "") and "runtime" not in text, path
