@@ -1,0 +1,44 @@
+"""`cupar.nn.functional`: every layer, activation and loss of `cupar.nn` as a `@parallel`
+function over plain arrays, under torch's names (`import cupar.nn.functional as F`).
+
+A batch is a 2-D array, a sequence of rows. Each function is an ordinary cupar program: it
+runs at any place, composes inside a user's `@parallel` function (so a whole training step
+compiles to one program), and `cupar.grad` derives its gradients. Options (a slope, an
+epsilon, the training flag, label smoothing) are ordinary number arguments, so one compiled
+program serves every value; cupar functions take no default values, so pass torch's
+defaults yourself (`leaky_relu(x, 0.01)`, `layer_norm(x, w, b, 1e-5)`,
+`cross_entropy(logits, labels, 0.0)`).
+
+    import numpy as np
+    import cupar
+    import cupar.nn.functional as F
+    from cupar import parallel
+
+    @parallel
+    def loss(w, b, x, labels):
+        return F.cross_entropy(F.linear(x, w, b), labels, 0.0)
+
+    dw, db = cupar.grad(loss, argnums=(0, 1))(w, b, x, labels)
+
+Weights are stored (in, out): `linear(x, w, b)` is `matmul(x, w) + b`, and torch's
+`F.linear(x, W, b)` is `F.linear(x, W.T, b)` here (the faster layout; see `layers.py`).
+"""
+
+from .activations import (  # noqa: F401
+    gelu, gelu1, leaky_relu, leaky_relu1, log_softmax, logsumexp_row, relu, relu1, sigmoid,
+    sigmoid1, softmax, softplus1,
+)
+from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelude's is scalar)
+from .layers import dropout, embedding, flatten, layer_norm, linear  # noqa: F401
+from .losses import (  # noqa: F401
+    binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
+)
+from .recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: F401
+
+__all__ = [
+    "linear", "flatten", "dropout", "layer_norm", "embedding",
+    "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
+    "rnn_cell", "gru_cell", "lstm_cell",
+    "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+    "relu1", "leaky_relu1", "gelu1", "sigmoid1", "softplus1", "logsumexp_row",
+]

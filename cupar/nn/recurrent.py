@@ -1,0 +1,69 @@
+"""Recurrent cells, one time step over a batch, as `@parallel` functions with torch's gate
+order and equations, weights stored (in, out) as in `linear`.
+
+For hidden size H, `w_ih` is (in, k H), `w_hh` is (H, k H) and the biases are k H long, the
+gates side by side in torch's order: k = 1 for `rnn_cell`, 3 (r, z, n) for `gru_cell`, 4
+(i, f, g, o) for `lstm_cell`. Torch's `weight_ih` is the transpose: `w_ih = weight_ih.T`.
+
+    import numpy as np
+    from cupar.nn.recurrent import gru_cell
+
+    x, h = np.ones((8, 5), np.float32), np.zeros((8, 16), np.float32)
+    w_ih, w_hh = np.zeros((5, 48), np.float32), np.zeros((16, 48), np.float32)
+    b = np.zeros(48, np.float32)
+    h = gru_cell(x, h, w_ih, w_hh, b, b)       # (8, 16)
+
+Both products are taken for all gates at once (`linear`: one matrix product each, the bias
+added in its kernel); a row's gates are then read from its product rows at offsets j, H + j,
+... (each such read costs a scatter-add in the derived backward pass, so they are few).
+"""
+
+from cupar import *  # noqa: F401,F403
+
+from .activations import sigmoid1
+from .layers import linear
+
+
+@parallel
+def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """h' = tanh(x w_ih + b_ih + h w_hh + b_hh): torch's `RNNCell` with tanh."""
+    return map(lambda a, c: map(lambda u, v: tanh(u + v), a, c),
+               linear(x, w_ih, b_ih), linear(h, w_hh, b_hh))
+
+
+@parallel
+def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """torch's `GRUCell`: r = sigmoid(x W_ir + b_ir + h W_hr + b_hr), z likewise,
+    n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
+    hidden = len(w_hh)
+
+    def row(a, c, hrow):
+        s = map(op_add, a, c)  # r's and z's pre-activations (n's part of it goes unused)
+
+        def unit(j):
+            r = sigmoid1(s[j])
+            z = sigmoid1(s[hidden + j])
+            n = tanh(a[2 * hidden + j] + r * c[2 * hidden + j])
+            return (1.0 - z) * n + z * hrow[j]
+        return map(unit, range(hidden))
+    return map(row, linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h)
+
+
+@parallel
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """torch's `LSTMCell`, returning (h', c'): i, f, o = sigmoid of their gates,
+    g = tanh of its gate, c' = f c + i g, h' = o tanh(c')."""
+    hidden = len(w_hh)
+    gates = map(lambda a, b: map(op_add, a, b), linear(x, w_ih, b_ih), linear(h, w_hh, b_hh))
+
+    def cell_row(g, crow):
+        def unit(j):
+            i = sigmoid1(g[j])
+            f = sigmoid1(g[hidden + j])
+            return f * crow[j] + i * tanh(g[2 * hidden + j])
+        return map(unit, range(hidden))
+    c_new = map(cell_row, gates, c)
+
+    def hidden_row(g, crow):
+        return map(lambda j: sigmoid1(g[3 * hidden + j]) * tanh(crow[j]), range(hidden))
+    return (map(hidden_row, gates, c_new), c_new)
