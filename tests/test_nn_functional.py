@@ -3,6 +3,8 @@
 in float64, at places.here and at the compiled place (cpu, or gpu0 under the simulator), and
 its errors. Sizes are small: the interpreter and the CUDA simulator run them too."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -229,9 +231,17 @@ GRADIENTS = {
 }
 
 
+# The cells' derived programs take Numba about 25 s each to compile at cpu: `make test`
+# checks them at cpu with CUPAR_SLOW=1 only; its CUDA-simulator run (no Numba compile) and
+# places.here check them every time.
+SLOW_AT_CPU = {"rnn_cell", "gru_cell", "lstm_cell"}
+
+
 @pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
 @pytest.mark.parametrize("name", sorted(GRADIENTS))
 def test_gradients_match_finite_differences(name, place):
+    if name in SLOW_AT_CPU and place is cupar.places.cpu and not os.environ.get("CUPAR_SLOW"):
+        pytest.skip("compiling the cell's gradient at cpu takes ~25 s: set CUPAR_SLOW=1")
     fn, make, argnums = GRADIENTS[name]
     args = make()
     grads = check_gradient(fn, args, argnums, place=place, rng=np.random.default_rng(5))
