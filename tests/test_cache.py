@@ -88,9 +88,9 @@ def test_eight_threads_compile_once(cache, monkeypatch):
     calls = []
     real = decorator.compile_program
 
-    def counting(program, observe=None):
+    def counting(program, observe=None, passes=None):
         calls.append(program.entry)
-        return real(program, observe)
+        return real(program, observe, passes)
     monkeypatch.setattr(decorator, "compile_program", counting)
     fn = fresh_function(7)
     x = np.arange(1000, dtype=np.float64)
