@@ -486,3 +486,21 @@ def test_sequences_of_tuples_and_tuples_keep_their_structure(place):
                                                      target_place=place)
     assert_close(dpairs, TupleSeq((2 * y, 2 * x)))
     assert_close(dt, (np.float32(np.sum(x * y)), np.float32(6)))
+
+
+def test_derived_source_is_the_same_in_every_process():
+    """The generated source keys the disk cache: names made while differentiating must not
+    depend on string hashing, or every new process compiles the derivative again."""
+    import os
+    import subprocess
+    import sys
+    code = ("import hashlib, numpy as np, cupar, test_grad as t; "
+            "s = cupar.explain(cupar.grad(t.softmax_cross_entropy), np.ones((3, 4)), "
+            "np.array([0, 1, 2]), quiet=True); "
+            "print(hashlib.sha256((s['differentiate'] + s['numba']).encode()).hexdigest())")
+    here_dir = os.path.dirname(__file__)
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=here_dir, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(digests) == 1

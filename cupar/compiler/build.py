@@ -38,7 +38,9 @@ class Names:
     def renamed(self, node):
         """A copy of a Lambda or Body whose every binder has a fresh name, so the copy can
         stand beside the original in one function."""
-        return substitute(node, {n: Var(self.fresh(n)) for n in bound_names(node)})
+        # sorted: fresh names must not follow set order (string hashing varies by process),
+        # or the generated source, and so its disk-cache key, changes from run to run
+        return substitute(node, {n: Var(self.fresh(n)) for n in sorted(bound_names(node))})
 
 
 class Builder:
