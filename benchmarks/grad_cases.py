@@ -66,12 +66,18 @@ def black_scholes(n: int) -> dict:
         if not abs(float(value) - float(forward)) <= 1e-4 * abs(float(forward)):
             problems.append(f"value {value} != forward {forward}")
         return problems
-    return {"what": f"sum of {n} call values, value and gradient w.r.t. spots and vols",
-            "args": args, "check": check,
-            "impls": {"cupar forward": lambda: total_call_value(*args),
+    return case(f"sum of {n} call values, value and gradient w.r.t. spots and vols", args,
+                check, total_call_value, vg, "numpy value + closed-form greeks",
+                np_value_delta_vega)
+
+
+def case(what: str, args: tuple, check, forward, vg, numpy_label: str, numpy) -> dict:
+    """A case's dict: cupar's forward and value_and_grad beside the NumPy user's code."""
+    return {"what": what, "args": args, "check": check,
+            "impls": {"cupar forward": lambda: forward(*args),
                       "cupar value_and_grad": lambda: vg(*args),
-                      "numpy value + closed-form greeks": lambda: np_value_delta_vega(*args)},
-            "derived": {"forward": total_call_value, "value_and_grad": vg}}
+                      numpy_label: lambda: numpy(*args)},
+            "derived": {"forward": forward, "value_and_grad": vg}}
 
 
 def jax_black_scholes(n: int):
@@ -148,12 +154,9 @@ def mlp(_size: int) -> dict:
                 problems.append(f"{name} differs from NumPy's")
         return problems
     batch, d_in, hidden, classes = MLP_SHAPE
-    return {"what": f"softmax cross-entropy of a {d_in}-{hidden}-{classes} MLP, batch {batch}",
-            "args": args, "check": check,
-            "impls": {"cupar forward": lambda: mlp_loss(*args),
-                      "cupar value_and_grad": lambda: vg(*args),
-                      "numpy forward+backward by hand": lambda: np_mlp_value_and_grad(*args)},
-            "derived": {"forward": mlp_loss, "value_and_grad": vg}}
+    return case(f"softmax cross-entropy of a {d_in}-{hidden}-{classes} MLP, batch {batch}",
+                args, check, mlp_loss, vg, "numpy forward+backward by hand",
+                np_mlp_value_and_grad)
 
 
 def jax_mlp(_size: int):

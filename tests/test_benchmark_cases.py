@@ -19,3 +19,12 @@ def test_benchmark_case_runs_and_passes_its_check(name):
     result = case.program(*case.program_args(), target_place=cupar.places.cpu,
                           **case.program_keywords())
     assert case.check(result) is None
+
+
+@pytest.mark.parametrize("name", ["black_scholes", "mlp"])
+def test_gradient_benchmark_case_passes_its_check(name):
+    import grad_cases
+    case = grad_cases.CASES[name](4096)
+    assert case["check"]() == []
+    for impl in case["impls"].values():
+        impl()
