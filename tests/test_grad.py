@@ -399,6 +399,8 @@ def test_errors_are_located_and_say_what_is_allowed():
         cupar.grad(sum_of_squares, argnums=3)(x)
     with pytest.raises(errors.CuparTypeError, match="argnums must be"):
         cupar.grad(sum_of_squares, argnums="x")
+    with pytest.raises(errors.CuparTypeError, match="takes no out="):
+        cupar.grad(sum_of_squares)(x, out=np.empty(3))
     _, pullback = cupar.vjp(pairs_out, x, 2.0)
     with pytest.raises(errors.CuparValueError, match="cotangent does not match") as info:
         pullback(np.ones(3))

@@ -107,6 +107,9 @@ class Derived(ParallelFunction):
                f"{self.request.argnums}>"
 
     def __call__(self, *args, target_place=None, **keywords):
+        if "out" in keywords:
+            raise CuparTypeError(f"{self.name} takes no out=: it returns new arrays",
+                                 caller_loc(), "copy the gradients where you need them")
         result = super().__call__(*args, target_place=target_place, **keywords)
         value, grads = result if self.request.value else (None, result)
         grads = grads[0] if self.single else grads
