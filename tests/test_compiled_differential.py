@@ -205,3 +205,19 @@ def big_gather(x, idx):
 @parallel
 def big_permute(x, idx):
     return permute(x, idx)
+
+
+@parallel
+def doubled_rows(x):
+    return map(lambda r: map(lambda i: r[i % len(r)] * 2.0, range(2 * len(r))), x)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3])
+def test_rows_whose_length_each_element_computes_alike(rows):
+    """Each row computes its length (2 * len(r), the same for all): the rows' array is
+    allocated before the loop with that computation copied out (it once read a name only
+    the loop defines, and Numba refused the generated code)."""
+    x = np.arange(rows * 3, dtype=np.float64).reshape(rows, 3)
+    actual, expected = both(doubled_rows, x)
+    assert_agree(actual, expected)
+    assert np.shape(to_host(actual)) == (rows, 6 if rows else 0)  # no row shows a length

@@ -18,6 +18,7 @@ Primitives without a lowering yet raise `NotLowered`; the cpu place then interpr
 from __future__ import annotations
 
 import itertools
+import re
 
 from ..errors import Loc
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
@@ -33,7 +34,7 @@ from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar,
 from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_expr
 from .types import Scalar, Seq, Tuple
 from .inner_loops import unsigned_inner_reads, unswitch_range_checks
-from .siblings import fuse_sibling_folds
+from .siblings import IDENT, assigned, fuse_sibling_folds
 
 
 def lower_to_kernels(program: Program) -> KernelProgram:
@@ -313,7 +314,9 @@ class Lowerer(SequenceRules, MatrixRules):
         if isinstance(t, Seq):
             if not isinstance(value, (Mat, Delayed)) or i in value.length:
                 raise NotLowered("rows whose length depends on the row")
-            row = value.length
+            row = self.hoisted_length(value.length, body, i, out)
+            if row != value.length:  # no rows, no row to compute it: 0, as places.here says
+                row = f"({row} if {n} != 0 else 0)"
             name = self.fresh("rows")
             base = base_scalar(t)
             if isinstance(t.elem, Seq):
@@ -328,6 +331,28 @@ class Lowerer(SequenceRules, MatrixRules):
         out.append(Alloc(name, t.dtype.name, (n,)))
         body.append(Store(name, i, value))
         return Mat(name, Seq(t, None), (n,))
+
+    def hoisted_length(self, length: str, body: list, i: str, out: list) -> str:
+        """The rows' length as an expression valid before the loop that fills them: the
+        element code's assignments it reads (`n = 2 * len(r)`, the same for every row) are
+        copied out under fresh names. Lengths that read the row index or anything assigned
+        less simply stay NotLowered."""
+        simple = {s.target: s.expr for s in body if isinstance(s, Assign)}
+        anywhere = assigned(tuple(body))
+        renamed: dict[str, str] = {}
+
+        def hoist(expr: str) -> str:
+            for name in set(IDENT.findall(expr)) & anywhere:
+                if name == i or name not in simple:
+                    raise NotLowered("rows whose length depends on the row")
+                if name not in renamed:
+                    renamed[name] = self.fresh("row_length")
+                    out.append(Assign(renamed[name], hoist(simple[name])))
+                expr = re.sub(rf"\b{name}\b", renamed[name], expr)
+            if re.search(rf"\b{i}\b", expr):
+                raise NotLowered("rows whose length depends on the row")
+            return expr
+        return hoist(length)
 
     def emit(self, out: list, expr: str) -> str:
         name = self.fresh("v")
