@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import fields, is_dataclass, replace
 
-from .kernel_ir import (Alloc, Assign, Combine, Fail, If, KernelProgram, Reduce, Scan, Store,
-                        While)
+from .kernel_ir import (Alloc, Assign, Combine, Fail, If, KernelProgram, Loop, Reduce, Scan,
+                        Store, While)
 
 MAX_FIELDS = 4
 IDENT = re.compile(r"[A-Za-z_]\w*")
@@ -41,7 +41,12 @@ def fuse_in(stmts: tuple, notes: list) -> tuple:
         elif isinstance(s, While):
             s = replace(s, body=fuse_in(s.body, notes))
         at = sibling_of(s, out)
-        if at is None:
+        if at is None and (at := loop_sibling_of(s, out)) is not None:
+            p = out.pop(at)
+            out.append(replace(p, body=p.body + rename(s.body, s.index, p.index)))
+            notes.append(f"the loop over range({p.stop}) runs inside the reduction into "
+                         f"({', '.join(p.acc)}): one loop")
+        elif at is None:
             out.append(s)
         else:
             p = out.pop(at)
@@ -67,6 +72,23 @@ def sibling_of(s, done: list) -> int | None:
             made = computed(p)
             reads = names_in(s) | set().union(*map(names_in, between))
             return k if (compatible(p, s) and not made & reads
+                         and not assigned(p) & assigned(s)) else None
+        if not simple(p):
+            return None
+    return None
+
+
+def loop_sibling_of(s, done: list) -> int | None:
+    """The position of the parallel reduction a parallel loop over its range can run inside
+    (each element's statements then run once, in the reduction's element loop): a value and
+    its gradient's map (value_and_grad) become one pass over the inputs."""
+    if not (isinstance(s, Loop) and s.parallel and s.start == "0"):
+        return None
+    for k in range(len(done) - 1, -1, -1):
+        p = done[k]
+        if isinstance(p, Reduce) and p.parallel:
+            reads = names_in(s) | set().union(*map(names_in, done[k + 1:]))
+            return k if (p.stop == s.stop and not computed(p) & reads
                          and not assigned(p) & assigned(s)) else None
         if not simple(p):
             return None
