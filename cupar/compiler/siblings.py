@@ -11,6 +11,10 @@ assignments, branches of them) lie between, `s` and those statements read nothin
 computes, and the two assign no name in common. The merged fold takes `s`'s place, so what
 `s` reads is ready; `p` moves later, past statements that do not read it. At most
 `MAX_FIELDS` fields are merged (each is a register, or shared memory on a GPU).
+
+Under the same conditions a parallel loop over a reduction's range runs inside the
+reduction: its statements join the reduction's per-element body, each element's still run
+once (a value and its gradient's map, in value_and_grad, read their inputs once).
 """
 
 from __future__ import annotations
