@@ -507,3 +507,79 @@ def test_derived_source_is_the_same_in_every_process():
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout
                for seed in ("1", "2")}
     assert len(digests) == 1
+
+
+# -- derivatives called inside @parallel functions, and has_aux -------------------------------
+
+@parallel
+def quadratic_loss(w, b, x):
+    return sum(map(lambda v: (w * v + b) * (w * v + b), x))
+
+
+quadratic_value_and_grad = cupar.value_and_grad(quadratic_loss, argnums=(0, 1))
+quadratic_grad_w = cupar.grad(quadratic_loss, 0)
+
+
+@parallel
+def descent_step(w, b, x, lr):
+    loss, (gw, gb) = quadratic_value_and_grad(w, b, x)
+    return loss, w - lr * gw, b - lr * gb, quadratic_grad_w(w, b, x)
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_a_derivative_called_inside_a_parallel_function_is_its_derivative(place):
+    """Calling cupar.grad(f) in a @parallel function computes the gradient (once, this
+    computed f itself: a silent wrong answer), with the structure its Python call returns."""
+    x = np.array([1.0, 2.0, 3.0])
+    loss, w, b, gw = descent_step(0.5, 0.1, x, 0.01, target_place=place)
+    value, (expect_gw, expect_gb) = quadratic_value_and_grad(0.5, 0.1, x)
+    assert loss == pytest.approx(value)
+    assert gw == pytest.approx(expect_gw) == pytest.approx(2 * np.sum((0.5 * x + 0.1) * x))
+    assert w == pytest.approx(0.5 - 0.01 * expect_gw)
+    assert b == pytest.approx(0.1 - 0.01 * expect_gb)
+
+
+def test_the_step_is_one_program_with_the_derivative_inlined():
+    stages = cupar.explain(descent_step, 0.5, 0.1, np.ones(4), 0.01, quiet=True)
+    assert "def grad_quadratic_loss_1(" in stages["infer_types"]  # spliced in for the call
+    assert "grad_quadratic_loss" not in stages["inline_calls"]  # then inlined
+    assert stages["kernels"].count("kernel function ") == 1
+
+
+@parallel
+def loss_with_aux(w, x):
+    y = map(lambda v: w * v, x)
+    return sum(map(lambda v: v * v, y)), (sum(y), y)
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_has_aux_passes_the_second_result_on_undifferentiated(place):
+    x = np.array([1.0, 2.0, 3.0])
+    (loss, (total, y)), gw = cupar.value_and_grad(loss_with_aux, 0, has_aux=True)(
+        0.5, x, target_place=place)
+    assert loss == pytest.approx(3.5) and total == pytest.approx(3.0)
+    np.testing.assert_allclose(y, 0.5 * x)
+    assert gw == pytest.approx(2 * 0.5 * np.sum(x * x))
+    (gw2,), (total2, _) = cupar.grad(loss_with_aux, (0,), has_aux=True)(
+        0.5, x, target_place=place)
+    assert gw2 == pytest.approx(gw) and total2 == pytest.approx(total)
+
+
+def test_has_aux_needs_a_pair():
+    @parallel
+    def not_a_pair(w, x):
+        return sum(map(lambda v: w * v, x))
+    with pytest.raises(cupar.errors.CuparTypeError, match="return a pair `loss, aux`"):
+        cupar.grad(not_a_pair, 0, has_aux=True)(0.5, np.ones(3))
+
+
+def test_a_pullback_is_not_callable_inside_parallel_functions():
+    _, pullback = cupar.vjp(quadratic_loss, 0.5, 0.1, np.ones(3))
+    back = cupar.dsl.derivatives.Derived(quadratic_loss, cupar.compiler.autodiff.Request(
+        (0,), "vjp"))
+
+    @parallel
+    def uses_pullback(w, b, x):
+        return back(w, b, x, 1.0)
+    with pytest.raises(cupar.errors.CuparTypeError, match="is a pullback"):
+        uses_pullback(0.5, 0.1, np.ones(3))

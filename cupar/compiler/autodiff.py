@@ -34,11 +34,15 @@ from .types import Scalar, Seq, Tuple
 class Request:
     """What to differentiate: `argnums` of the entry; `mode` "grad" (a float scalar result)
     or "vjp" (any result; the program takes a cotangent). The derived program returns the
-    tuple of gradients, preceded by the value when `value` (grad mode only)."""
+    tuple of gradients (the one gradient when `single`), preceded by the value when `value`
+    (grad mode only): the structure its Python call returns. With `aux`, `grad` returns
+    (gradients, aux) and `value_and_grad` ((loss, aux), gradients), as JAX's has_aux."""
 
     argnums: tuple
     mode: str = "grad"
     value: bool = False
+    single: bool = False
+    aux: bool = False  # the entry returns (loss, aux): differentiate the loss, pass aux on
 
 
 def differentiate(program: Program, request: Request) -> Program:
@@ -102,17 +106,20 @@ class Differentiator:
         self.forward(body.lets, b)
         params = main.params
         adj = Adjoints(self)
+        loss, aux = self.split_aux(main, body) if request.aux else (body.result, None)
         if request.mode == "grad":
-            ct = self.seed(main, body.result)
+            ct = self.seed(main, loss)
         else:
             ct = Var(self.names.fresh("cotangent"), None, main.loc)
             params = params + (ct,)
-        adj.add(body.result, ct)
+        adj.add(loss, ct)
         self.backward(body.lets, adj, b)
         grads = [self.final(adj, p, b) for p in wrt]
-        out = b.prim("tuple", *grads)
+        out = grads[0] if request.single else b.prim("tuple", *grads)
         if request.value:
             out = b.prim("tuple", body.result, out)
+        elif aux is not None:
+            out = b.prim("tuple", out, aux)
         name = name or f"{request.mode}_{main.name}"
         body = b.body(out)
         if not request.value:  # what computes only the value goes (vjp computed it already)
@@ -135,14 +142,29 @@ class Differentiator:
         return p
 
     def seed(self, main: Function, result):
-        t = main.result_type
+        t = result.type
         if not (isinstance(t, Scalar) and t.kind == "f"):
             from .types import format_type
+            what = "whose loss (the first of its two results) is" if result is not \
+                main.body.result and main.result_type != t else "whose result is"
             raise CuparTypeError(
-                f"grad needs a function whose result is a float number, but `{main.name}` "
-                f"returns {format_type(t)}", getattr(result, "loc", None) or main.loc,
+                f"grad needs a function {what} a float number, but `{main.name}` "
+                f"returns {format_type(main.result_type)}",
+                getattr(result, "loc", None) or main.loc,
                 "reduce the result to a number (sum(...)), or use cupar.vjp for any result")
         return Const(t.dtype.type(1), None, main.loc)
+
+    @staticmethod
+    def split_aux(main: Function, body: Body):
+        """(loss, aux) of an entry returning the pair `return loss, aux` (has_aux=True)."""
+        made = {let.var.name: let.value for let in body.lets}
+        pair = made.get(getattr(body.result, "name", None))
+        if not (isinstance(pair, Prim) and pair.name == "tuple" and len(pair.args) == 2):
+            raise CuparTypeError(
+                f"has_aux=True needs `{main.name}` to return a pair `loss, aux`",
+                getattr(body.result, "loc", None) or main.loc,
+                "end the function with `return loss, aux` (aux may be a tuple)")
+        return pair.args
 
     def final(self, adj: Adjoints, p: Var, b: Builder):
         total = adj.take(p, b)

@@ -18,16 +18,17 @@ the function at the joined types.
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 
 from ..errors import CuparTypeError, InternalError, Loc, message
 from .ir import (Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, bound_names,
-                 substitute)
+                 map_bodies, substitute)
 from .primitives import PRIMITIVES
 from .verify import has_type_var
 from .types import (BOOL, WEAK_FLOAT, WEAK_INT, Clash, Fn, Scalar, TVar, Unifier,
-                    canonical, format_type, fresh_var)
+                    canonical, format_type, fresh_var, strong)
 
 
 class Closure:
@@ -68,6 +69,7 @@ def infer_types(program: Program) -> Program:
 class Inference:
     def __init__(self, program: Program):
         self.source = program.functions
+        self.handles, self.entry = program.sources, program.entry
         self.u = Unifier()
         self.out: dict[str, Function] = {}
         self.specs: dict = {}  # (function, key) -> (specialised name, result type)
@@ -77,11 +79,19 @@ class Inference:
     # -- @parallel functions ----------------------------------------------------------------
     def function(self, name: str, arg_types: tuple, loc: Loc):
         fn = self.source[name]
+        handle = self.handles.get(name)
+        if getattr(getattr(handle, "request", None), "mode", None) == "vjp":
+            raise CuparTypeError(f"`{name}` is a pullback: call it from Python", loc,
+                                 "inside @parallel functions use cupar.grad or "
+                                 "cupar.value_and_grad")
         if len(arg_types) != len(fn.params):
             raise arity_error(name, fn.params, len(arg_types), loc)
         key = self.key(arg_types)
         if (name, key) in self.specs:
             return self.specs[(name, key)]
+        derive = getattr(handle, "derived_program", None)
+        if derive is not None and name != self.entry:
+            return self.derived(name, derive, arg_types, key, loc)
         if name in self.active:
             return self.recursive(name, self.active[name], arg_types)
         while True:
@@ -109,6 +119,23 @@ class Inference:
         self.specs[(name, key)] = (spec, result)
         self.specs[(name, self.key(arg_types))] = (spec, result)
         return spec, result
+
+    def derived(self, name: str, derive, arg_types: tuple, key, loc: Loc):
+        """A call of a derivative (`cupar.grad(f)` called in a @parallel function): the
+        derived program for these argument types, made by its own pipeline, spliced in
+        under fresh names (`inline_calls` then inlines it like any callee)."""
+        types = tuple(strong(self.u.resolve(t)) for t in arg_types)
+        if any(has_type_var(t) for t in types):
+            raise CuparTypeError(f"the argument types of `{name}` are not known here", loc,
+                                 "call a derivative with arguments of known types")
+        program = derive(types)
+        base = re.sub(r"\W", "_", name).strip("_")
+        table = {old: f"{base}_{next(self.names)}" for old in program.functions}
+        for old, fn in program.functions.items():
+            self.out[table[old]] = rename_functions(fn, table)
+        spec = (table[program.entry], program.main.result_type)
+        self.specs[(name, key)] = spec
+        return spec
 
     def recursive(self, name: str, active, arg_types: tuple):
         key, spec, result, current = active
@@ -385,3 +412,20 @@ def rename_binders(lam: Lambda, suffix: str) -> Lambda:
     """A copy of `lam` whose parameters and lets (nested ones too) carry `suffix`, keeping
     names unique when one function is instantiated twice."""
     return substitute(lam, {n: Var(n + suffix) for n in bound_names(lam)})
+
+
+def rename_functions(fn: Function, table: dict) -> Function:
+    """`fn` under its new name from `table`, with the functions it calls renamed alike."""
+    def rename(atom):
+        if isinstance(atom, Const) and isinstance(atom.value, FnRef) and \
+                atom.value.name in table:
+            return Const(FnRef(table[atom.value.name]), atom.type, atom.loc)
+        return atom
+
+    def body(b: Body) -> Body:
+        lets = tuple(Let(let.var, Prim(let.value.name, tuple(map(rename, let.value.args)),
+                                       let.value.loc) if isinstance(let.value, Prim)
+                         else rename(let.value), let.loc) for let in b.lets)
+        return Body(lets, rename(b.result))
+    return Function(table[fn.name], fn.params, map_bodies(body, fn.body), fn.loc,
+                    fn.result_type)

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from ..compiler.autodiff import Request, differentiable
-from ..compiler.pipeline import PIPELINE, differentiate_pass
+from ..compiler.pipeline import PIPELINE, differentiate_pass, reference
 from ..compiler.types import format_type
 from ..errors import CuparTypeError, CuparValueError
 from .decorator import ParallelFunction, caller_loc
@@ -26,23 +26,26 @@ from .places import to_host
 from .values import TupleSeq, type_of_value
 
 
-def grad(fn, argnums=0):
+def grad(fn, argnums=0, has_aux=False):
     """The gradient of `fn`, a @parallel function returning a float number, with respect to
     argument `argnums` (an int, or a tuple of ints giving a tuple of gradients). Each
-    gradient has its argument's dtype and shape.
+    gradient has its argument's dtype and shape. With `has_aux=True`, `fn` returns a pair
+    `loss, aux` and the derivative returns `(gradients, aux)`: aux (any value, e.g. updated
+    running statistics) is computed by the same program and not differentiated.
 
     >>> dsq = cupar.grad(sum_of_squares)     # doctest: +SKIP
     >>> dsq(np.array([1.0, 2.0]))            # doctest: +SKIP
     array([2., 4.])
     """
-    return Derived(primal(fn), Request(indices(argnums), "grad"),
-                   single=isinstance(argnums, int))
+    return Derived(primal(fn), Request(indices(argnums), "grad",
+                                       single=isinstance(argnums, int), aux=bool(has_aux)))
 
 
-def value_and_grad(fn, argnums=0):
-    """Like `grad`, returning `(value, gradient)` from one run of one compiled program."""
-    return Derived(primal(fn), Request(indices(argnums), "grad", value=True),
-                   single=isinstance(argnums, int))
+def value_and_grad(fn, argnums=0, has_aux=False):
+    """Like `grad`, returning `(value, gradient)` from one run of one compiled program
+    (`((loss, aux), gradient)` with `has_aux=True`)."""
+    return Derived(primal(fn), Request(indices(argnums), "grad", value=True,
+                                       single=isinstance(argnums, int), aux=bool(has_aux)))
 
 
 def vjp(fn, *args, argnums=None, target_place=None):
@@ -56,7 +59,7 @@ def vjp(fn, *args, argnums=None, target_place=None):
     if chosen is None:
         types = f.argument_types(args)
         chosen = tuple(k for k, t in enumerate(types) if differentiable(t))
-    back = Derived(f, Request(indices(chosen), "vjp"), single=isinstance(chosen, int))
+    back = Derived(f, Request(indices(chosen), "vjp", single=isinstance(chosen, int)))
     expected = to_host(value)
 
     def pullback(cotangent):
@@ -91,11 +94,12 @@ def indices(argnums) -> tuple:
 class Derived(ParallelFunction):
     """A function derived from a @parallel function: its compiler stages are the primal's
     followed by `differentiate`; everything else (places, caches, the fast path, explain) is
-    a @parallel function's."""
+    a @parallel function's. A @parallel function may call it: the caller's `infer_types`
+    splices in the derived program for the call's argument types (`derived_program`)."""
 
-    def __init__(self, fn: ParallelFunction, request: Request, single: bool):
+    def __init__(self, fn: ParallelFunction, request: Request):
         functools.update_wrapper(self, fn.fn)
-        self.primal, self.request, self.single = fn, request, single
+        self.primal, self.request = fn, request
         self.fn, self.parsed = fn.fn, fn.parsed
         self.name = f"{request.mode}({fn.name})"
         self._programs, self._by_signature, self._fast = {}, {}, {}
@@ -110,10 +114,7 @@ class Derived(ParallelFunction):
         if "out" in keywords:
             raise CuparTypeError(f"{self.name} takes no out=: it returns new arrays",
                                  caller_loc(), "copy the gradients where you need them")
-        result = super().__call__(*args, target_place=target_place, **keywords)
-        value, grads = result if self.request.value else (None, result)
-        grads = grads[0] if self.single else grads
-        return (value, grads) if self.request.value else grads
+        return super().__call__(*args, target_place=target_place, **keywords)
 
     def argument_types(self, args: tuple) -> tuple:
         if self.request.mode == "vjp":  # the last argument is the cotangent
@@ -122,6 +123,11 @@ class Derived(ParallelFunction):
 
     def passes(self) -> list:
         return PIPELINE + [differentiate_pass(self.request)]
+
+    def derived_program(self, types: tuple):
+        """The typed derived program for arguments of `types`: what a calling @parallel
+        function splices in (a pullback, mode vjp, is called from Python only)."""
+        return reference(self.stages_for(types))
 
 
 def check_cotangent(cotangent, value, where) -> None:
