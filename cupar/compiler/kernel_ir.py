@@ -64,6 +64,7 @@ class Loop:
     body: tuple
     parallel: bool
     start: str = "0"
+    work: str = ""  # the elements a parallel loop nest touches, known before it starts
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ operators of reduce and scan to be associative.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .ir import Lambda, Prim, Var
 from .kernel_ir import Alloc, Assign, If, Loop, Store
 from .lower_values import Closure, Mat, NotLowered, length_of
@@ -37,8 +39,11 @@ class RowRules:
         combine = self.elementwise(g, swapped)
         parallel = self.depth == 0
         self.depth += 1
-        out.append(self.column_tiles(xs, part, chunks, chunks, blocks, n, combine, parallel))
-        out.append(self.column_totals(init, part, acc, chunks, blocks, n, combine, parallel))
+        work = f"{rows} * {n}"  # a small fold runs serially (numba_cpu)
+        out.append(replace(self.column_tiles(xs, part, chunks, chunks, blocks, n, combine,
+                                             parallel), work=work))
+        out.append(replace(self.column_totals(init, part, acc, chunks, blocks, n, combine,
+                                              parallel), work=work))
         self.depth -= 1
         return Mat(acc, let.var.type, (n,))
 
@@ -64,11 +69,13 @@ class RowRules:
         at = (lambda k: f"{rows} - 1 - ({k})") if reverse else (lambda k: k)  # noqa: E731
         parallel = self.depth == 0
         self.depth += 1
-        out.append(self.column_tiles(xs, part, f"{chunks} - 1", chunks, blocks, cols, combine,
-                                     parallel, at))
-        out.append(self.column_carries(init, part, carry, chunks, blocks, n, combine, parallel))
-        out.append(self.scan_tiles(xs, carry, res, init is None, chunks, blocks, n, combine,
-                                   parallel, at))
+        work = f"{rows} * {n}"
+        out.append(replace(self.column_tiles(xs, part, f"{chunks} - 1", chunks, blocks, cols,
+                                             combine, parallel, at), work=work))
+        out.append(replace(self.column_carries(init, part, carry, chunks, blocks, n, combine,
+                                               parallel), work=work))
+        out.append(replace(self.scan_tiles(xs, carry, res, init is None, chunks, blocks, n,
+                                           combine, parallel, at), work=work))
         self.depth -= 1
         return Mat(res, let.var.type, (rows, n))
 

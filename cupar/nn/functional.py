@@ -31,7 +31,7 @@ from .activations import (  # noqa: F401
 from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelude's is scalar)
 from .layers import dropout, embedding, flatten, layer_norm, linear  # noqa: F401
 from .losses import (  # noqa: F401
-    binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
+    binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
 )
 from .recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: F401
 
@@ -39,6 +39,6 @@ __all__ = [
     "linear", "flatten", "dropout", "layer_norm", "embedding",
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
     "rnn_cell", "gru_cell", "lstm_cell",
-    "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "correct_rows",
     "relu1", "leaky_relu1", "gelu1", "sigmoid1", "softplus1", "logsumexp_row",
 ]

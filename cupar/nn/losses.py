@@ -52,3 +52,10 @@ def binary_cross_entropy_with_logits(logits, targets):
     def row_mean(zs, ts):
         return sum(map(lambda z, t: softplus1(z) - t * z, zs, ts)) / len(zs)
     return sum(map(row_mean, logits, targets)) / len(logits)
+
+
+@parallel
+def correct_rows(scores, labels):
+    """How many rows score their label highest (a tie with the maximum counts as right):
+    the accuracy's numerator, computed in the training step itself."""
+    return sum(map(lambda row, label: 1 if row[label] >= max(row) else 0, scores, labels))

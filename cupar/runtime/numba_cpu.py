@@ -134,7 +134,13 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Loop() if s.parallel and lanes.interleavable(s):  # a divergent `while` each
             return [*lanes.interleaved_loop(s, indent), *raise_flagged(s.body, indent)]
         case Loop() if s.parallel and has_inner_loop(s.body):  # much work per iteration
-            return [*loop(s, "prange", indent), *raise_flagged(s.body, indent)]
+            work = s.work or nested_work(s)
+            parallel = [*loop(s, "prange", inner if work else indent),
+                        *raise_flagged(s.body, inner if work else indent)]
+            if not work:
+                return parallel
+            return [f"{indent}if {work} < SERIAL_BELOW:", *loop(s, "range", inner),
+                    f"{indent}else:", *parallel]
         case Loop() if s.parallel:
             serial = loop(s, "range", inner)
             return [f"{indent}if {s.stop} < SERIAL_BELOW:", *serial, f"{indent}else:",
@@ -207,6 +213,20 @@ def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
     # type of index arithmetic; flat_loop makes a subscript-only index unsigned explicitly)
     return [f"{indent}for {s.index} in {kind}({s.start}, {s.stop}):",
             *statements(s.body, indent + "    ", par)]
+
+
+SHAPE = re.compile(r"^(\w+\.shape\[\d+\]|\d+)$")  # a length known before the loop starts
+
+
+def nested_work(s: Loop) -> str | None:
+    """An estimate of a loop nest's iterations, from lengths known before it starts (the
+    outer length times the longest first inner loop's): small nests (a training step's
+    layers at batch 32) run serially, as a thread start costs more than they do."""
+    inner = [t.stop for t in s.body if isinstance(t, Loop) and SHAPE.match(str(t.stop))]
+    if s.start != "0" or not SHAPE.match(str(s.stop)) or not inner:
+        return None
+    return f"{s.stop} * max({', '.join(inner)}, 1)" if len(inner) > 1 else \
+        f"{s.stop} * {inner[0]}"
 
 
 def has_inner_loop(stmts) -> bool:

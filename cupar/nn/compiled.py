@@ -1,0 +1,213 @@
+"""A model's generated programs: its forward pass, and `TrainStep`, one training step
+(forward, loss, gradients, optimizer update) as ONE compiled cupar call.
+
+    step = nn.TrainStep(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), 0.1,
+                                                                momentum=0.9))
+    loss = step(x, y)             # one call; the model's parameters are replaced by new ones
+    cupar.explain(step.function_for(x), *step.arguments(x, y))   # the whole step
+
+The generated step, for a model with parameters p_0_weight, ... and SGD with momentum:
+
+    @parallel
+    def objective(p_0_weight, ..., x, y, seed):
+        h1 = F.linear(x, p_0_weight, p_0_bias)
+        ...
+        return F.cross_entropy(h3, y, 0.0), (correct(h3, y),)
+    gradient = value_and_grad(objective, (0, 1, 2, 3), has_aux=True)
+
+    @parallel
+    def step(p_0_weight, ..., s_0_weight_momentum_buffer, ..., x, y, seed, lr, momentum, ...):
+        value, grads = gradient(p_0_weight, ..., x, y, seed)
+        ...                                   # one map per parameter: optim.sgd_param
+        return loss, correct, new parameters..., new states..., new buffers...
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cupar
+from cupar.dsl.decorator import caller_loc
+from cupar.errors import CuparTypeError, CuparValueError
+
+from . import optim
+from .codegen import Emitter, compile_source, forward_source
+from .criteria import as_loss
+
+
+def forward_function(model, training: bool):
+    """The compiled forward of `model` in train or eval mode: a function (x, where) -> out."""
+    def run(x, where):
+        key = ("forward", training, structure(model), np.ndim(x))
+        cached = model._compiled.get(key)
+        if cached is None:
+            source, g = forward_source(model, training, np.ndim(x))
+            source = "@parallel\n" + source
+            fn = compile_source(source, f"{type(model).__name__} forward", {})["forward"]
+            cached = model._compiled[key] = (fn, bool(training and g.buffers))
+        fn, updates = cached
+        check_place(model, x, where)
+        params = [v for _, v in model.named_parameters()]
+        buffers = [v for _, v in model.named_buffers()]
+        seed = next_seed(model)
+        result = fn(*params, *buffers, x, seed, target_place=model.place)
+        if updates:
+            result, news = result
+            for (name, _), new in zip(model.named_buffers(), news):
+                model._assign(name, new)
+        return result
+    return run
+
+
+def structure(model) -> tuple:
+    """What the generated source depends on: the modules' kinds, options and names."""
+    return tuple((name, type(m).__name__, m.extra_repr()) for name, m in model.named_modules())
+
+
+def next_seed(model) -> int:
+    seed = model.__dict__.get("_seed", 0)
+    object.__setattr__(model, "_seed", seed + 1)
+    return seed
+
+
+def check_place(model, x, where) -> None:
+    on_device = hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray)
+    at_gpu = isinstance(model.place, type(cupar.places.gpu0))
+    if on_device and not at_gpu:
+        raise CuparValueError(f"the input is in GPU memory but the model is at {model.place!r}",
+                              where, "call model.to(cupar.places.gpu0), or pass a NumPy array")
+    for name, value in model.named_parameters() + model.named_buffers():
+        device = hasattr(value, "__cuda_array_interface__") and \
+            not isinstance(value, np.ndarray)
+        if device != at_gpu:
+            raise CuparValueError(
+                f"`{name}` is {'in GPU memory' if device else 'a host array'}, but the model "
+                f"is at {model.place!r}", where,
+                "move the whole model with model.to(place) instead of single arrays")
+
+
+class TrainStep:
+    """One training step of `model` with `loss` and `optimizer`, compiled as one program.
+
+    `step(x, y)` runs forward, loss, backward and the update, replaces the model's
+    parameters (and batch norm's running statistics) with their new values, and returns the
+    loss as a Python float (`step(x, y, sync=False)` returns it as a 0-d array, on the device
+    at gpu0, so that nothing waits for the GPU). `step.correct` is the number of rows of the
+    last batch whose label's score was the largest (classification losses only).
+    `clip_norm` scales the gradients so their global L2 norm is at most that."""
+
+    def __init__(self, model, loss, optimizer: optim.Optimizer, clip_norm: float | None = None):
+        self.model, self.loss, self.optimizer = model, as_loss(loss), optimizer
+        if clip_norm is not None:
+            optim.check_positive("clip_norm", clip_norm)
+        self.clip_norm = clip_norm
+        self.names = [n for n, _ in model.named_parameters()]
+        owned = {id(v): n for n, v in model.named_parameters()}
+        if any(id(p) not in owned for p in optimizer.params):
+            raise CuparValueError("the optimizer holds arrays that are not this model's "
+                                  "parameters", caller_loc(),
+                                  "build it from model.parameters() of the model you train")
+        self.states = {(n, s): zeros_like(v, model)
+                       for n, v in model.named_parameters() for s in optimizer.state_names}
+        self.functions, self.correct = {}, None
+
+    def function_for(self, x):
+        """The compiled step for inputs of x's number of dimensions (generated once)."""
+        rank = np.ndim(x)
+        if rank not in self.functions:
+            self.functions[rank] = self.generate(rank)
+        return self.functions[rank]
+
+    def generate(self, rank: int):
+        model, opt = self.model, self.optimizer
+        fwd = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank)
+        out = model.emit(fwd, "x")
+        aux = [self.loss.correct(out, "y")] if self.loss.classification else ["0"]
+        aux += [fwd.updates.get(n, var) for n, var in fwd.buffers.items()]
+        args = fwd.signature() + ["x", "y", "seed"]
+        objective = [f"def objective({', '.join(args)}):", *fwd.lines,
+                     f"    return {self.loss.expr(out, 'y')}, ({', '.join(aux)},)"]
+        g = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank)
+        states = {key: f"s_{g.params[key[0]][2:]}_{key[1]}" for key in self.states}
+        hyper = list(opt.hyper())
+        step_args = list(g.params.values()) + list(states.values()) + \
+            list(g.buffers.values()) + ["x", "y", "seed"] + hyper + ["clip_norm"]
+        g.lines.append(f"    value, grads = gradient({', '.join(args)})")
+        grads = [g.let(f"grads[{k}]") for k in range(len(self.names))]
+        if self.clip_norm is not None:
+            grads = self.emit_clipping(g, grads)
+        new_params, new_states = [], []
+        for name, grad, (_, value) in zip(self.names, grads, model.named_parameters()):
+            mine = [states[(name, s)] for s in opt.state_names]
+            p, s = opt.emit(g, g.params[name], grad, mine, np.ndim(value))
+            new_params.append(p)
+            new_states += s
+        loss = g.let("value[0]")
+        aux = g.let("value[1]")
+        news = [g.let(f"{aux}[{k + 1}]") for k in range(len(g.buffers))]
+        outs = [loss, f"{aux}[0]"] + new_params + new_states + news
+        step = [f"def step({', '.join(step_args)}):", *g.lines,
+                f"    return {', '.join(outs)}"]
+        source = "\n".join(["@parallel", *objective, "",
+                            f"gradient = value_and_grad(objective, "
+                            f"({', '.join(map(str, range(len(self.names))))},), has_aux=True)",
+                            "", "@parallel", *step]) + "\n"
+        names = {k: getattr(optim, k) for k in dir(optim) if k.startswith(("sgd_", "adam_"))}
+        names.update(self.loss.names())
+        self.source = source
+        return compile_source(source, f"{type(model).__name__} step", names)["step"]
+
+    def emit_clipping(self, g: Emitter, grads: list[str]) -> list[str]:
+        """Scale every gradient by min(1, clip_norm / (global norm + 1e-6)), as torch's
+        clip_grad_norm_."""
+        squares = []
+        for grad, (_, value) in zip(grads, self.model.named_parameters()):
+            squares.append(g.let(sum_of_squares(grad, np.ndim(value))))
+        norm = g.let(f"sqrt({' + '.join(squares)})")
+        scale = g.let(f"min(1.0, clip_norm / ({norm} + 1e-6))")
+        return [g.let(optim.elementwise("op_mul", [grad], [scale], np.ndim(value)))
+                for grad, (_, value) in zip(grads, self.model.named_parameters())]
+
+    def arguments(self, x, y) -> tuple:
+        """The step function's arguments for batch (x, y), e.g. for cupar.explain."""
+        model = self.model
+        params = [v for _, v in model.named_parameters()]
+        buffers = [v for _, v in model.named_buffers()]
+        hyper = tuple(self.optimizer.hyper().values())
+        return (*params, *self.states.values(), *buffers, x, y,
+                self.optimizer.step_count, *hyper, float(self.clip_norm or 0.0))
+
+    def __call__(self, x, y, sync: bool = True):
+        where = caller_loc()
+        self.loss.check(x, y, where)
+        self.model.check_input(x)
+        check_place(self.model, x, where)
+        step = self.function_for(x)
+        result = step(*self.arguments(x, y), target_place=self.model.place)
+        loss, correct, *rest = result
+        n, k = len(self.names), len(self.states)
+        for name, new in zip(self.names, rest[:n]):
+            self.model._assign(name, new)
+        for key, new in zip(self.states, rest[n:n + k]):
+            self.states[key] = new
+        for (name, _), new in zip(self.model.named_buffers(), rest[n + k:]):
+            self.model._assign(name, new)
+        self.optimizer.params = [v for _, v in self.model.named_parameters()]
+        self.optimizer.step_count += 1
+        self.correct = correct
+        return float(cupar.places.to_host(loss)) if sync else loss
+
+
+def sum_of_squares(array: str, rank: int) -> str:
+    expr = "sum(map(lambda v: v * v, {}))"
+    for depth in range(1, rank):
+        expr = "sum(map(lambda r%d: %s, {}))" % (depth, expr.format(f"r{depth}"))
+    return expr.format(array)
+
+
+def zeros_like(value, model):
+    host = np.zeros(np.shape(value), np.dtype(value.dtype))
+    return model.place_array(host)
+
+
+__all__ = ["TrainStep", "forward_function", "CuparTypeError"]
