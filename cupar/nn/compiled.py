@@ -28,7 +28,7 @@ import numpy as np
 
 import cupar
 from cupar.dsl.decorator import caller_loc
-from cupar.errors import CuparTypeError, CuparValueError
+from cupar.errors import CuparIndexError, CuparTypeError, CuparValueError
 
 from . import optim
 from .codegen import Emitter, compile_source, forward_source
@@ -177,14 +177,26 @@ class TrainStep:
         return (*params, *self.states.values(), *buffers, x, y,
                 self.optimizer.step_count, *hyper, float(self.clip_norm or 0.0))
 
-    def __call__(self, x, y, sync: bool = True):
+    def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
+        """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
+        infinite changes nothing (the loss is returned for the caller to report)."""
         where = caller_loc()
         self.loss.check(x, y, where)
         self.model.check_input(x)
         check_place(self.model, x, where)
         step = self.function_for(x)
-        result = step(*self.arguments(x, y), target_place=self.model.place)
+        try:
+            result = step(*self.arguments(x, y), target_place=self.model.place)
+        except CuparIndexError as err:
+            if not self.loss.classification:
+                raise
+            raise CuparValueError(f"a label is out of range for the model's outputs "
+                                  f"({err.message})", where,
+                                  "labels are class numbers 0 .. classes - 1") from None
         loss, correct, *rest = result
+        value = float(cupar.places.to_host(loss)) if sync or check_finite else loss
+        if check_finite and not np.isfinite(value):
+            return value
         n, k = len(self.names), len(self.states)
         for name, new in zip(self.names, rest[:n]):
             self.model._assign(name, new)
@@ -195,7 +207,7 @@ class TrainStep:
         self.optimizer.params = [v for _, v in self.model.named_parameters()]
         self.optimizer.step_count += 1
         self.correct = correct
-        return float(cupar.places.to_host(loss)) if sync else loss
+        return value
 
 
 def sum_of_squares(array: str, rank: int) -> str:
