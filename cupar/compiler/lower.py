@@ -321,7 +321,7 @@ class Lowerer(SequenceRules, MatrixRules):
             base = base_scalar(t)
             if isinstance(t.elem, Seq):  # rows of rows: an array of three or more axes
                 dims = [n, row]
-                self.fill(name, value, t, [i], dims, body, out)
+                self.fill(name, value, t, [i], dims, body, body, out)
                 out.append(Alloc(name, base.dtype.name, tuple(dims)))
                 return Mat(name, Seq(t, None), tuple(dims))
             out.append(Alloc(name, base.dtype.name, (n, row)))
@@ -335,10 +335,12 @@ class Lowerer(SequenceRules, MatrixRules):
         body.append(Store(name, i, value))
         return Mat(name, Seq(t, None), (n,))
 
-    def fill(self, name: str, value, t, index: list, dims: list, body: list, out: list):
+    def fill(self, name: str, value, t, index: list, dims: list, body: list, scope: list,
+             out: list):
         """Store the sequence `value` (of type `t`) at `name[index]`, one loop per axis, as
         `name[i, k, l] = ...`. Each axis's length is the same for every element, computed
-        before the loops (`hoisted_length`), and appended to `dims` as it is met."""
+        before the loops (`hoisted_length`, from the statements of the loops around it,
+        `scope`), and appended to `dims` as it is met."""
         k, inner = self.fresh("k"), []
         self.depth += 1
         elem = self.element(value, k, inner)
@@ -348,8 +350,8 @@ class Lowerer(SequenceRules, MatrixRules):
             if not isinstance(elem, (Mat, Delayed)) or any(j in elem.length for j in at):
                 raise NotLowered("rows whose length depends on the row")
             if len(dims) == len(at):
-                dims.append(self.hoisted_length(elem.length, body + inner, tuple(at), out))
-            self.fill(name, elem, t.elem, at, dims, inner, out)
+                dims.append(self.hoisted_length(elem.length, scope + inner, tuple(at), out))
+            self.fill(name, elem, t.elem, at, dims, inner, scope + inner, out)
         else:
             inner.append(Store(name, ", ".join(at), elem))
         body.append(Loop(k, dims[len(index)], tuple(inner), parallel=False))
