@@ -103,11 +103,17 @@ def conv2d(x, w, b, stride, padding):
 def conv1d(x, w, b, stride, padding):
     """torch's `F.conv1d(x, w, b, stride, padding)`: x (batch, cin, length), w (cout, cin,
     k), b (cout,); the result (batch, cout, (length + 2 padding - k) // stride + 1). Each
-    sequence is an image of one row: `conv2d_strided` padding only along it."""
-    def one_row(seqs):
-        return map(lambda s: split(s, len(s)), seqs)
-    y = conv2d_strided(map(one_row, x), map(one_row, w), b, 1, stride, 0, padding)
-    return map(lambda img: map(lambda ch: join(ch), img), y)
+    sequence is an image of one row: `conv2d_strided` padding only along it. (Every reshape
+    is of the whole array, outside any map: a `split` inside one stores its rows per
+    element, which gpu0 cannot allocate in a kernel.)"""
+    def one_row(a):  # (n, c, l) -> (n, c, 1, l)
+        length = len(a[0][0]) if len(a) > 0 and len(a[0]) > 0 else 1
+        channels = len(a[0]) if len(a) > 0 else 1
+        return split(split(split(join(join(a)), length), 1), channels)
+    length = len(x[0][0]) if len(x) > 0 and len(x[0]) > 0 else 0
+    out_length = (length + 2 * padding - len(w[0][0])) // stride + 1
+    y = conv2d_strided(one_row(x), one_row(w), b, 1, stride, 0, padding)
+    return split(split(join(join(join(y))), out_length), len(w))
 
 
 @parallel
@@ -115,7 +121,7 @@ def pool_windows(x, kernel, stride):
     """Each (kernel, kernel) window with the given stride, per image and channel, as rows of
     kernel * kernel values: ((batch * channels) * oh * ow, kernel^2), ordered as NCHW."""
     # the channels as images of one channel: windows never cross channels
-    planes = map(lambda ch: split(ch, len(ch)), join(x))
+    planes = split(join(x), 1)
     return patches(planes, window_sources(planes, kernel, kernel, stride, stride, 0, 0),
                    kernel * kernel)
 
