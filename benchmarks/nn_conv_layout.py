@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 import cupar
+import cupar.nn.functional as F
 from cupar import *  # noqa: F401,F403
 
 
@@ -40,32 +41,7 @@ def direct(x, w, b, stride, padding):
     return map(image, x)
 
 
-@parallel
-def im2col(x, w, b, stride, padding):
-    """The patches as rows (batch * oh * ow, cin * kh * kw), gathered from x joined flat,
-    times the weights as columns, then the product's entries gathered into NCHW order."""
-    height, width = len(x[0][0]), len(x[0][0][0])
-    cout, cin, kh, kw = len(w), len(w[0]), len(w[0][0]), len(w[0][0][0])
-    oh = (height + 2 * padding - kh) // stride + 1
-    ow = (width + 2 * padding - kw) // stride + 1
-    area, taps, pixels = kh * kw, cin * kh * kw, oh * ow
-
-    def source(k):
-        p, t = k // taps, k % taps
-        n, i, j = p // pixels, p % pixels // ow, p % ow
-        c, di, dj = t // area, t % area // kw, t % kw
-        r = i * stride + di - padding
-        s = j * stride + dj - padding
-        inside = r >= 0 and r < height and s >= 0 and s < width
-        return ((n * cin + c) * height + r) * width + s if inside else -1
-    src = map(source, range(len(x) * pixels * taps))
-    patches = gather(join(join(join(x))), map(lambda k: maximum(k, 0), src))
-    cols = split(map(lambda v, k: v if k >= 0 else 0.0, patches, src), taps)
-    prod = matmul(cols, transpose(split(join(join(join(w))), taps)))
-    biased = join(map(lambda row: map(op_add, row, b), prod))
-    order = map(lambda e: (e // (cout * pixels) * pixels + e % pixels) * cout
-                + e // pixels % cout, range(len(x) * cout * pixels))
-    return split(split(split(gather(biased, order), ow), oh), cout)
+im2col = F.conv2d  # the patches as rows, times the weights: see cupar/nn/conv.py
 
 
 @parallel

@@ -15,11 +15,13 @@ the product's entries then gathered back into NCHW order and split into four axe
 gradient is so two matrix products and two scatter-adds, which `cupar.grad` derives. A
 direct nested map (each output pixel a sum over its taps, reading x in place) is faster
 forward, but its derived gradient scatters a whole adjoint of x per output element: compiling
-it at cpu did not finish in 12 minutes. `benchmarks/nn_conv_layout.py`, float32 at cpu on the
-2-core development machine, batch 32, 3x3 filters, padding 1, fastest of 200 calls (the
-medians, on a shared machine, swing widely): forward direct vs im2col, 1x8x8 -> 16x8x8:
-184 vs 525 us; 16x8x8 -> 32x8x8: 4146 vs 5467 us; value_and_grad in the weights and bias
-with im2col 6.6 ms and 29 ms (direct: not compiled).
+it at cpu did not finish in 12 minutes, so im2col it is. `benchmarks/nn_conv_layout.py`,
+float32 at cpu on the 2-core development machine (shared: load average 4 while measuring),
+batch 32, 3x3 filters, padding 1, fastest / median of 200 calls, forward direct vs im2col:
+1x8x8 -> 16x8x8 197 / 213 vs 525 / 553 us; 16x8x8 -> 32x8x8 8.5 / 12.4 vs 10.4 / 36 ms (a
+quieter run: 4.1 vs 5.5 ms fastest). value_and_grad in the weights and bias with im2col:
+1.2 / 1.3 ms and 15 / 53 ms. The im2col forward likely spends its time on index arithmetic
+(about ten integer divisions per gathered value) rather than on the product (not profiled).
 
 Every reshaping is `join` or `split` (index arithmetic, no copy; their adjoints are each
 other), so nothing here reads an element of a 4-D array by index, whose adjoint would be a
