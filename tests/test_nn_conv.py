@@ -198,7 +198,7 @@ GRADIENTS = {
                            (0, 1, 2)),
 }
 
-# Numba takes 20-40 s to compile each of these derived programs at cpu (all of them): `make test` checks
+# Numba takes 30-75 s to compile each of these derived programs at cpu: `make test` checks
 # them at cpu with CUPAR_SLOW=1 only; its CUDA-simulator run (no Numba compile) and
 # places.here check them every time.
 SLOW_AT_CPU = set(GRADIENTS)
