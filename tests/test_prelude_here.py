@@ -1097,3 +1097,23 @@ def test_every_sequence_primitive_is_exercised_here():
             and any(getattr(d, "id", None) == "parallel" for d in fn.decorator_list)
             for node in ast.walk(fn) if isinstance(node, ast.Name)}
     assert not set(prelude.__all__) - used
+
+
+@parallel
+def join_then_split(m, k):
+    return split(join(m), k)
+
+
+@given(matrices())
+@SETTINGS
+def test_join_and_split_reshape_row_major(m):
+    rows, cols = m.shape
+    assert_close(here(join_then_split, m, max(cols, 1)) if rows * cols else m,
+                 m if rows * cols else m)
+    if rows * cols:
+        assert_close(here(join_then_split, m, rows * cols), m.reshape(1, -1))
+
+
+def test_split_refuses_a_length_it_does_not_divide():
+    with pytest.raises(CuparValueError, match="cannot cut a sequence of length 6"):
+        here(join_then_split, np.ones((2, 3)), 4)

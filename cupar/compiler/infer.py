@@ -80,7 +80,8 @@ class Inference:
     def function(self, name: str, arg_types: tuple, loc: Loc):
         fn = self.source[name]
         handle = self.handles.get(name)
-        if getattr(getattr(handle, "request", None), "mode", None) == "vjp":
+        if getattr(getattr(handle, "request", None), "mode", None) == "vjp" and \
+                name != self.entry:
             raise CuparTypeError(f"`{name}` is a pullback: call it from Python", loc,
                                  "inside @parallel functions use cupar.grad or "
                                  "cupar.value_and_grad")

@@ -17,6 +17,8 @@ where one step (forward, loss, gradients, update) is one compiled call:
 
 from . import functional, init, optim  # noqa: F401
 from .compiled import TrainStep  # noqa: F401
+from .conv_api import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,  # noqa: F401
+                       MaxPool2d)
 from .criteria import (BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss,  # noqa: F401
                        NLLLoss)
 from .init import manual_seed  # noqa: F401
@@ -28,6 +30,7 @@ from .training import History, evaluate, fit, load, predict, save  # noqa: F401
 
 __all__ = ["functional", "init", "optim", "manual_seed", "Module", "Sequential", "TrainStep",
            "Linear", "ReLU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-           "Dropout", "LayerNorm", "Embedding", "Flatten", "Elementwise",
+           "Dropout", "LayerNorm", "Embedding", "Flatten", "Elementwise", "Conv1d", "Conv2d",
+           "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
            "Loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
            "fit", "evaluate", "predict", "save", "load", "History"]

@@ -31,7 +31,8 @@ from .activations import (  # noqa: F401
 )
 from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelude's is scalar)
 from .conv import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: F401
-from .layers import dropout, embedding, flatten, layer_norm, linear  # noqa: F401
+from .layers import (dropout, embedding, flatten, flatten4, flatten_all,  # noqa: F401
+                     layer_norm, linear, shaped_like)
 from .losses import (  # noqa: F401
     binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
 )

@@ -100,3 +100,27 @@ def embedding(idx, weight):
     """The rows of `weight` (num_embeddings, dim) that the integers `idx` name: a gather of
     rows, torch's `F.embedding(idx, weight)`; its gradient is a scatter-add of rows."""
     return gather(weight, idx)
+
+
+@parallel
+def flatten_all(x):
+    """Every element of a batch of NCHW images (batch, c, h, w) in one flat sequence, in
+    row-major order (join only: index arithmetic, no copy)."""
+    return join(join(join(x)))
+
+
+@parallel
+def shaped_like(flat, x):
+    """A flat sequence back in the (batch, c, h, w) shape of x (the inverse of flatten_all):
+    elementwise work on images runs flat, whose derived gradient stays flat too."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    height = len(x[0][0]) if len(x) > 0 and channels > 0 else 1
+    width = len(x[0][0][0]) if len(x) > 0 and channels > 0 and height > 0 else 1
+    return split(split(split(flat, max(width, 1)), max(height, 1)), max(channels, 1))
+
+
+@parallel
+def flatten4(x):
+    """A batch of NCHW images as a batch of rows (batch, c * h * w), torch's Flatten order."""
+    size = len(x[0]) * len(x[0][0]) * len(x[0][0][0]) if len(x) > 0 else 1
+    return split(flatten_all(x), max(size, 1))

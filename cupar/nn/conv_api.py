@@ -1,0 +1,162 @@
+"""Convolution, pooling and batch-norm modules with torch's names and layouts: `Conv1d`,
+`Conv2d` (weights (out, in, k...) as torch's, so torch's weights load as they are),
+`MaxPool2d`, `AvgPool2d`, `BatchNorm1d`, `BatchNorm2d`. Images are NCHW 4-D arrays.
+
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cupar.dsl.decorator import caller_loc
+from cupar.errors import CuparValueError
+
+from . import init
+from .layers_api import check_rows
+from .module import Module
+
+
+def positive(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise CuparValueError(f"{name} must be a positive integer, not {value!r}",
+                              caller_loc(), f"e.g. {name}=1")
+    return int(value)
+
+
+def square(name: str, value) -> int:
+    """torch takes an int or a pair; cupar's kernels take square windows."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or value[0] != value[1]:
+            raise CuparValueError(f"{name} must be square, not {value!r}", caller_loc(),
+                                  f"pass one number, e.g. {name}=3")
+        value = value[0]
+    return value
+
+
+class ConvNd(Module):
+    rank = 4
+    call = "F.conv2d"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
+                 padding=0, bias: bool = True, seed=None, dtype=np.float32):
+        super().__init__()
+        self.in_channels = positive("in_channels", in_channels)
+        self.out_channels = positive("out_channels", out_channels)
+        self.kernel_size = positive("kernel_size", square("kernel_size", kernel_size))
+        self.stride = positive("stride", square("stride", stride))
+        padding = square("padding", padding)
+        if not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise CuparValueError(f"padding must be a non-negative integer, not {padding!r}",
+                                  caller_loc(), "e.g. padding=1")
+        self.padding, self.dtype = int(padding), dtype
+        shape = (out_channels, in_channels) + (self.kernel_size,) * (self.rank - 2)
+        fan_in = in_channels * self.kernel_size ** (self.rank - 2)
+        rng = init.generator(seed)
+        self.register_parameter("weight", init.torch_default(shape, fan_in, rng, dtype))
+        if bias:
+            self.register_parameter("bias", init.torch_default((out_channels,), fan_in, rng,
+                                                               dtype))
+
+    def emit(self, g, x: str) -> str:
+        g.rank = self.rank
+        w = g.param("weight")
+        bias = g.param("bias") if "bias" in self._parameters else \
+            f"map(lambda k: 0.0 * k[0][0]{'[0]' * (self.rank - 3)}, {w})"
+        return g.let(f"{self.call}({x}, {w}, {bias}, {self.stride}, {self.padding})")
+
+    def check_input(self, x) -> None:
+        check_rows(repr(self), x, None, self.dtype, rank=self.rank)
+        if np.shape(x)[1] != self.in_channels:
+            raise CuparValueError(f"{self!r} takes {self.in_channels} input channels, but the "
+                                  f"input has {np.shape(x)[1]}", caller_loc(),
+                                  "the layout is (batch, channels, ...), as torch's")
+        smallest = self.kernel_size - 2 * self.padding
+        if min(np.shape(x)[2:]) < smallest:
+            raise CuparValueError(f"{self!r} needs inputs of at least {smallest} pixels a side",
+                                  caller_loc(), "pad the input or use a smaller kernel")
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " \
+               f"stride={self.stride}, padding={self.padding}"
+
+
+class Conv2d(ConvNd):
+    """torch.nn.Conv2d with square kernels, one stride and one padding for both axes."""
+
+
+class Conv1d(ConvNd):
+    """torch.nn.Conv1d over (batch, channels, length)."""
+    rank = 3
+    call = "F.conv1d"
+
+
+class Pool2d(Module):
+    call = ""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = positive("kernel_size", square("kernel_size", kernel_size))
+        self.stride = positive("stride", square("stride", stride)) if stride is not None \
+            else self.kernel_size
+
+    def emit(self, g, x: str) -> str:
+        return g.let(f"{self.call}({x}, {self.kernel_size}, {self.stride})")
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class MaxPool2d(Pool2d):
+    """torch.nn.MaxPool2d without padding (stride defaults to the kernel size)."""
+    call = "F.max_pool2d"
+
+
+class AvgPool2d(Pool2d):
+    call = "F.avg_pool2d"
+
+
+class BatchNormNd(Module):
+    call = "F.batch_norm"
+    rank = 2
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 dtype=np.float32):
+        super().__init__()
+        self.num_features = positive("num_features", num_features)
+        self.eps, self.momentum, self.dtype = float(eps), float(momentum), dtype
+        self.register_parameter("weight", np.ones(num_features, dtype))
+        self.register_parameter("bias", np.zeros(num_features, dtype))
+        self.register_buffer("running_mean", np.zeros(num_features, dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype))
+
+    def emit(self, g, x: str) -> str:
+        args = f"{x}, {g.buffer('running_mean')}, {g.buffer('running_var')}, " \
+               f"{g.param('weight')}, {g.param('bias')}"
+        if not g.training:
+            return g.let(f"{self.call}({args}, False, {self.momentum!r}, {self.eps!r})[0]")
+        y, mean, var = g.let(f"{self.call}({args}, True, {self.momentum!r}, {self.eps!r})", 3)
+        g.set_buffer("running_mean", mean)
+        g.set_buffer("running_var", var)
+        return y
+
+    def check_input(self, x) -> None:
+        check_rows(repr(self), x, None, self.dtype, rank=self.rank)
+        if np.shape(x)[1] != self.num_features:
+            raise CuparValueError(f"{self!r} takes {self.num_features} features (axis 1), "
+                                  f"but the input has {np.shape(x)[1]}", caller_loc(), None)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(BatchNormNd):
+    """torch.nn.BatchNorm1d over (batch, features): batch statistics in training (and the
+    running statistics updated in the same step), the running ones in eval."""
+
+
+class BatchNorm2d(BatchNormNd):
+    """torch.nn.BatchNorm2d over NCHW images: statistics per channel."""
+    call = "F.batch_norm2d"
+    rank = 4
