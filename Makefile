@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,examples]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +25,7 @@ test: $(STAMP)
 		tests/test_compiled_prims.py tests/test_compiled_differential.py tests/test_out.py \
 		tests/test_lanes.py tests/test_dispatch.py tests/test_reduce_by_index.py \
 		tests/test_matmul.py tests/test_grad.py tests/test_nn_functional.py \
+		tests/test_nn_modules.py::test_the_same_model_trains_at_gpu0 \
 		tests/test_nn_conv.py
 
 clean:

@@ -3,7 +3,10 @@
 Dependencies, and why:
   numpy     - every value cupar takes and returns is a NumPy array or scalar;
   numba, llvmlite - the CPU (and, with numba-cuda, the CUDA) back ends generate Numba code;
-  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite.
+  tqdm      - cupar.nn.fit's progress bar (small, pure Python, no dependencies of its own);
+  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite, and
+  scikit-learn for its digits data set (the training tests); examples = the nn examples'
+  data sets (scikit-learn's digits, mnist1d generated offline) and their plots (matplotlib).
 """
 
 from setuptools import find_packages, setup
@@ -14,9 +17,10 @@ setup(
     description="A data-parallel language embedded in Python, compiled through Numba",
     packages=find_packages(include=["cupar", "cupar.*"]),
     python_requires=">=3.11",
-    install_requires=["numpy>=2.0", "numba>=0.60", "llvmlite>=0.43"],
+    install_requires=["numpy>=2.0", "numba>=0.60", "llvmlite>=0.43", "tqdm>=4.60"],
     extras_require={
         "cuda": ["numba-cuda>=0.10"],
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3"],
+        "examples": ["scikit-learn>=1.3", "mnist1d>=0.0.2", "matplotlib>=3.7"],
     },
 )

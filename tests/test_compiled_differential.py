@@ -74,9 +74,10 @@ def test_the_core_examples_really_compile():
         assert compiled(fn, *args), cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
 
 
-# Above the serial threshold, so the chunked parallel code paths run too.
-# (Under the CUDA simulator, where every thread is a Python thread, still several blocks.)
-BIG = 3 * (1 << 14) + 7 if not ON_GPU else 203
+# Above the size whose calls run the serial variant (cpu.SMALL_CALL), so the chunked parallel
+# code paths run too. (Under the CUDA simulator, where every thread is a Python thread,
+# still several blocks.)
+BIG = 4 * (1 << 14) + 7 if not ON_GPU else 203
 
 
 @parallel

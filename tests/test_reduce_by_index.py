@@ -181,11 +181,11 @@ def test_a_histogram_per_row(data):
 @pytest.mark.parametrize("bins", [7, 3000, 20000])
 @pytest.mark.parametrize("dtype", ["int64", "float32", "uint8"])
 def test_large_inputs_take_every_scheme(bins, dtype):
-    """Past the serial threshold (16384 values): few bins take private copies, many take
+    """Past the serial variant's size (65536 values): few bins take private copies, many take
     atomics where the operator and type have them, a sequential loop where not. (NumPy's
     ufunc.at is the reference here: the interpreter is slow at this size.)"""
     rng = np.random.default_rng(bins)
-    n = 20000
+    n = 70000
     dest = rng.integers(0, 9, bins).astype(dtype)
     idx = rng.integers(-bins, bins, n)
     values = rng.integers(0, 5, n).astype(dtype)
@@ -203,7 +203,7 @@ def test_large_inputs_take_every_scheme(bins, dtype):
     assert_close(embedding_grad(table.astype(np.float64), idx, grads.astype(np.float64)), want)
 
 
-@pytest.mark.parametrize("n", [3, 20000])
+@pytest.mark.parametrize("n", [3, 70000])
 def test_an_index_out_of_range_is_located(n):
     """Flagged inside the parallel loop, then reported as the interpreter reports it."""
     if ON_GPU and n > 100:

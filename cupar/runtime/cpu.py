@@ -102,7 +102,7 @@ class Compiled:
 
     def serial(self) -> "Compiled":
         """This program without parallel loops (compiled at the first small call): a call
-        whose arguments all hold fewer than SERIAL_BELOW elements starts no threads, and
+        whose arguments all hold fewer than SMALL_CALL elements starts no threads, and
         its variant compiles several times faster than the parallel one."""
         if self._serial is None:
             with _lock:
@@ -191,11 +191,16 @@ def launch_threads() -> None:
     _launch_threads()
 
 
+SMALL_CALL = SERIAL_BELOW * 4  # elements of the largest argument of a call run serially
+
+
 def small(flat: list) -> bool:
-    """Whether every array argument holds fewer than SERIAL_BELOW elements (the parallel
-    variant would run its serial copies anyway, after starting its threads)."""
+    """Whether every array argument holds fewer than SMALL_CALL elements: the parallel
+    variant would run most of its loops' serial copies anyway, after starting its threads
+    (a layer's 512 x 64 weights at batch 32 is such a call: a training step's matrix
+    products there take tens of microseconds)."""
     for a in flat:
-        if type(a) is np.ndarray and a.size >= SERIAL_BELOW:
+        if type(a) is np.ndarray and a.size >= SMALL_CALL:
             return False
     return True
 
