@@ -1,6 +1,7 @@
 """Every example runs and checks itself, and `cupar.explain` walks each one's main function."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,30 @@ MAIN_FUNCTIONS = {
                               np.array([0, 2, 3], np.int32), arange(3))),
 }
 STAGES = {"source", "parse", "resolve_globals", "check_tail_calls", "infer_types"}
+# cupar.nn's training examples: minutes each, so `make test` runs one for a few epochs
+NN_EXAMPLES = {"digits_mlp", "digits_cnn", "mnist1d_gru", "mnist1d_lstm", "char_rnn"}
+SLOW = os.environ.get("CUPAR_SLOW") == "1"
 
 
 def test_every_example_is_listed():
-    assert {p.stem for p in EXAMPLES.glob("*.py")} == set(MAIN_FUNCTIONS)
+    stems = {p.stem for p in EXAMPLES.glob("*.py")}
+    assert stems == set(MAIN_FUNCTIONS) | NN_EXAMPLES | {"nn_common"}
+
+
+@pytest.mark.parametrize("name", sorted(NN_EXAMPLES))
+def test_nn_example_trains(name, capsys, monkeypatch, tmp_path):
+    """A short run of each training example (all of them with CUPAR_SLOW=1): it prints its
+    accuracy and samples/s and writes its plot."""
+    pytest.importorskip("sklearn")
+    if name != "digits_mlp" and not SLOW:
+        pytest.skip("CUPAR_SLOW=1 trains every example")
+    if name.startswith("mnist1d"):
+        pytest.importorskip("mnist1d")
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    plot = tmp_path / "curves.png"
+    load(name).main(["--epochs", "2", "--no-progress", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "samples/s" in out and plot.stat().st_size > 1000
 
 
 @pytest.mark.parametrize("name", sorted(MAIN_FUNCTIONS))
