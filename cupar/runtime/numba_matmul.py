@@ -28,6 +28,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import prange
+from numba.np.ufunc import parallel as _threading
+
+# The thread count as a call of the threading layer's C function by its symbol name, not
+# `numba.get_num_threads()`, whose ctypes pointer is a dynamic global: a function using that
+# cannot be cached on disk, nor can any function calling it (every generated kernel with a
+# matrix product, which then compiled afresh in each process: about a minute for a training
+# step). The symbol is registered when the threads are launched, so launch them now.
+_threading._launch_threads()
+_num_threads = _threading._iget_num_threads
 
 FLOAT_OPTIONS = {"contract"}  # fused multiply-adds; no reassociation is needed
 KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
@@ -39,7 +48,7 @@ def tile_shape(n: int, m: int) -> tuple:
     """(rows, columns) of a tile: the largest (MC, NC) tile that still gives every thread
     two tiles, halving rows down to 8 and columns down to 64 until it does. (The thread
     count is read at each call: a cached constant would outlive a change of it.)"""
-    rows, cols, threads = MC, NC, numba.get_num_threads()
+    rows, cols, threads = MC, NC, _num_threads()
     while rows > 8 and -(-n // rows) * -(-m // cols) < 2 * threads:
         rows //= 2
     while cols > 64 and -(-n // rows) * -(-m // cols) < 2 * threads:
