@@ -55,7 +55,10 @@ def function_source(fn: KFunction) -> str:
     lines = ["@numba.njit(parallel=True, error_model='numpy', cache=True, nogil=True)",
              f"def {fn.name}({', '.join(fn.params)}):"]
     if fail_codes(fn.body):  # errors inside prange loops are flagged, then raised after
-        lines.append("    cupar_err = np.zeros(1, np.int64)")
+        # (not np.zeros, which parallel=True makes a parallel loop: every call then woke the
+        # threads, 5 us, and on a busy machine spun at the barrier for as long as a thread
+        # waited to be scheduled, up to milliseconds)
+        lines += ["    cupar_err = np.empty(1, np.int64)", "    cupar_err[0] = 0"]
     lines += statements(fn.body, "    ")
     lines.append(f"    return {fn.result}")
     return VECTOR_MATH.sub(lambda m: f"v{m.group(1)}(", "\n".join(lines))

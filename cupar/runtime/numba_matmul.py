@@ -41,6 +41,7 @@ _num_threads = _threading._iget_num_threads
 FLOAT_OPTIONS = {"contract"}  # fused multiply-adds; no reassociation is needed
 KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
 MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogue runs
+PARALLEL_COPY = 1 << 16  # elements: a smaller transposed operand is copied on one core
 
 
 @numba.njit(cache=True, nogil=True)
@@ -58,17 +59,31 @@ def tile_shape(n: int, m: int) -> tuple:
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def rows_of(x, transposed: bool):
-    """`x`, or its transpose copied into contiguous rows (in blocks, in parallel)."""
+    """`x`, or its transpose copied into contiguous rows (in blocks; in parallel from
+    PARALLEL_COPY elements: below, starting the threads costs more than the copy, and a
+    thread that the system has not scheduled yet keeps the caller spinning at the barrier,
+    which on a busy machine made a small training step 100 times slower)."""
     if not transposed:
         return x
     k, m = x.shape[1], x.shape[0]
     out = np.empty((k, m), x.dtype)
-    for block in prange((k + 31) // 32):
-        for j0 in range(0, m, 32):
-            for p in range(block * 32, min(block * 32 + 32, k)):
-                for j in range(j0, min(j0 + 32, m)):
-                    out[p, j] = x[j, p]
+    blocks = (k + 31) // 32
+    if k * m < PARALLEL_COPY:
+        for block in range(blocks):
+            transpose_block(x, out, block, k, m)
+    else:
+        for block in prange(blocks):
+            transpose_block(x, out, block, k, m)
     return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def transpose_block(x, out, block, k, m):
+    """Rows block * 32 .. block * 32 + 31 of x's transpose, into out."""
+    for j0 in range(0, m, 32):
+        for p in range(block * 32, min(block * 32 + 32, k)):
+            for j in range(j0, min(j0 + 32, m)):
+                out[p, j] = x[j, p]
 
 
 @numba.njit(fastmath=FLOAT_OPTIONS, cache=True, nogil=True)
