@@ -159,10 +159,27 @@ def compile_kernels(program) -> Compiled | str:
         return compile_kernel_program(kernels)
 
 
+def helpers_fingerprint() -> str:
+    """A hash of the runtime modules generated kernels import and compile into themselves:
+    Numba's cache checks only the kernel module's own file, so a changed helper (the
+    matrix product's loops) must give the kernels new names, or stale machine code is
+    loaded."""
+    digest = hashlib.sha256()
+    for name in ("numba_lib.py", "numba_matmul.py", "vector_math.py"):
+        try:
+            digest.update((Path(__file__).parent / name).read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()[:16]
+
+
+HELPERS = helpers_fingerprint()
+
+
 def compile_kernel_program(kernels: KernelProgram) -> Compiled:
     """Generate, cache on disk and load (the caller holds `_lock`)."""
     source = generate_source(kernels)
-    digest = hashlib.sha256(f"{VERSION}\n{source}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{VERSION}\n{HELPERS}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"k{digest}.py"
     if not intact(path, source):
         write_entry(path, source)
