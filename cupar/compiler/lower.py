@@ -327,7 +327,8 @@ class Lowerer(SequenceRules, MatrixRules):
             out.append(Alloc(name, base.dtype.name, (n, row)))
             k = self.fresh("k")
             inner: list = []
-            inner.append(Store(f"{name}[{i}]", k, self.element(value, k, inner)))
+            # (`rows[i, k]`: `rows[i][k]` makes a view of the row per element)
+            inner.append(Store(name, f"{i}, {k}", self.element(value, k, inner)))
             body.append(Loop(k, row, tuple(inner), parallel=False))
             return Mat(name, Seq(t, None), (n, row))
         name = self.fresh("out")

@@ -71,6 +71,14 @@ class ParallelFunction:
                 return MISSING
         return self.fn.__globals__.get(name, MISSING)
 
+    def lookup_place(self, name: str):
+        """The dict `lookup` reads `name` from (the module's globals), or None (a closure
+        variable)."""
+        code = self.fn.__code__
+        if name in code.co_freevars and self.fn.__closure__:
+            return None
+        return self.fn.__globals__
+
     def __repr__(self) -> str:
         return f"<cupar.parallel function {self.fn.__module__}.{self.fn.__qualname__}>"
 

@@ -173,10 +173,27 @@ def compile_kernels(program) -> Compiled | str:
         return compile_kernel_program(kernels)
 
 
+def helpers_fingerprint() -> str:
+    """A hash of the runtime modules generated kernels import and compile into themselves:
+    Numba's cache checks only the kernel module's own file, so a changed helper (the
+    matrix product's loops) must give the kernels new names, or stale machine code is
+    loaded."""
+    digest = hashlib.sha256()
+    for name in ("numba_lib.py", "numba_matmul.py", "vector_math.py"):
+        try:
+            digest.update((Path(__file__).parent / name).read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()[:16]
+
+
+HELPERS = helpers_fingerprint()
+
+
 def compile_kernel_program(kernels: KernelProgram, serial: bool = False) -> Compiled:
     """Generate, cache on disk and load (the caller holds `_lock`)."""
     source = generate_source(kernels, serial)
-    digest = hashlib.sha256(f"{VERSION}\n{source}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{VERSION}\n{HELPERS}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"k{digest}.py"
     if not intact(path, source):
         write_entry(path, source)
@@ -304,13 +321,26 @@ def contiguous(a: np.ndarray) -> np.ndarray:
 
 def result_builder(t):
     """A function from the flat results to the value of type `t`, as `rebuild`, with the
-    common shapes made cheap: an array (not of tuples), a scalar."""
+    common shapes made cheap: an array (not of tuples), a scalar; a tuple of those takes
+    its parts by position (`rebuild`, recursive and importing at each call, took 9 us for a
+    training step's ten results)."""
     if isinstance(t, Seq) and not isinstance(t.elem, Tuple):
         return lambda parts: parts[0]
     if isinstance(t, Scalar):
-        cls = {"int": int, "float": float}.get(t.name) or t.dtype.type
-        return lambda parts: parts[0] if type(parts[0]) is cls else cls(parts[0])
+        convert = scalar_converter(t)
+        return lambda parts: convert(parts[0])
+    if isinstance(t, Tuple) and all(isinstance(e, Scalar) or (
+            isinstance(e, Seq) and not isinstance(e.elem, Tuple)) for e in t.elems):
+        converts = tuple(scalar_converter(e) if isinstance(e, Scalar) else None
+                         for e in t.elems)
+        return lambda parts: tuple([p if c is None else c(p) for p, c in zip(parts, converts)])
     return lambda parts: rebuild(iter(parts), t)
+
+
+def scalar_converter(t: Scalar):
+    """value -> the value as cupar represents a scalar of type `t` (as `coerce` does)."""
+    cls = {"int": int, "float": float}.get(t.name) or t.dtype.type
+    return lambda v: v if type(v) is cls else cls(v)
 
 
 def rebuild(parts, t, wrap=lambda a: a):

@@ -19,6 +19,7 @@ from dataclasses import fields, is_dataclass, replace
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
                                   KernelProgram, KFunction, Loop, MatMul, ObjectMode, Reduce,
                                   Scan, SortIndices, Store, While)
+from ..compiler.siblings import assigned
 from . import numba_lanes as lanes  # elements with a `while` each, several in step
 from . import numba_matmul_source as matmul  # tiled matrix products
 from . import numba_multipass as multipass  # scans, filters, sorts
@@ -74,7 +75,10 @@ def function_source(fn: KFunction, parallel: bool = True) -> str:
     lines = [f"@numba.njit(parallel={parallel}, error_model='numpy', cache=True, nogil=True)",
              f"def {fn.name}({', '.join(fn.params)}):"]
     if fail_codes(fn.body):  # errors inside prange loops are flagged, then raised after
-        lines.append("    cupar_err = np.zeros(1, np.int64)")
+        # (not np.zeros, which parallel=True makes a parallel loop: every call then woke the
+        # threads, 5 us, and on a busy machine spun at the barrier for as long as a thread
+        # waited to be scheduled, up to milliseconds)
+        lines += ["    cupar_err = np.empty(1, np.int64)", "    cupar_err[0] = 0"]
     lines += statements(fn.body, "    ")
     lines.append(f"    return {fn.result}")
     return VECTOR_MATH.sub(lambda m: f"v{m.group(1)}(", "\n".join(lines))
@@ -227,11 +231,51 @@ def flat_loop(s: Loop, indent: str) -> list[str]:
 
 
 def loop(s: Loop, kind: str, indent: str, par: bool = False) -> list[str]:
+    hoisted: list = []
+    if kind == "range":
+        hoisted, s = hoist_allocs(s)
     par = par or kind == "prange"
     # (prange(n) is faster than prange(0, n) but types its index unsigned, which changes the
     # type of index arithmetic; flat_loop makes a subscript-only index unsigned explicitly)
-    return [f"{indent}for {s.index} in {kind}({s.start}, {s.stop}):",
+    return [*(line for a in hoisted for line in allocate(a.name, f"({', '.join(a.shape)},)",
+                                                         a.dtype, indent, par)),
+            f"{indent}for {s.index} in {kind}({s.start}, {s.stop}):",
             *statements(s.body, indent + "    ", par)]
+
+
+def hoist_allocs(s: Loop) -> tuple[list, Loop]:
+    """The arrays a serial loop allocates afresh in every iteration (a row's temporaries:
+    a training step at batch 32 made some 500 a call), allocated once before it instead, and
+    the loop without them. Only those whose shape is the same in every iteration and that
+    the body only subscripts (so none outlives its iteration, nor carries values from one
+    to the next that the program reads before writing); arrays of loops nested inside
+    (serial ones) come out as far as they may. A negative length, which the allocation
+    inside the loop would have refused only when the loop ran, is made 0."""
+    body = []
+    for t in s.body:
+        if isinstance(t, Loop) and not t.parallel:
+            out, t = hoist_allocs(t)
+            body += out  # just before the loop, then out of this one if they may
+        body.append(t)
+    candidates = [t for t in body if isinstance(t, Alloc)]
+    if not candidates:
+        return [], replace(s, body=tuple(body))
+    changing = assigned(tuple(body)) | {s.index}
+    text = "\n".join(function_text(tuple(t for t in body if not isinstance(t, Alloc))))
+    hoisted = []
+    for a in candidates:
+        if (not (names_of(" ".join(a.shape)) & changing)
+                and len(re.findall(rf"\b{a.name}\b", text))
+                == len(re.findall(rf"\b{a.name}\[", text))):
+            hoisted.append(Alloc(a.name, a.dtype, tuple(
+                d if d.isdigit() or d.startswith("max(") else f"max({d}, 0)" for d in a.shape)))
+    moved = {a.name for a in hoisted}
+    body = [t for t in body if not (isinstance(t, Alloc) and t.name in moved)]
+    return hoisted, replace(s, body=tuple(body))
+
+
+def names_of(expr: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_]\w*", expr))
 
 
 SHAPE = re.compile(r"^(\w+\.shape\[\d+\]|\d+)$")  # a length known before the loop starts

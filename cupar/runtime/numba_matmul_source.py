@@ -3,7 +3,10 @@
 A parallel loop over the product's tiles; each iteration computes its tile with
 `product_tile`, then runs the epilogue on every element of the tile and stores the result.
 A product with no epilogue is computed straight into its array. Small products (under
-SERIAL_BELOW * 8 multiply-adds) run serially: starting threads costs more.
+SERIAL_PRODUCT multiply-adds, half a million: 32x64 @ 64x128 takes 6 us on one core)
+run serially: starting threads costs as much as they save, and on a busy machine a thread
+not yet scheduled keeps the caller spinning at the barrier (a training step at batch 32,
+its two largest products then parallel, took 0.2-1.2 ms of CPU time instead of 0.16).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import re
 from ..compiler.kernel_ir import MatMul
 from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls back here
 
-IMPORT = "from cupar.runtime.numba_matmul import product_tile, rows_of, tile_shape\n"
+IMPORT = ("from cupar.runtime.numba_matmul import SERIAL_PRODUCT, product_tile, rows_of, "
+          "tile_shape\n")
 USED = re.compile(r"\bproduct_tile\(")
 
 
@@ -21,12 +25,12 @@ def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
     inner = indent + "    "
     o = s.out
     head = [f"{indent}{o}_b = rows_of({s.b}, {s.b_transposed})",
-            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols}, THREADS)",
+            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols}, {s.inner})",
             f"{indent}{o}_cb = ({s.cols} + {o}_nc - 1) // {o}_nc",
             f"{indent}{o}_nt = ({s.rows} + {o}_mc - 1) // {o}_mc * {o}_cb"]
     if par or not s.parallel:
         return head + tiles(s, "range", indent, par)
-    return head + [f"{indent}if {s.rows} * {s.cols} * {s.inner} < SERIAL_BELOW * 8:",
+    return head + [f"{indent}if {s.rows} * {s.cols} * {s.inner} < SERIAL_PRODUCT:",
                    *tiles(s, "range", inner, False), f"{indent}else:",
                    *tiles(s, "prange", inner, True), *base.raise_flagged(s.body, indent)]
 

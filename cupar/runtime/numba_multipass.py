@@ -146,7 +146,7 @@ def lane_prefixes(s: Scan, indent: str) -> list[str]:
     part, prefix = tuple(f"{o}_part" for o in s.out), tuple(f"{o}_prefix" for o in s.out)
     return [*(f"{indent}{p} = np.empty({n} * {SCAN_LANES}, np.{d})"
               for p, d in zip(prefix, s.dtypes)),
-            f"{indent}{flag}_has = np.zeros({n} * {SCAN_LANES}, np.bool_)",
+            f"{indent}{flag}_has = np.empty({n} * {SCAN_LANES}, np.bool_)",  # all written
             *scan_start(s, indent),
             f"{indent}for {c} in range({n} * {SCAN_LANES}):",
             *(f"{deeper}{p}[{c}] = {a}" for p, a in zip(prefix, acc)),
@@ -188,7 +188,8 @@ def filter_source(f: Filter, indent: str, par: bool = False) -> list[str]:
              f"{inner}for {k} in range({lo}, {hi}):", *base.statements(f.body, deeper, par),
              f"{deeper}{local} += np.int32({f.keep})",
              f"{inner}{chunk_counts}[{c}] = {local}",
-             f"{indent}{counts} = np.zeros({n} + 1, np.int64)",
+             # (np.zeros would be a parallel loop, waking the threads for n + 1 numbers)
+             f"{indent}{counts} = np.empty({n} + 1, np.int64)", f"{indent}{counts}[0] = 0",
              f"{indent}for {c} in range({n}):",
              f"{inner}{counts}[{c} + 1] = {counts}[{c}] + {chunk_counts}[{c}]",
              f"{indent}{total} = {counts}[{n}]",
@@ -221,7 +222,11 @@ def sort_source(s: SortIndices, indent: str, par: bool = False) -> list[str]:
             f"{i4}if {s.less}:", f"{i4}    {t}[{k}] = {p}[{b}]", f"{i4}    {b} += 1",
             f"{i4}else:", f"{i4}    {t}[{k}] = {p}[{a}]", f"{i4}    {a} += 1",
             f"{i4}{k} += 1"]
-    return [f"{indent}{p} = np.arange({s.stop})", f"{indent}{t} = np.empty({s.stop}, np.int64)",
+    # (np.arange is a parallel loop under parallel=True: a small sort numbers serially)
+    return [f"{indent}if {s.stop} < SERIAL_BELOW:", f"{i1}{p} = np.empty({s.stop}, np.int64)",
+            f"{i1}for {k} in range({s.stop}):", f"{i2}{p}[{k}] = {k}",
+            f"{indent}else:", f"{i1}{p} = np.arange({s.stop})",
+            f"{indent}{t} = np.empty({s.stop}, np.int64)",
             f"{indent}{w} = 1", f"{indent}while {w} < {s.stop}:",
             f"{i1}for {pair} in {kind}(({s.stop} + 2 * {w} - 1) // (2 * {w})):",
             f"{i2}{lo} = {pair} * 2 * {w}", f"{i2}{mid} = min({lo} + {w}, {s.stop})",
