@@ -46,7 +46,7 @@ def forward_function(model, training: bool):
             fn = compile_source(source, f"{type(model).__name__} forward", {})["forward"]
             cached = model._compiled[key] = (fn, bool(training and g.buffers))
         fn, updates = cached
-        check_place(model, x, where)
+        check_place(model, x)
         params = [v for _, v in model.named_parameters()]
         buffers = [v for _, v in model.named_buffers()]
         seed = next_seed(model)
@@ -70,19 +70,21 @@ def next_seed(model) -> int:
     return seed
 
 
-def check_place(model, x, where) -> None:
-    on_device = hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray)
+def check_place(model, x, arrays=None) -> None:
+    """The input and every parameter and buffer (`arrays`: (name, value) pairs, default
+    the model's) must be where the model is: host arrays at cpu and here, device arrays
+    at gpu0. (The error's location is read only when there is an error: it costs.)"""
     at_gpu = isinstance(model.place, type(cupar.places.gpu0))
-    if on_device and not at_gpu:
+    if type(x) is not np.ndarray and hasattr(x, "__cuda_array_interface__") and not at_gpu:
         raise CuparValueError(f"the input is in GPU memory but the model is at {model.place!r}",
-                              where, "call model.to(cupar.places.gpu0), or pass a NumPy array")
-    for name, value in model.named_parameters() + model.named_buffers():
-        device = hasattr(value, "__cuda_array_interface__") and \
-            not isinstance(value, np.ndarray)
+                              caller_loc(), "call model.to(cupar.places.gpu0), or pass a "
+                              "NumPy array")
+    for name, value in arrays or model.named_parameters() + model.named_buffers():
+        device = type(value) is not np.ndarray and hasattr(value, "__cuda_array_interface__")
         if device != at_gpu:
             raise CuparValueError(
                 f"`{name}` is {'in GPU memory' if device else 'a host array'}, but the model "
-                f"is at {model.place!r}", where,
+                f"is at {model.place!r}", caller_loc(),
                 "move the whole model with model.to(place) instead of single arrays")
 
 
@@ -102,6 +104,7 @@ class TrainStep:
             optim.check_positive("clip_norm", clip_norm)
         self.clip_norm = clip_norm
         self.names = [n for n, _ in model.named_parameters()]
+        self.slots = model.slots()  # (table, key) of each parameter, then each buffer
         owned = {id(v): n for n, v in model.named_parameters()}
         if any(id(p) not in owned for p in optimizer.params):
             raise CuparValueError("the optimizer holds arrays that are not this model's "
@@ -170,20 +173,18 @@ class TrainStep:
 
     def arguments(self, x, y) -> tuple:
         """The step function's arguments for batch (x, y), e.g. for cupar.explain."""
-        model = self.model
-        params = [v for _, v in model.named_parameters()]
-        buffers = [v for _, v in model.named_buffers()]
+        arrays = [table[key] for table, key in self.slots]
+        n = len(self.names)
         hyper = tuple(self.optimizer.hyper().values())
-        return (*params, *self.states.values(), *buffers, x, y,
+        return (*arrays[:n], *self.states.values(), *arrays[n:], x, y,
                 self.optimizer.step_count, *hyper, float(self.clip_norm or 0.0))
 
     def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
         """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
         infinite changes nothing (the loss is returned for the caller to report)."""
-        where = caller_loc()
-        self.loss.check(x, y, where)
+        self.loss.check(x, y)
         self.model.check_input(x)
-        check_place(self.model, x, where)
+        check_place(self.model, x, [(k, t[k]) for t, k in self.slots])
         step = self.function_for(x)
         try:
             result = step(*self.arguments(x, y), target_place=self.model.place)
@@ -191,20 +192,22 @@ class TrainStep:
             if not self.loss.classification:
                 raise
             raise CuparValueError(f"a label is out of range for the model's outputs "
-                                  f"({err.message})", where,
+                                  f"({err.message})", caller_loc(),
                                   "labels are class numbers 0 .. classes - 1") from None
         loss, correct, *rest = result
-        value = float(cupar.places.to_host(loss)) if sync or check_finite else loss
+        if sync or check_finite:
+            value = float(loss if isinstance(loss, (float, np.floating)) else
+                          cupar.places.to_host(loss))
+        else:
+            value = loss
         if check_finite and not np.isfinite(value):
             return value
         n, k = len(self.names), len(self.states)
-        for name, new in zip(self.names, rest[:n]):
-            self.model._assign(name, new)
+        for (table, key), new in zip(self.slots, rest[:n] + rest[n + k:]):
+            table[key] = new
         for key, new in zip(self.states, rest[n:n + k]):
             self.states[key] = new
-        for (name, _), new in zip(self.model.named_buffers(), rest[n + k:]):
-            self.model._assign(name, new)
-        self.optimizer.params = [v for _, v in self.model.named_parameters()]
+        self.optimizer.params = rest[:n]
         self.optimizer.step_count += 1
         self.correct = correct
         return value

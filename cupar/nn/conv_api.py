@@ -67,7 +67,7 @@ class ConvNd(Module):
         return g.let(f"{self.call}({x}, {w}, {bias}, {self.stride}, {self.padding})")
 
     def check_input(self, x) -> None:
-        check_rows(repr(self), x, None, self.dtype, rank=self.rank)
+        check_rows(self, x, None, self.dtype, rank=self.rank)
         if np.shape(x)[1] != self.in_channels:
             raise CuparValueError(f"{self!r} takes {self.in_channels} input channels, but the "
                                   f"input has {np.shape(x)[1]}", caller_loc(),
@@ -142,7 +142,7 @@ class BatchNormNd(Module):
         return y
 
     def check_input(self, x) -> None:
-        check_rows(repr(self), x, None, self.dtype, rank=self.rank)
+        check_rows(self, x, None, self.dtype, rank=self.rank)
         if np.shape(x)[1] != self.num_features:
             raise CuparValueError(f"{self!r} takes {self.num_features} features (axis 1), "
                                   f"but the input has {np.shape(x)[1]}", caller_loc(), None)

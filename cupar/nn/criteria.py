@@ -33,10 +33,11 @@ class Loss:
     def correct(self, out: str, y: str) -> str:
         return f"F.correct_rows({out}, {y})"
 
-    def check(self, x, y, where) -> None:
+    def check(self, x, y) -> None:
+        """Refuse targets that do not fit the batch, at the user's line."""
         if len(x) != len(y):
             raise CuparValueError(f"the batch has {len(x)} inputs but {len(y)} targets",
-                                  where, "pass one target per input row")
+                                  caller_loc(), "pass one target per input row")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -45,14 +46,14 @@ class Loss:
 class ClassificationLoss(Loss):
     classification = True
 
-    def check(self, x, y, where) -> None:
-        super().check(x, y, where)
+    def check(self, x, y) -> None:
+        super().check(x, y)
         if isinstance(y, np.ndarray):
             if y.dtype.kind not in "iu":
-                raise CuparTypeError(f"class labels must be integers, not {y.dtype}", where,
-                                     "pass labels as an int64 (or int32) array")
+                raise CuparTypeError(f"class labels must be integers, not {y.dtype}",
+                                     caller_loc(), "pass labels as an int64 (or int32) array")
             if y.size and y.min() < 0:
-                raise CuparValueError(f"a class label is negative ({y.min()})", where,
+                raise CuparValueError(f"a class label is negative ({y.min()})", caller_loc(),
                                       "labels are class numbers 0 .. classes - 1")
 
 

@@ -21,19 +21,22 @@ from .optim import elementwise
 
 def check_rows(layer, x, width: int | None, dtype, rank: int = 2) -> None:
     """x must be a `rank`-D array of `dtype` whose last axis is `width` (None: any)."""
-    where = caller_loc()
-    shape = tuple(np.shape(x))
+    shape = np.shape(x)
+    if len(shape) == rank and (width is None or shape[-1] == width) and \
+            (dtype is None or getattr(x, "dtype", None) == dtype):
+        return  # (the common case, checked first: repr(layer) costs)
+    layer = repr(layer)
     if len(shape) != rank:
         raise CuparValueError(f"{layer} takes a {rank}-D batch, but the input has shape "
-                              f"{shape}", where, "a batch is (batch, features)" if rank == 2
-                              else None)
+                              f"{tuple(shape)}", caller_loc(),
+                              "a batch is (batch, features)" if rank == 2 else None)
     if width is not None and shape[-1] != width:
         raise CuparValueError(f"{layer} takes rows of {width} features, but the input's rows "
-                              f"have {shape[-1]}", where,
+                              f"have {shape[-1]}", caller_loc(),
                               "check the previous layer's output width")
-    if dtype is not None and np.dtype(getattr(x, "dtype", None)) != np.dtype(dtype):
+    if dtype is not None and getattr(x, "dtype", None) != dtype:
         raise CuparTypeError(f"{layer} has {np.dtype(dtype)} parameters, but the input is "
-                             f"{np.dtype(getattr(x, 'dtype', None))}", where,
+                             f"{np.dtype(getattr(x, 'dtype', None))}", caller_loc(),
                              f"convert the input: x.astype(np.{np.dtype(dtype)})")
 
 
@@ -58,7 +61,7 @@ class Linear(Module):
         return g.let(f"matmul({x}, {g.param('weight')})")
 
     def check_input(self, x) -> None:
-        check_rows(repr(self), x, self.in_features, self.dtype)
+        check_rows(self, x, self.in_features, self.dtype)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
@@ -160,7 +163,7 @@ class LayerNorm(Module):
                      f"{self.eps!r})")
 
     def check_input(self, x) -> None:
-        check_rows(repr(self), x, self.width, self.dtype)
+        check_rows(self, x, self.width, self.dtype)
 
     def extra_repr(self) -> str:
         return f"({self.width},), eps={self.eps}"

@@ -102,6 +102,12 @@ class Module:
     def buffers(self):
         return [v for _, v in self.named_buffers()]
 
+    def slots(self) -> list:
+        """(table, key) of every parameter, then every buffer, in named order: where a
+        training step reads and replaces them without walking the modules again."""
+        return [(m._parameters, n) for _, m in self.named_modules() for n in m._parameters] + \
+            [(m._buffers, n) for _, m in self.named_modules() for n in m._buffers]
+
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Every parameter and buffer by qualified name, as host NumPy copies."""
         return OrderedDict((n, np.array(cupar.places.to_host(v)))

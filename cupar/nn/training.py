@@ -54,7 +54,7 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
         raise CuparValueError(f"on_nonfinite must be 'stop' or 'continue', not {on_nonfinite!r}",
                               where, None)
     step = step or TrainStep(model, loss, optimizer, clip_norm)
-    step.loss.check(x, y, where)
+    step.loss.check(x, y)
     rng = np.random.default_rng(seed)
     history = History()
     model.train()
