@@ -24,7 +24,8 @@ test: $(STAMP)
 		$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_gpu.py \
 		tests/test_compiled_prims.py tests/test_compiled_differential.py tests/test_out.py \
 		tests/test_lanes.py tests/test_dispatch.py tests/test_reduce_by_index.py \
-		tests/test_matmul.py tests/test_grad.py tests/test_nn_functional.py
+		tests/test_matmul.py tests/test_grad.py tests/test_nn_functional.py \
+		tests/test_nn_conv.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

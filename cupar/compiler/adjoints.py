@@ -418,6 +418,19 @@ def rule_call(s):
     s.d.loops.rule(s.d, s)
 
 
+def rule_join(s):
+    """Row i of the adjoint is the cotangent's slice [i * m, (i + 1) * m), m a row's length
+    (read off each row, so rows of length 0 keep their number)."""
+    xs = s.args[0]
+
+    def row(ib, i, r):
+        start = ib.prim("op_mul", i, ib.prim("len", r))
+        return ib.prim("map", ib.lam(1, lambda jb, j: jb.prim(
+            "index", s.ct, jb.prim("op_add", start, j))), ib.prim("indices", r))
+    if s.active(0):
+        s.add(0, s.call("map", s.b.lam(2, row), s.call("indices", xs), xs))
+
+
 RULES = {
     "op_add": rule_add, "op_sub": rule_sub, "op_mul": rule_mul, "op_div": rule_div,
     "op_pow": rule_pow, "pow": rule_pow, "op_mod": rule_mod,
@@ -442,6 +455,7 @@ RULES = {
     "scatter": rule_scatter, "permute": rule_permute, "update": rule_update,
     "filter": rule_filter, "sort": rule_sort, "reduce_by_index": rule_reduce_by_index,
     "matmul": rule_matmul, "transpose": rule_transpose,
+    "join": rule_join, "split": lambda s: s.add(0, s.call("join", s.ct)),
 }
 # No gradient flows through these: their results are integers or booleans, or floats that
 # are constant almost everywhere (floor, ceil, //). They are never differentiated.

@@ -328,8 +328,11 @@ class Lowerer(SequenceRules, MatrixRules):
                 row = f"({row} if {n} != 0 else 0)"
             name = self.fresh("rows")
             base = base_scalar(t)
-            if isinstance(t.elem, Seq):
-                raise NotLowered("sequences nested three deep")
+            if isinstance(t.elem, Seq):  # rows of rows: an array of three or more axes
+                dims = [n, row]
+                self.fill(name, value, t, [i], dims, body, body, out)
+                out.append(Alloc(name, base.dtype.name, tuple(dims)))
+                return Mat(name, Seq(t, None), tuple(dims))
             out.append(Alloc(name, base.dtype.name, (n, row)))
             k = self.fresh("k")
             inner: list = []
@@ -341,24 +344,46 @@ class Lowerer(SequenceRules, MatrixRules):
         body.append(Store(name, i, value))
         return Mat(name, Seq(t, None), (n,))
 
-    def hoisted_length(self, length: str, body: list, i: str, out: list) -> str:
+    def fill(self, name: str, value, t, index: list, dims: list, body: list, scope: list,
+             out: list):
+        """Store the sequence `value` (of type `t`) at `name[index]`, one loop per axis, as
+        `name[i, k, l] = ...`. Each axis's length is the same for every element, computed
+        before the loops (`hoisted_length`, from the statements of the loops around it,
+        `scope`), and appended to `dims` as it is met."""
+        k, inner = self.fresh("k"), []
+        self.depth += 1
+        elem = self.element(value, k, inner)
+        self.depth -= 1
+        at = [*index, k]
+        if isinstance(t.elem, Seq):
+            if not isinstance(elem, (Mat, Delayed)) or any(j in elem.length for j in at):
+                raise NotLowered("rows whose length depends on the row")
+            if len(dims) == len(at):
+                dims.append(self.hoisted_length(elem.length, scope + inner, tuple(at), out))
+            self.fill(name, elem, t.elem, at, dims, inner, scope + inner, out)
+        else:
+            inner.append(Store(name, ", ".join(at), elem))
+        body.append(Loop(k, dims[len(index)], tuple(inner), parallel=False))
+
+    def hoisted_length(self, length: str, body: list, i, out: list) -> str:
         """The rows' length as an expression valid before the loop that fills them: the
         element code's assignments it reads (`n = 2 * len(r)`, the same for every row) are
         copied out under fresh names. Lengths that read the row index or anything assigned
         less simply stay NotLowered."""
+        indices = (i,) if isinstance(i, str) else i  # (the loop indices of deeper rows)
         simple = {s.target: s.expr for s in body if isinstance(s, Assign)}
         anywhere = assigned(tuple(body))
         renamed: dict[str, str] = {}
 
         def hoist(expr: str) -> str:
             for name in set(IDENT.findall(expr)) & anywhere:
-                if name == i or name not in simple:
+                if name in indices or name not in simple:
                     raise NotLowered("rows whose length depends on the row")
                 if name not in renamed:
                     renamed[name] = self.fresh("row_length")
                     out.append(Assign(renamed[name], hoist(simple[name])))
                 expr = re.sub(rf"\b{name}\b", renamed[name], expr)
-            if re.search(rf"\b{i}\b", expr):
+            if any(re.search(rf"\b{j}\b", expr) for j in indices):
                 raise NotLowered("rows whose length depends on the row")
             return expr
         return hoist(length)

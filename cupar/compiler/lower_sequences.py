@@ -80,6 +80,34 @@ class SequenceRules(RowRules, HistogramRules):
             xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather",
                              inside), stmts), let.var.type)
 
+    def p_join(self, let, prim, args, out):
+        """Element k of the joined rows is element k % m of row k // m, m the rows' length
+        (the same for every row: computed before the loop, see `hoisted_length`)."""
+        xss = args[0]
+        k, probe = self.fresh("k"), []
+        row = self.element(xss, k, probe)
+        if not isinstance(row, (Mat, Delayed)) or k in row.length:
+            raise NotLowered("join of rows whose length depends on the row")
+        m = self.emit(out, self.hoisted_length(row.length, probe, k, out))
+        n = self.emit(out, f"{length_of(xss)} * {m}")
+        return Delayed(n, lambda i, stmts: self.element(
+            self.element(xss, f"({i} // {m})", stmts), f"({i} % {m})", stmts), let.var.type)
+
+    def p_split(self, let, prim, args, out):
+        """Row i of the split is the elements [i * k, (i + 1) * k), delayed."""
+        xs, (k,) = args[0], args[1:]
+        k = self.emit(out, f"np.int64({k})")
+        n = length_of(xs)
+        message = "split needs a positive row length that divides the sequence's length"
+        out.append(If(f"{k} <= 0 or {n} % {k} != 0",
+                      (self.fail("value", message, prim.loc), Assign(k, "1")), ()))
+        row_type = let.var.type.elem
+
+        def row(i, stmts):
+            return Delayed(k, lambda j, inner: self.element(xs, f"({i} * {k} + {j})", inner),
+                           row_type)
+        return Delayed(f"({n} // {k})", row, let.var.type)
+
     def p_replicate(self, let, prim, args, out):
         x, n = args
         return Delayed(f"max(np.int64({n}), 0)", lambda i, stmts: x, let.var.type)

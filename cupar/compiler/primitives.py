@@ -371,6 +371,33 @@ def transpose_rule(ctx, m):
     return Seq(Seq(ctx.resolve(row.elem), s.length), row.length)
 
 
+def nested_numbers(ctx, xs, k: int, what: str) -> Seq:
+    """xs as a sequence of rows whose elements are numbers or rows of them (no tuples)."""
+    s = seq(ctx, xs, k)
+    t = ctx.resolve(s.elem)
+    while isinstance(t, Seq):
+        t = ctx.resolve(t.elem)
+    if not isinstance(t, Scalar):
+        ctx.error(f"{ctx.prim} takes {what} of numbers, but got {format_type(ctx.resolve(xs))}",
+                  "unzip a sequence of tuples and take each column apart", arg=k)
+    return s
+
+
+def join_rule(ctx, xss):
+    row = ctx.resolve(nested_numbers(ctx, xss, 0, "a sequence of rows").elem)
+    if not isinstance(row, Seq):
+        ctx.error(f"join takes a sequence of rows (2-D or more), but got "
+                  f"{format_type(ctx.resolve(xss))}", "a 1-D sequence is already joined",
+                  arg=0)
+    return Seq(ctx.resolve(row.elem), fresh_dim())
+
+
+def split_rule(ctx, xs, k):
+    integer(ctx, k, 1)
+    s = nested_numbers(ctx, xs, 0, "a sequence")
+    return Seq(Seq(ctx.resolve(s.elem), fresh_dim()), fresh_dim())
+
+
 def cond_rule(ctx, pred, then, other):
     p = ctx.resolve(pred)
     if not isinstance(p, Scalar):

@@ -26,7 +26,7 @@ __all__ = ["map", "reduce", "sum", "any", "all", "min", "max", "argmin", "argmax
            "range", "bounded_range", "zip", "unzip", "filter", "enumerate", "gather", "scatter",
            "permute", "update", "scan", "rscan", "exclusive_scan", "exclusive_rscan", "indices",
            "replicate", "shift", "rotate", "sort", "reduce_by_index", "matmul",
-           "transpose"]
+           "transpose", "join", "split"]
 
 
 def same_length(name: str, *seqs) -> int:
@@ -427,6 +427,40 @@ def transpose(m):
            [3, 6]])
     """
     return np.asarray(m).T.copy()
+
+
+@primitive("[[a]] -> [a]", rules.join_rule, (1, 1))
+def join(xss):
+    """The rows of a regular sequence of rows, one after another (Copperhead's `join`): a
+    (n, m, ...) array as a (n * m, ...) one, row-major, like NumPy's reshape. Compiled places
+    read it by index arithmetic, without copying.
+
+    >>> join([[1, 2, 3], [4, 5, 6]])
+    array([1, 2, 3, 4, 5, 6])
+    """
+    a = np.asarray(xss)
+    if a.ndim < 2 or a.dtype == object:
+        raise CuparValueError("join takes a regular sequence of rows (all of one length)",
+                              None, "a 1-D sequence is already joined")
+    return a.reshape((-1,) + a.shape[2:])
+
+
+@primitive("([a], int) -> [[a]]", rules.split_rule, (2, 2))
+def split(xs, k):
+    """xs cut into rows of length k, in order (Copperhead's `split`, whose tiles here must
+    be whole): a (n * k, ...) array as a (n, k, ...) one. k must be positive and divide
+    len(xs). The inverse of `join`.
+
+    >>> split([1, 2, 3, 4, 5, 6], 3)
+    array([[1, 2, 3],
+           [4, 5, 6]])
+    """
+    a, k = np.asarray(xs), int(k)
+    if k <= 0 or builtins.len(a) % k:
+        raise CuparValueError(f"split cannot cut a sequence of length {builtins.len(a)} "
+                              f"into rows of length {k}", None,
+                              "the row length must be positive and divide the length")
+    return a.reshape((builtins.len(a) // k, k) + a.shape[1:])
 
 
 # -- structural primitives the front end emits --------------------------------------------

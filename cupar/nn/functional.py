@@ -1,7 +1,8 @@
 """`cupar.nn.functional`: every layer, activation and loss of `cupar.nn` as a `@parallel`
 function over plain arrays, under torch's names (`import cupar.nn.functional as F`).
 
-A batch is a 2-D array, a sequence of rows. Each function is an ordinary cupar program: it
+A batch is a 2-D array, a sequence of rows; a batch of images (convolutions, pooling,
+`batch_norm2d`) a 4-D array in torch's NCHW layout. Each function is an ordinary cupar program: it
 runs at any place, composes inside a user's `@parallel` function (so a whole training step
 compiles to one program), and `cupar.grad` derives its gradients. Options (a slope, an
 epsilon, the training flag, label smoothing) are ordinary number arguments, so one compiled
@@ -29,14 +30,17 @@ from .activations import (  # noqa: F401
     sigmoid1, softmax, softplus1,
 )
 from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelude's is scalar)
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: F401
 from .layers import dropout, embedding, flatten, layer_norm, linear  # noqa: F401
 from .losses import (  # noqa: F401
     binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
 )
+from .norm import batch_norm, batch_norm2d  # noqa: F401
 from .recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: F401
 
 __all__ = [
     "linear", "flatten", "dropout", "layer_norm", "embedding",
+    "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "batch_norm", "batch_norm2d",
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
     "rnn_cell", "gru_cell", "lstm_cell",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "correct_rows",

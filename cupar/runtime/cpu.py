@@ -29,7 +29,7 @@ from ..compiler.outputs import shape_functions, writing_into
 from ..compiler.types import Scalar, Seq, Tuple
 from ..errors import CuparIndexError, CuparValueError
 from . import pool
-from .numba_cpu import generate_source
+from .numba_cpu import SERIAL_BELOW, generate_source
 
 VERSION = "0.1.0"
 _lock = threading.RLock()  # writing_into compiles under it
@@ -59,6 +59,7 @@ class Compiled:
         self.entry = getattr(module, kernels.entry.name)
         self.warm = False
         self._into: Compiled | None = None  # the variant writing into the caller's arrays
+        self._serial: Compiled | None = None  # the variant small calls run
         self.out_params: tuple = ()
 
     def __call__(self, args: tuple, outs: list | None = None):
@@ -95,7 +96,20 @@ class Compiled:
             into = self.writing_into()
             if into.out_params:
                 return list(into.invoke([*flat, *into.out_arrays(flat)]))
+        if small(flat):
+            return list(self.serial().invoke(flat))
         return list(self.invoke(flat))
+
+    def serial(self) -> "Compiled":
+        """This program without parallel loops (compiled at the first small call): a call
+        whose arguments all hold fewer than SERIAL_BELOW elements starts no threads, and
+        its variant compiles several times faster than the parallel one."""
+        if self._serial is None:
+            with _lock:
+                if self._serial is None:
+                    launch_threads()
+                    self._serial = compile_kernel_program(self.kernels, serial=True)
+        return self._serial
 
     def invoke(self, flat: list):
         try:
@@ -159,14 +173,31 @@ def compile_kernels(program) -> Compiled | str:
         return compile_kernel_program(kernels)
 
 
-def compile_kernel_program(kernels: KernelProgram) -> Compiled:
+def compile_kernel_program(kernels: KernelProgram, serial: bool = False) -> Compiled:
     """Generate, cache on disk and load (the caller holds `_lock`)."""
-    source = generate_source(kernels)
+    source = generate_source(kernels, serial)
     digest = hashlib.sha256(f"{VERSION}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"k{digest}.py"
     if not intact(path, source):
         write_entry(path, source)
     return Compiled(kernels, source, path)
+
+
+def launch_threads() -> None:
+    """Start Numba's thread pool. A serial kernel may call parallel helpers (rows_of, the
+    float sort's zeros_in_order); loaded from the disk cache, it does not start the pool
+    itself as a parallel kernel does, and a helper's parallel loop would then crash."""
+    from numba.np.ufunc.parallel import _launch_threads
+    _launch_threads()
+
+
+def small(flat: list) -> bool:
+    """Whether every array argument holds fewer than SERIAL_BELOW elements (the parallel
+    variant would run its serial copies anyway, after starting its threads)."""
+    for a in flat:
+        if type(a) is np.ndarray and a.size >= SERIAL_BELOW:
+            return False
+    return True
 
 
 def large(flat: list) -> bool:

@@ -14,6 +14,7 @@ cupar error of that code.
 from __future__ import annotations
 
 import re
+from dataclasses import fields, is_dataclass, replace
 
 from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
                                   KernelProgram, KFunction, Loop, MatMul, ObjectMode, Reduce,
@@ -41,8 +42,13 @@ COLUMN_BLOCK = 4096  # and columns per tile: a chunk's rows are read whole up to
 """
 
 
-def generate_source(program: KernelProgram) -> str:
-    functions = [function_source(fn) for fn in reversed(program.functions)]  # callees first
+def generate_source(program: KernelProgram, serial: bool = False) -> str:
+    """The module's source; `serial`: every loop a plain `range` loop, compiled without
+    Numba's parallel passes (the variant small calls run: it compiles several times
+    faster and starts no threads)."""
+    if serial:
+        program = replace(program, functions=tuple(map(serialised, program.functions)))
+    functions = [function_source(fn, not serial) for fn in reversed(program.functions)]
     header = HEADER.format(serial=SERIAL_BELOW)
     if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
         header += "from cupar.runtime.vector_math import vexp, vlog\n"
@@ -51,8 +57,21 @@ def generate_source(program: KernelProgram) -> str:
     return "\n\n".join([header, *functions]) + "\n"
 
 
-def function_source(fn: KFunction) -> str:
-    lines = ["@numba.njit(parallel=True, error_model='numpy', cache=True, nogil=True)",
+def serialised(node):
+    """`node` with the `parallel` flag of every loop nest in it cleared."""
+    if isinstance(node, tuple):
+        return tuple(map(serialised, node))
+    if not is_dataclass(node):
+        return node
+    changes = {f.name: serialised(getattr(node, f.name)) for f in fields(node)
+               if isinstance(getattr(node, f.name), tuple) or is_dataclass(getattr(node, f.name))}
+    if any(f.name == "parallel" for f in fields(node)):
+        changes["parallel"] = False
+    return replace(node, **changes)
+
+
+def function_source(fn: KFunction, parallel: bool = True) -> str:
+    lines = [f"@numba.njit(parallel={parallel}, error_model='numpy', cache=True, nogil=True)",
              f"def {fn.name}({', '.join(fn.params)}):"]
     if fail_codes(fn.body):  # errors inside prange loops are flagged, then raised after
         lines.append("    cupar_err = np.zeros(1, np.int64)")

@@ -35,11 +35,12 @@ MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogu
 
 
 @numba.njit(cache=True, nogil=True)
-def tile_shape(n: int, m: int) -> tuple:
-    """(rows, columns) of a tile: the largest (MC, NC) tile that still gives every thread
-    two tiles, halving rows down to 8 and columns down to 64 until it does. (The thread
-    count is read at each call: a cached constant would outlive a change of it.)"""
-    rows, cols, threads = MC, NC, numba.get_num_threads()
+def tile_shape(n: int, m: int, threads: int) -> tuple:
+    """(rows, columns) of a tile: the largest (MC, NC) tile that still gives every one of
+    `threads` two tiles, halving rows down to 8 and columns down to 64 until it does. (The
+    caller passes its compile-time thread count: numba.get_num_threads() here would read a
+    ctypes pointer, which keeps Numba from caching this and every function calling it.)"""
+    rows, cols = MC, NC
     while rows > 8 and -(-n // rows) * -(-m // cols) < 2 * threads:
         rows //= 2
     while cols > 64 and -(-n // rows) * -(-m // cols) < 2 * threads:

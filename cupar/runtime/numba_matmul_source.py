@@ -21,7 +21,7 @@ def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
     inner = indent + "    "
     o = s.out
     head = [f"{indent}{o}_b = rows_of({s.b}, {s.b_transposed})",
-            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols})",
+            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols}, THREADS)",
             f"{indent}{o}_cb = ({s.cols} + {o}_nc - 1) // {o}_nc",
             f"{indent}{o}_nt = ({s.rows} + {o}_mc - 1) // {o}_mc * {o}_cb"]
     if par or not s.parallel:
