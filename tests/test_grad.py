@@ -172,6 +172,18 @@ def powers(xs, p):
 
 
 @parallel
+def matrix_loop(x, w, k):
+    """A loop whose state and captures are matrices, their gradients then read elementwise
+    (a field of the backward loop's tuple result was once indexed as `result[4, i, j]`)."""
+    def run(t, h):
+        if t == k:
+            return h
+        return run(t + 1, map(lambda r: map(tanh, r), matmul(h, w)))
+    h = run(0, map(lambda r: map(sin, r), x))
+    return sum(map(lambda r: sum(map(lambda a: a * a, r)), h))
+
+
+@parallel
 def calls_helper(x):
     return scalar_ops(x, map(lambda v: v + 3.0, x))
 
@@ -198,6 +210,7 @@ CASES = {
     "row_bias": (row_bias, lambda: (normal(4, 3), normal(3)), (0, 1)),
     "nested_def_loop": (sqrt_sum, lambda: (RNG.uniform(0.5, 3.0, 5),), (0,)),
     "loop": (powers, lambda: (normal(5), np.float64(1.3)), (0, 1)),
+    "matrix_loop": (matrix_loop, lambda: (normal(3, 4), normal(4, 4) * 0.5, 3), (0, 1)),
     "calls_helper": (calls_helper, lambda: (RNG.uniform(0.5, 2.0, 6),), (0,)),
 }
 

@@ -468,7 +468,10 @@ CONSTANT = {
 }
 STRUCTURAL = {"map", "cond"}
 RULES["call"] = rule_call
-REJECTED: dict = {}  # primitive -> rule raising a located error: none at present
+REJECTED: dict = {  # primitive -> rule raising a located error
+    "iterate": lambda s: s.fail("it records a loop's states for a derivative, and has no "
+                                "derivative itself"),
+}
 
 
 def apply_rule(d, let, ct, adj, b) -> None:

@@ -1,26 +1,38 @@
-"""Derivatives through tail-recursive loops, by recomputing their states.
+"""Derivatives through tail-recursive loops, reading their states backwards.
 
 A tail-recursive function F is a loop: a state (its arguments) goes through a step (the body
 up to a tail call `F(next...)`) until a branch returns a value. Its derivative runs the loop
 backwards: the cotangent of the value goes to the last state, then through the adjoint of each
-step to the state before. Each state is recomputed from the first (no tape, memory stays
-constant), so n iterations cost O(n^2) steps: fine for the short loops (Newton iterations,
-small fixed counts) cupar programs use, slow for long ones.
+step to the state before. Arguments every tail call passes on unchanged (a lifted def's
+captures, weights) are invariant; the others vary.
+
+Where some varying part of the state is an array (a recurrence over a batch), the states are
+recorded: `iterate` runs the step n + 1 times from the first state, storing each state's
+varying parts in arrays of n + 1 rows (O(n) steps, O(n x state) memory), and the backward loop
+reads them in reverse. `iterate` gives an empty sequence where the states' shapes change (a
+loop that halves its array), and the backward loop then recomputes each state from the
+first, as loops whose state holds only numbers always do: no memory, O(n^2) steps, fine for
+the short loops (Newton iterations, small fixed counts) that such loops are.
+
+The number of steps n is counted first by a copy of the loop that carries only what its
+stopping decisions read (the counter of `for t in range(T)`-like loops: no step's work).
 
 For F this emits, as new functions of the program (all tail-recursive, so they run as loops):
     F_count(state..., c)     the number of steps taken
     F_advance(state..., m)   the state after m steps, a tuple
+    F_next(state...)         the state after one step, a tuple (recorded loops)
     vjp_F_step(state..., ct) the adjoint of one step (differentiated like any function)
     vjp_F(state..., ct)      the adjoint of the value at the last state
-    F_back(state..., i, ct)  the cotangent taken back from state i to state 0
+    F_back(state..., i, ct)  the cotangent taken back from state i to state 0; for recorded
+                             loops F_back(states, recorded, state..., i, ct)
 A recursive nested def is first lifted to such a function, its captures becoming arguments.
 """
 
 from __future__ import annotations
 
-from .build import Builder
+from .build import Builder, prune
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Var, free_vars, substitute
-from .types import Tuple
+from .types import Scalar, Seq, Tuple
 
 
 def ref(name: str, loc) -> Const:
@@ -53,6 +65,8 @@ class Loops:
         self.check_simple(loop, s)
         h, b = self.helpers(d, loop, tuple(wrt)), s.b
         n = b.prim("call", ref(h["count"], b.loc), *args, b.const(0))
+        if h["varying"] is not None:
+            return self.recorded(s, loop, h, wrt, args, n)
         last = b.prim("call", ref(h["advance"], b.loc), *args, n)
         state = [b.field(last, k) for k in range(len(loop.params))]
         grads = b.prim("call", ref(h["final"], b.loc), *state, s.ct)
@@ -61,6 +75,39 @@ class Loops:
                        ct)
         for k in wrt:
             s.adj.add(args[k], b.field(first, k))
+
+    def recorded(self, s, loop: Function, h: dict, wrt: list, args: list, n) -> None:
+        """The adjoint through the recorded states (see the module's docstring)."""
+        b, varying = s.b, h["varying"]
+        m = b.prim("op_add", n, b.const(1))
+
+        def step(ib, x):
+            full = merged(ib, unpacked(ib, x, len(varying)), varying, args)
+            after = ib.prim("call", ref(h["next"], ib.loc), *full)
+            return packed(ib, [ib.field(after, k) for k in varying])
+        first = packed(b, [args[k] for k in varying])
+        tape = b.prim("iterate", b.lam(1, step, "state"), first, m)
+        stored = b.prim("cmp_eq", b.prim("len", tape), m)
+        last = self.state_at(b, h, tape, stored, args, n, varying)
+        state = [b.field(last, k) for k in range(len(loop.params))]
+        grads = b.prim("call", ref(h["final"], b.loc), *state, s.ct)
+        ct = self.full_state(b, grads, loop, wrt, state)
+        start = b.prim("call", ref(h["back"], b.loc), tape, stored, *args,
+                       b.prim("op_sub", n, b.const(1)), ct)
+        for k in wrt:
+            s.adj.add(args[k], b.field(start, k))
+
+    @staticmethod
+    def state_at(b: Builder, h: dict, tape, stored, params, i, varying):
+        """State i as a tuple: read from the record, or recomputed where it is empty."""
+        def read(ib):
+            row = ib.prim("index", tape, i)
+            return ib.prim("tuple", *merged(ib, unpacked(ib, row, len(varying)), varying,
+                                            params))
+
+        def again(ib):
+            return ib.prim("call", ref(h["advance"], ib.loc), *params, i)
+        return b.prim("cond", stored, branch(b, read), branch(b, again))
 
     def check_simple(self, loop: Function, s) -> None:
         """Only loops that call themselves: a cycle through several functions is refused."""
@@ -87,14 +134,20 @@ class Loops:
         if loop.name in self.made:
             return self.made[loop.name]
         fresh = {k: self.names.fresh(f"{loop.name}_{k}") for k in
-                 ("count", "advance", "back", "final", "step")}
+                 ("count", "advance", "back", "final", "step", "next")}
         self.made[loop.name] = fresh
-        self.add(self.counting(loop, fresh["count"]))
+        calls, decisions = tail_structure(loop)
+        fresh["varying"] = recordable(loop, calls)
+        self.add(self.counting(loop, fresh["count"], counted(loop, calls, decisions)))
         self.add(self.advancing(loop, fresh["advance"]))
         step = self.stepping(loop, fresh["step"])
         self.add(d.sub(ignore=()).derive(step, wrt, fresh["step"]))
         self.add(d.sub(ignore={loop.name}).derive(loop, wrt, fresh["final"]))
-        self.add(self.going_back(loop, fresh, wrt))
+        if fresh["varying"] is None:
+            self.add(self.going_back(loop, fresh, wrt))
+        else:
+            self.add(self.stepping(loop, fresh["next"]))
+            self.add(self.going_back_recorded(loop, fresh, wrt))
         return fresh
 
     def add(self, fn: Function) -> None:
@@ -107,15 +160,18 @@ class Loops:
         copy = self.names.renamed(Lambda(loop.params, loop.body, loop.loc))
         return substitute(copy.body, {p.name: q for p, q in zip(copy.params, params)})
 
-    def counting(self, loop: Function, name: str) -> Function:
+    def counting(self, loop: Function, name: str, needed: set) -> Function:
+        """F_count: the loop carrying on only the parts of the state in `needed` (the others
+        passed unchanged, their computation pruned): those its stopping decisions read."""
         params = self.fresh_params(loop)
         c = Var(self.names.fresh("steps"), None, loop.loc)
         body = self.renamed_body(loop, params)
 
         def on_call(b, args):
+            args = [a if k in needed else params[k] for k, a in enumerate(args)]
             return b.prim("call", ref(name, b.loc), *args, b.prim("op_add", c, b.const(1)))
         body = leaves(body, loop.name, on_call, lambda b, atom: c, self.names, None, loop.loc)
-        return Function(name, params + (c,), body, loop.loc)
+        return Function(name, params + (c,), prune(body), loop.loc)
 
     def advancing(self, loop: Function, name: str) -> Function:
         params = self.fresh_params(loop)
@@ -165,6 +221,24 @@ class Loops:
         out = b.prim("cond", done, Lambda((), Body((), ct), loop.loc),
                      Lambda((), more.body(back), loop.loc))
         return Function(fresh["back"], params + (i, ct), b.body(out), loop.loc)
+
+    def going_back_recorded(self, loop: Function, fresh: dict, wrt: tuple) -> Function:
+        params = self.fresh_params(loop)
+        tape, stored, i, ct = (Var(self.names.fresh(n), None, loop.loc)
+                               for n in ("states", "recorded", "step", "ct"))
+        b = Builder(self.names, loop.loc)
+        more = b.nested()
+        at = self.state_at(more, fresh, tape, stored, params, i, fresh["varying"])
+        state = [more.field(at, k) for k in range(len(params))]
+        grads = more.prim("call", ref(fresh["step"], b.loc), *state, ct)
+        before = self.full_state(more, grads, loop, wrt, state)
+        earlier = more.prim("op_sub", i, more.const(1))
+        back = more.prim("call", ref(fresh["back"], b.loc), tape, stored, *params, earlier,
+                         before)
+        done = b.prim("cmp_lt", i, b.const(0))
+        out = b.prim("cond", done, Lambda((), Body((), ct), loop.loc),
+                     Lambda((), more.body(back), loop.loc))
+        return Function(fresh["back"], (tape, stored, *params, i, ct), b.body(out), loop.loc)
 
     # -- recursive nested defs ------------------------------------------------------------
     def lift(self, d, fn: Var):
@@ -218,3 +292,98 @@ def leaves(body: Body, loop: str, on_call, on_done, names, typed, loc) -> Body:
     b = Builder(names, last.loc if last is not None else loc)
     result = on_done(b, body.result)
     return Body(body.lets + tuple(b.lets), result)
+
+
+# -- the shape of a loop --------------------------------------------------------------------
+
+def tail_structure(loop: Function):
+    """The loop's tail calls, as (arguments, lets in scope), and its stopping decisions (the
+    predicates of the conds in tail position), as (predicate, lets in scope)."""
+    calls, decisions = [], []
+
+    def visit(body: Body, scope: dict):
+        scope = {**scope, **{let.var.name: let.value for let in body.lets}}
+        last = body.lets[-1] if body.lets else None
+        if last is None or body.result != last.var or not isinstance(last.value, Prim):
+            return
+        value = last.value
+        fn = value.args[0] if value.args else None
+        if value.name == "call" and isinstance(fn, Const) and fn.value == FnRef(loop.name):
+            calls.append((value.args[1:], scope))
+        elif value.name == "cond":
+            decisions.append((value.args[0], scope))
+            for branch_ in value.args[1:]:
+                visit(branch_.body, scope)
+    visit(loop.body, {})
+    return calls, decisions
+
+
+def reads(atom, scope: dict, params: list) -> set:
+    """The indices of the parameters `atom` is computed from."""
+    names = {p.name: k for k, p in enumerate(params)}
+    todo, seen, found = list(free_vars(atom) if not isinstance(atom, Var) else {atom.name}), \
+        set(), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in names:
+            found.add(names[name])
+        elif name in scope:
+            value = scope[name]
+            todo += [value.name] if isinstance(value, Var) else list(free_vars(value))
+    return found
+
+
+def counted(loop: Function, calls: list, decisions: list) -> set:
+    """The parts of the state the stopping decisions read, directly or through the parts
+    the tail calls pass on."""
+    params = list(loop.params)
+    needed = set().union(*(reads(p, scope, params) for p, scope in decisions))
+    while True:
+        more = set(needed)
+        for args, scope in calls:
+            for k in needed:
+                more |= reads(args[k], scope, params)
+        if more == needed:
+            return needed
+        needed = more
+
+
+def recordable(loop: Function, calls: list) -> list | None:
+    """The indices of the varying parts of the state where the states are worth recording
+    (some varying part is an array; all are numbers or arrays of numbers); else None."""
+    varying = [k for k, p in enumerate(loop.params)
+               if not all(isinstance(args[k], Var) and args[k].name == p.name
+                          for args, _ in calls)]
+    types = [loop.params[k].type for k in varying]
+    if not any(isinstance(t, Seq) for t in types):
+        return None
+    for t in types:
+        while isinstance(t, Seq):
+            t = t.elem
+        if not isinstance(t, Scalar):
+            return None
+    return varying
+
+
+def packed(b: Builder, parts: list):
+    return parts[0] if len(parts) == 1 else b.prim("tuple", *parts)
+
+
+def unpacked(b: Builder, atom, n: int) -> list:
+    return [atom] if n == 1 else [b.field(atom, j) for j in range(n)]
+
+
+def merged(b: Builder, parts: list, varying: list, full: list) -> list:
+    """The whole state: `parts` at the varying positions, `full`'s atoms elsewhere."""
+    out = list(full)
+    for k, part in zip(varying, parts):
+        out[k] = part
+    return out
+
+
+def branch(b: Builder, build) -> Lambda:
+    inner = b.nested()
+    return Lambda((), inner.body(build(inner)), b.loc)

@@ -29,7 +29,7 @@ from .kernel_ir import (Alloc, Assign, Break, Continue, Fail, If,
 from .lower_matrices import MatrixRules, drop_unused_products
 from .lower_sequences import SequenceRules
 from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar, flat_types,
-                           length_of, tuple_expr, unflatten_param, unflatten_result,
+                           length_of, tuple_expr, unflatten_param,
                            unflatten_value)
 from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_expr
 from .types import Scalar, Seq, Tuple
@@ -231,7 +231,16 @@ class Lowerer(SequenceRules, MatrixRules):
         self.function(fn)
         result = self.fresh(name + "_out")
         out.append(Assign(result, f"{name}({', '.join(flat)})"))
-        return unflatten_result(result, fn.result_type)
+        # an array of the result gets a name of its own: `element` makes `m[i]` of a matrix
+        # `m` into `m[.., i]`, which for the field `result[k]` would index the tuple
+        parts = []
+        for k, t in enumerate(flat_types(fn.result_type)):
+            if isinstance(t, Seq):
+                parts.append(self.fresh(f"{name}_field"))
+                out.append(Assign(parts[-1], f"{result}[{k}]"))
+            else:
+                parts.append(f"{result}[{k}]")
+        return unflatten_value(parts, fn.result_type)
 
     # -- elements and materialisation -----------------------------------------------------
     def element(self, xs, i: str, out: list):

@@ -11,6 +11,7 @@ from .ir import Lambda, Prim, Var
 from .kernel_ir import (Alloc, Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan,
                         SortIndices, Store)
 from .lower_histograms import HistogramRules
+from .lower_iterate import IterateRules
 from .lower_rows import RowRules
 from .lower_values import (Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
                            unpack)
@@ -18,7 +19,7 @@ from .scalar_code import literal
 from .types import BOOL, INT64, Scalar, Seq, Tuple
 
 
-class SequenceRules(RowRules, HistogramRules):
+class SequenceRules(RowRules, HistogramRules, IterateRules):
     """`p_<primitive>(let, prim, args, out)` for the sequence primitives."""
 
     # -- sequences: producers -------------------------------------------------------------

@@ -398,6 +398,13 @@ def split_rule(ctx, xs, k):
     return Seq(Seq(ctx.resolve(s.elem), fresh_dim()), fresh_dim())
 
 
+def iterate_rule(ctx, fn, x, n):
+    integer(ctx, n, 2, "a count")
+    state = returns(ctx, fn, (x,), x, 0, "the function given to iterate must return a value "
+                    "of its argument's type")
+    return Seq(strong(ctx.resolve(state)), fresh_dim())
+
+
 def cond_rule(ctx, pred, then, other):
     p = ctx.resolve(pred)
     if not isinstance(p, Scalar):

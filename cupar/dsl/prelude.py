@@ -463,6 +463,36 @@ def split(xs, k):
     return a.reshape((builtins.len(a) // k, k) + a.shape[1:])
 
 
+# -- internal: what derived programs use ------------------------------------------------
+
+@primitive("(a -> a, a, int) -> [a]", rules.iterate_rule, (3, 3))
+def iterate(f, x, n):
+    """The first n states of x, f(x), f(f(x)), ... (f applied n - 1 times), as a sequence;
+    the empty sequence when some state's arrays have other shapes than x's (a regular
+    sequence cannot hold them). Not in the prelude: the derivative of a loop records its
+    states with it (autodiff_loops.py), and recomputes them where it is empty."""
+    packed = isinstance(x, tuple)
+    parts = x if packed else (x,)
+    shapes = [np.shape(v) for v in parts]
+    dtypes = [np.asarray(v).dtype for v in parts]
+    states = []
+    for k in builtins.range(builtins.max(int(n), 0)):
+        if k:
+            x = f(x)
+            parts = x if packed else (x,)
+            if [np.shape(v) for v in parts] != shapes:
+                states = []
+                break
+        states.append(parts)
+    columns = []
+    for j, (shape, dtype) in builtins.enumerate(builtins.zip(shapes, dtypes)):
+        column = np.empty((builtins.len(states),) + shape, dtype)
+        for k, state in builtins.enumerate(states):
+            column[k] = state[j]
+        columns.append(column)
+    return TupleSeq(columns) if packed else columns[0]
+
+
 # -- structural primitives the front end emits --------------------------------------------
 
 @primitive("(bool, () -> a, () -> a) -> a", rules.cond_rule, (3, 3))
