@@ -31,6 +31,7 @@ from numba import prange
 
 FLOAT_OPTIONS = {"contract"}  # fused multiply-adds; no reassociation is needed
 KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
+SMALL_COPY = 1 << 16  # elements: a smaller transposed copy is made serially (rows_of)
 MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogue runs
 
 
@@ -55,6 +56,11 @@ def rows_of(x, transposed: bool):
         return x
     k, m = x.shape[1], x.shape[0]
     out = np.empty((k, m), x.dtype)
+    if k * m < SMALL_COPY:  # no threads started for a small matrix (a recurrence's weights,
+        for p in range(k):  # transposed in each backward step: a start costs milliseconds
+            for j in range(m):  # on a busy machine)
+                out[p, j] = x[j, p]
+        return out
     for block in prange((k + 31) // 32):
         for j0 in range(0, m, 32):
             for p in range(block * 32, min(block * 32 + 32, k)):
