@@ -119,9 +119,18 @@ def one_hot(b: Builder, var: Var, total, pairs: list):
 
     def element(ib: Builder, k, x):
         for spot, p in zip(spots, pairs):
-            x = ib.choose(ib.prim("cmp_eq", k, spot), ib.add(x, p.value, elem), x, elem)
+            x = added_where(ib, ib.prim("cmp_eq", k, spot), x, p.value, elem)
         return x
     return b.prim("map", b.lam(2, element), b.prim("indices", var), base)
+
+
+def added_where(b: Builder, pred, x, v, t):
+    """x + v where pred holds, else x; rows number by number (a select each, rather than a
+    cond choosing whole rows, which compiled places cannot store as rows of rows)."""
+    if isinstance(t, Seq):
+        return b.prim("map", b.lam(2, lambda ib, a, c: added_where(ib, pred, a, c, t.elem)),
+                      x, v)
+    return b.choose(pred, b.add(x, v, t), x, t)
 
 
 def scatter_pairs(b: Builder, var: Var, total, pairs: list):

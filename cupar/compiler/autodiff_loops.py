@@ -59,7 +59,11 @@ class Loops:
         else:
             name = fn.value.name
         loop = self.function(name)
-        wrt = [k for k, p in enumerate(loop.params) if d.differentiable(p.type)]
+        # the varying parts of the state carry cotangents; an invariant part needs one only
+        # where its argument is active here (the data a recurrence reads needs none)
+        varying = varying_parts(loop, tail_structure(loop)[0])
+        wrt = [k for k, p in enumerate(loop.params) if d.differentiable(p.type) and
+               (k in varying or (isinstance(args[k], Var) and args[k].name in d.active))]
         if not wrt:
             return
         self.check_simple(loop, s)
@@ -131,11 +135,11 @@ class Loops:
 
     # -- the helper functions -----------------------------------------------------------
     def helpers(self, d, loop: Function, wrt: tuple) -> dict:
-        if loop.name in self.made:
-            return self.made[loop.name]
+        if (loop.name, wrt) in self.made:
+            return self.made[loop.name, wrt]
         fresh = {k: self.names.fresh(f"{loop.name}_{k}") for k in
                  ("count", "advance", "back", "final", "step", "next")}
-        self.made[loop.name] = fresh
+        self.made[loop.name, wrt] = fresh
         calls, decisions = tail_structure(loop)
         fresh["varying"] = recordable(loop, calls)
         self.add(self.counting(loop, fresh["count"], counted(loop, calls, decisions)))
@@ -351,12 +355,17 @@ def counted(loop: Function, calls: list, decisions: list) -> set:
         needed = more
 
 
+def varying_parts(loop: Function, calls: list) -> list:
+    """The indices of the parameters some tail call passes a new value."""
+    return [k for k, p in enumerate(loop.params)
+            if not all(isinstance(args[k], Var) and args[k].name == p.name
+                       for args, _ in calls)]
+
+
 def recordable(loop: Function, calls: list) -> list | None:
     """The indices of the varying parts of the state where the states are worth recording
     (some varying part is an array; all are numbers or arrays of numbers); else None."""
-    varying = [k for k, p in enumerate(loop.params)
-               if not all(isinstance(args[k], Var) and args[k].name == p.name
-                          for args, _ in calls)]
+    varying = varying_parts(loop, calls)
     types = [loop.params[k].type for k in varying]
     if not any(isinstance(t, Seq) for t in types):
         return None

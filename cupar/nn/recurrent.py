@@ -16,6 +16,19 @@ gates side by side in torch's order: k = 1 for `rnn_cell`, 3 (r, z, n) for `gru_
 Both products are taken for all gates at once (`linear`: one matrix product each, the bias
 added in its kernel); a row's gates are then read from its product rows at offsets j, H + j,
 ... (each such read costs a scatter-add in the derived backward pass, so they are few).
+
+Whole sequences: `rnn`, `gru` and `lstm` take x of shape (batch, steps, in) (torch's
+batch_first) and return the last hidden state (batch, H) (`lstm`: (h, c)), with the same
+weights. The input projections of all time steps are one matrix product before the
+recurrence (as Deep Speech does), made time-major and cut per gate; the recurrence is a
+tail-recursive loop over time whose step takes one product of h per gate and combines gates
+elementwise (whole rows zipped, no reads at offsets: the derived backward step has no
+scatters but the one row of each gate's projections it reads). Its derivative records the
+hidden states as the loop runs and reads them backwards (autodiff_loops.py).
+
+    from cupar.nn.recurrent import gru
+    h = gru(np.ones((8, 40, 1), np.float32), np.zeros((8, 16), np.float32),
+            np.zeros((1, 48), np.float32), np.zeros((16, 48), np.float32), b, b)  # (8, 16)
 """
 
 from cupar import *  # noqa: F401,F403
@@ -67,3 +80,131 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     def hidden_row(g, crow):
         return map(lambda j: sigmoid1(g[3 * hidden + j]) * tanh(crow[j]), range(hidden))
     return (map(hidden_row, gates, c_new), c_new)
+
+
+# -- whole sequences ----------------------------------------------------------------------
+
+@parallel
+def columns(m, first, n):
+    """Columns first .. first + n - 1 of the matrix m (a gate's part of a product)."""
+    return map(lambda row: map(lambda j: row[first + j], range(n)), m)
+
+
+@parallel
+def part(v, first, n):
+    """Elements first .. first + n - 1 of the vector v."""
+    return map(lambda j: v[first + j], range(n))
+
+
+@parallel
+def time_major(x, w_ih, b_ih):
+    """The input projections x[b][t] w_ih + b_ih of all time steps, one matrix product over
+    batch * steps rows taken in time-major order, as a (steps, batch, k H) array."""
+    batch = len(x)
+    steps = len(x[0]) if batch > 0 else 0
+    rows = map(lambda k: x[k % batch][k // batch], range(batch * steps))
+    return split(linear(rows, w_ih, b_ih), max(batch, 1))
+
+
+@parallel
+def gate(proj, g, hidden):
+    """Gate g's (steps, batch, H) part of the projections `time_major` gives."""
+    return map(lambda m: columns(m, g * hidden, hidden), proj)
+
+
+@parallel
+def steps_of(x):
+    return len(x[0]) if len(x) > 0 else 0
+
+
+@parallel
+def gru_unit(ar, az, an, cr, cz, cn, hv):
+    """One hidden unit of a GRU step from its gates' input (a) and hidden (c) parts."""
+    r = sigmoid1(ar + cr)
+    z = sigmoid1(az + cz)
+    n = tanh(an + r * cn)
+    return (1.0 - z) * n + z * hv
+
+
+@parallel
+def at_step(x, t):
+    """The inputs of time step t, (batch, in), of x (batch, steps, in)."""
+    return map(lambda row: row[t], x)
+
+
+@parallel
+def rnn(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """torch's `RNN` (tanh, one layer, batch_first) over x (batch, steps, in) from h0
+    (batch, H): the last hidden state, h' = tanh(x_t w_ih + b_ih + h w_hh + b_hh)."""
+    steps = steps_of(x)
+
+    def run(t, h):
+        if t >= steps:
+            return h
+        return run(t + 1, map(lambda a, c: map(lambda u, v: tanh(u + v), a, c),
+                              linear(at_step(x, t), w_ih, b_ih), linear(h, w_hh, b_hh)))
+    return run(0, h0)
+
+
+@parallel
+def gru(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """torch's `GRU` (one layer, batch_first) over x (batch, steps, in) from h0 (batch, H):
+    the last hidden state. Gates r, z, n as in `gru_cell`."""
+    hidden = len(w_hh)
+    steps = steps_of(x)
+    ur, uz, un = columns(w_ih, 0, hidden), columns(w_ih, hidden, hidden), \
+        columns(w_ih, 2 * hidden, hidden)
+    cr, cz, cn = part(b_ih, 0, hidden), part(b_ih, hidden, hidden), \
+        part(b_ih, 2 * hidden, hidden)
+    wr, wz, wn = columns(w_hh, 0, hidden), columns(w_hh, hidden, hidden), \
+        columns(w_hh, 2 * hidden, hidden)
+    br, bz, bn = part(b_hh, 0, hidden), part(b_hh, hidden, hidden), \
+        part(b_hh, 2 * hidden, hidden)
+
+    def run(t, h):
+        if t >= steps:
+            return h
+        xt = at_step(x, t)
+        return run(t + 1, map(lambda a, b, c, d, e, f, g: map(gru_unit, a, b, c, d, e, f, g),
+                              linear(xt, ur, cr), linear(xt, uz, cz), linear(xt, un, cn),
+                              linear(h, wr, br), linear(h, wz, bz), linear(h, wn, bn), h))
+    return run(0, h0)
+
+
+@parallel
+def lstm_cell_unit(ai, af, ag, ci, cf, cg, cv):
+    """One unit's new cell state from its gates' input (a) and hidden (c) parts."""
+    return sigmoid1(af + cf) * cv + sigmoid1(ai + ci) * tanh(ag + cg)
+
+
+@parallel
+def lstm_hidden_unit(ao, co, cv):
+    return sigmoid1(ao + co) * tanh(cv)
+
+
+@parallel
+def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """torch's `LSTM` (one layer, batch_first) over x (batch, steps, in) from h0 and c0
+    (batch, H): the last (h, c). Gates i, f, g, o as in `lstm_cell`."""
+    hidden = len(w_hh)
+    steps = steps_of(x)
+    ui, uf, ug, uo = (columns(w_ih, 0, hidden), columns(w_ih, hidden, hidden),
+                      columns(w_ih, 2 * hidden, hidden), columns(w_ih, 3 * hidden, hidden))
+    ci, cf, cg, co = (part(b_ih, 0, hidden), part(b_ih, hidden, hidden),
+                      part(b_ih, 2 * hidden, hidden), part(b_ih, 3 * hidden, hidden))
+    wi, wf, wg, wo = (columns(w_hh, 0, hidden), columns(w_hh, hidden, hidden),
+                      columns(w_hh, 2 * hidden, hidden), columns(w_hh, 3 * hidden, hidden))
+    bi, bf, bg, bo = (part(b_hh, 0, hidden), part(b_hh, hidden, hidden),
+                      part(b_hh, 2 * hidden, hidden), part(b_hh, 3 * hidden, hidden))
+
+    def run(t, h, c):
+        if t >= steps:
+            return (h, c)
+        xt = at_step(x, t)
+        c_new = map(lambda a, b, d, e, f, g, k: map(lstm_cell_unit, a, b, d, e, f, g, k),
+                    linear(xt, ui, ci), linear(xt, uf, cf), linear(xt, ug, cg),
+                    linear(h, wi, bi), linear(h, wf, bf), linear(h, wg, bg), c)
+        h_new = map(lambda a, b, d: map(lstm_hidden_unit, a, b, d), linear(xt, uo, co),
+                    linear(h, wo, bo), c_new)
+        return run(t + 1, h_new, c_new)
+    return run(0, h0, c0)

@@ -40,6 +40,7 @@ _num_threads = _threading._iget_num_threads
 
 FLOAT_OPTIONS = {"contract"}  # fused multiply-adds; no reassociation is needed
 KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
+SMALL_COPY = 1 << 16  # elements: a smaller transposed copy is made serially (rows_of)
 MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogue runs
 NARROW = 16  # columns: a narrower tile is computed transposed
 SERIAL_PRODUCT = 1 << 19  # multiply-adds: a smaller product runs serially (the generated
