@@ -48,19 +48,35 @@ def tile_shape(n: int, m: int, threads: int) -> tuple:
     return rows, cols
 
 
+SERIAL_TRANSPOSE = 1 << 16  # elements below which a transposing copy starts no threads
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def rows_of(x, transposed: bool):
-    """`x`, or its transpose copied into contiguous rows (in blocks, in parallel)."""
+    """`x`, or its transpose copied into contiguous rows (in blocks, in parallel; serially
+    below SERIAL_TRANSPOSE elements: waking the threads for a layer's weights, in a program
+    otherwise serial, took milliseconds on a loaded machine)."""
     if not transposed:
         return x
     k, m = x.shape[1], x.shape[0]
     out = np.empty((k, m), x.dtype)
-    for block in prange((k + 31) // 32):
-        for j0 in range(0, m, 32):
-            for p in range(block * 32, min(block * 32 + 32, k)):
-                for j in range(j0, min(j0 + 32, m)):
-                    out[p, j] = x[j, p]
+    if k * m < SERIAL_TRANSPOSE:
+        for block in range((k + 31) // 32):
+            transpose_block(x, out, block)
+    else:
+        for block in prange((k + 31) // 32):
+            transpose_block(x, out, block)
     return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def transpose_block(x, out, block):
+    """Rows block * 32 .. + 31 of out = x's transpose, in 32 x 32 tiles."""
+    k, m = x.shape[1], x.shape[0]
+    for j0 in range(0, m, 32):
+        for p in range(block * 32, min(block * 32 + 32, k)):
+            for j in range(j0, min(j0 + 32, m)):
+                out[p, j] = x[j, p]
 
 
 @numba.njit(fastmath=FLOAT_OPTIONS, cache=True, nogil=True)
