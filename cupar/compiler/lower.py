@@ -122,8 +122,14 @@ class Lowerer(SequenceRules, MatrixRules):
         return [value]
 
     # -- bodies ---------------------------------------------------------------------------
-    def body(self, body: Body, env: dict, out: list):
+    def body(self, body: Body, env: dict, out: list, stored: bool = True):
+        """Lower `body`'s lets into `out` and return its result's value. A function's result
+        is stored (`stored`); a lambda's result that is a row of scalar code over rows
+        (`map(lambda v: v * s, row)`) stays delayed for the caller, which may read a single
+        element of it (a join's) rather than store the row first."""
         uses, direct = count_uses(body), direct_uses(body)
+        if not stored and scalar_row_result(body):
+            uses[body.result.name] -= 1
         if self.epilogue is not None and isinstance(body.result, Var):
             uses[body.result.name] -= 1  # rows fused into a product stay delayed (see
             # lower_matrices.py: the attempt is dropped unless all is scalar code)
@@ -135,6 +141,10 @@ class Lowerer(SequenceRules, MatrixRules):
                                       "elements)")
                 elif delayable(let, uses) or isinstance(value.swapped, Mat):  # (index swaps)
                     self.notes.append(f"{let.var.name}: fused into its consumer")
+                elif value.joined is not None and (isinstance(value.joined[0], Mat) or (
+                        isinstance(value.joined[0], Delayed) and value.joined[0].stored)):
+                    # a stored array read flat: index arithmetic, never worth a copy
+                    self.notes.append(f"{let.var.name}: read in place by its consumers")
                 elif (reads := arrays_recomputing_reads(let, uses, direct, env,
                                                         self.recomputed)) is not None:
                     self.recomputed[id(value)] = (value, reads)
@@ -188,7 +198,7 @@ class Lowerer(SequenceRules, MatrixRules):
         env = dict(fn.env)
         for p, a in zip(fn.lam.params, args):
             env[p.name] = a
-        return self.body(fn.lam.body, env, out)
+        return self.body(fn.lam.body, env, out, stored=False)
 
     def loop_closure(self, fn: Closure, args: list, out: list):
         """A tail-recursive local function, applied: `while True` over its parameters."""
@@ -338,12 +348,33 @@ class Lowerer(SequenceRules, MatrixRules):
             inner: list = []
             # (`rows[i, k]`: `rows[i][k]` makes a view of the row per element)
             inner.append(Store(name, f"{i}, {k}", self.element(value, k, inner)))
-            body.append(Loop(k, row, tuple(inner), parallel=False))
+            loop = Loop(k, row, tuple(inner), parallel=False)
+            body.append(self.segment_loop(value, name, i, row, loop) or loop)
             return Mat(name, Seq(t, None), (n, row))
         name = self.fresh("out")
         out.append(Alloc(name, t.dtype.name, (n,)))
         body.append(Store(name, i, value))
         return Mat(name, Seq(t, None), (n,))
+
+    def segment_loop(self, value, name: str, i: str, row: str, loop: Loop):
+        """A row that is a slice of joined rows, `split(join(xss), k)[i]`, stored as whole
+        rows of xss, one loop per axis (where the slice starts at a row of xss and holds
+        whole rows; `loop`, which divides per element, otherwise): an im2col's patches."""
+        if not isinstance(value, Delayed) or value.segment is None:
+            return None
+        xss, m, start = value.segment
+        a, c, first = self.fresh("a"), self.fresh("c"), self.fresh("first")
+        rows: list = [Assign(first, f"{start} // {m}")]
+        per_row: list = []
+        source = self.element(xss, f"({first} + {a})", per_row)
+        if not isinstance(source, (Mat, Delayed)):
+            return None
+        cells: list = []
+        cells.append(Store(name, f"{i}, {a} * {m} + {c}", self.element(source, c, cells)))
+        per_row.append(Loop(c, m, tuple(cells), parallel=False))
+        rows.append(Loop(a, f"{row} // {m}", tuple(per_row), parallel=False))
+        return If(f"{m} > 0 and {start} % {m} == 0 and {row} % {m} == 0", tuple(rows),
+                  (loop,))
 
     def fill(self, name: str, value, t, index: list, dims: list, body: list, scope: list,
              out: list):
@@ -485,6 +516,37 @@ def arrays_recomputing_reads(let: Let, uses: dict, direct: dict, env: dict,
             return None
     k = uses.get(name, 0)  # 0: a value nothing uses is never stored
     return reads if len(reads) * (k - 1) < k + 1 else None
+
+
+def scalar_row_result(body: Body) -> bool:
+    """Whether `body` returns a map of scalar code (few lets, conditionals included) that
+    it defines: recomputing an element of it costs no more than reading it back."""
+    result = body.result
+    if not isinstance(result, Var):
+        return False
+    let = next((let for let in body.lets if let.var.name == result.name), None)
+    if let is None or not isinstance(let.value, Prim) or let.value.name != "map" or \
+            not isinstance(let.value.args[0], Lambda):
+        return False
+    return isinstance(let.var.type, Seq) and isinstance(let.var.type.elem, Scalar) and \
+        scalar_code(let.value.args[0].body)
+
+
+def scalar_code(body: Body, budget: int = 12) -> bool:
+    """Scalar primitives and conditionals of them only, at most `budget` lets in all."""
+    if len(body.lets) > budget:
+        return False
+    for let in body.lets:
+        value = let.value
+        if not isinstance(let.var.type, Scalar) or not isinstance(value, Prim):
+            return False
+        if value.name == "cond":
+            if not all(isinstance(a, Lambda) and scalar_code(a.body, budget - len(body.lets))
+                       for a in value.args[1:]):
+                return False
+        elif value.name not in SCALAR_PRIMS and value.name != "index":  # (a number read)
+            return False
+    return True
 
 
 def cheap_arithmetic(body: Body) -> bool:

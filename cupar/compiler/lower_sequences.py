@@ -92,7 +92,8 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
         m = self.emit(out, self.hoisted_length(row.length, probe, k, out))
         n = self.emit(out, f"{length_of(xss)} * {m}")
         return Delayed(n, lambda i, stmts: self.element(
-            self.element(xss, f"({i} // {m})", stmts), f"({i} % {m})", stmts), let.var.type)
+            self.element(xss, f"({i} // {m})", stmts), f"({i} % {m})", stmts), let.var.type,
+            joined=(xss, m))
 
     def p_split(self, let, prim, args, out):
         """Row i of the split is the elements [i * k, (i + 1) * k), delayed."""
@@ -105,8 +106,10 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
         row_type = let.var.type.elem
 
         def row(i, stmts):
+            joined = xs.joined if isinstance(xs, Delayed) else None
+            segment = None if joined is None else (*joined, f"({i} * {k})")
             return Delayed(k, lambda j, inner: self.element(xs, f"({i} * {k} + {j})", inner),
-                           row_type)
+                           row_type, segment=segment)
         return Delayed(f"({n} // {k})", row, let.var.type)
 
     def p_replicate(self, let, prim, args, out):

@@ -47,6 +47,11 @@ class Delayed:
     start: str | None = None  # an index range: element i is `start + i` (gather checks once)
     swapped: Mat | None = None  # the transpose of a stored matrix: that matrix
     stored: Mat | None = None  # the same sequence, also stored in this array (a product)
+    # a join of rows (xss, m: the rows' length), or a slice of one (xss, m, start: element j
+    # is element (start + j) % m of row (start + j) // m): stores then copy whole rows of
+    # xss in nested loops instead of dividing per element (see Lowerer.write)
+    joined: tuple | None = None
+    segment: tuple | None = None
 
 
 @dataclass

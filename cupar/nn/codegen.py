@@ -20,6 +20,8 @@ import hashlib
 import linecache
 import re
 
+import numpy as np
+
 import cupar
 import cupar.nn.functional as F
 
@@ -29,8 +31,18 @@ class Emitter:
     the argument holding a module's array; `let(expr)` binds an expression to a fresh name;
     `set_buffer(name, var)` records a buffer's new value (batch norm in training)."""
 
-    def __init__(self, params: list[str], buffers: list[str], training: bool, rank: int):
+    def __init__(self, params: list[str], buffers: list[str], training: bool, rank: int,
+                 shape: tuple | None = None):
         self.rank = rank  # dimensions of the value flowing through (layers update it)
+        # Images: `image` is the (channels, height, width) of the 4-D batch flowing through
+        # where known (from the input's `shape`, then each layer's), else None; `rows` says
+        # it flows as rows of pixels (batch * height * width, channels), a 2-D value (see
+        # cupar/nn/conv.py), which the layers with `takes_rows` (and only while
+        # `rows_allowed`, inside `sequence`) keep it in; `images` turns it back to NCHW.
+        self.image = tuple(int(d) for d in shape) if shape is not None and len(shape) == 3 \
+            and rank == 4 else None
+        self.rows = False
+        self.rows_allowed = False
         self.params = {n: "p_" + identifier(n) for n in params}
         self.buffers = {n: "b_" + identifier(n) for n in buffers}
         self.training = training
@@ -69,6 +81,45 @@ class Emitter:
         self.lines.append(f"    {', '.join(names)} = {expr}")
         return names[0] if count == 1 else names
 
+    # -- images as rows of pixels ----------------------------------------------------------
+    def can_use_rows(self) -> bool:
+        """Whether an image layer may take and give rows of pixels here (see __init__)."""
+        return self.rows_allowed and self.image is not None and (self.rows or self.rank == 4)
+
+    def to_rows(self, x: str) -> str:
+        """x as rows of pixels (converted from NCHW once, where the rows start)."""
+        if self.rows:
+            return x
+        self.rows, self.rank = True, 2
+        return self.let(f"F.nchw_rows({x})")
+
+    def images(self, x: str) -> str:
+        """x as NCHW images again (where it flows as rows of pixels)."""
+        if not self.rows:
+            return x
+        _, height, width = self.image
+        self.rows, self.rank = False, 4
+        return self.let(f"F.rows_nchw({x}, {height}, {width})")
+
+    def sequence(self, layers, x: str) -> str:
+        """Emit `layers` ((name, module) pairs) one after another: images stay rows of
+        pixels from the first layer that takes them so to the last; any other layer gets
+        NCHW images (and what it returns has unknown sizes), as does the caller."""
+        entered, allowed = self.rows, self.rows_allowed
+        for name, layer in layers:
+            takes = getattr(layer, "takes_rows", False)
+            if not takes:
+                x = self.images(x)
+            with self.scope(name):
+                self.rows_allowed = takes
+                x = layer.emit(self, x)
+            if not takes:
+                self.image = None
+        self.rows_allowed = allowed
+        if not entered:
+            x = self.images(x)
+        return x
+
     def dropout_seed(self) -> str:
         """A seed distinct for each dropout layer and each step: `seed * 64 + layer`."""
         self.dropouts += 1
@@ -82,11 +133,18 @@ def identifier(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
-def forward_source(model, training: bool, rank: int) -> tuple[str, Emitter]:
+def image_shape(x) -> tuple | None:
+    """The (channels, height, width) of a batch of NCHW images (None for other input): the
+    generated programs of image models are specialised to it (literal sizes)."""
+    return tuple(int(d) for d in np.shape(x)[1:]) if np.ndim(x) == 4 else None
+
+
+def forward_source(model, training: bool, rank: int,
+                   shape: tuple | None = None) -> tuple[str, Emitter]:
     """`forward(params..., buffers..., x, seed)`: the model's output for input of `rank`
     dimensions (and, in training, its buffers' new values: `return out, (b1, b2, ...)`)."""
     g = Emitter([n for n, _ in model.named_parameters()],
-                [n for n, _ in model.named_buffers()], training, rank)
+                [n for n, _ in model.named_buffers()], training, rank, shape)
     out = model.emit(g, "x")
     args = ", ".join(g.signature() + ["x", "seed"])
     result = out

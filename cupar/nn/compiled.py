@@ -31,17 +31,17 @@ from cupar.dsl.decorator import caller_loc
 from cupar.errors import CuparIndexError, CuparTypeError, CuparValueError
 
 from . import optim
-from .codegen import Emitter, compile_source, forward_source
+from .codegen import Emitter, compile_source, forward_source, image_shape
 from .criteria import as_loss
 
 
 def forward_function(model, training: bool):
     """The compiled forward of `model` in train or eval mode: a function (x, where) -> out."""
     def run(x, where):
-        key = ("forward", training, structure(model), np.ndim(x))
+        key = ("forward", training, structure(model), np.ndim(x), image_shape(x))
         cached = model._compiled.get(key)
         if cached is None:
-            source, g = forward_source(model, training, np.ndim(x))
+            source, g = forward_source(model, training, np.ndim(x), image_shape(x))
             source = "@parallel\n" + source
             fn = compile_source(source, f"{type(model).__name__} forward", {})["forward"]
             cached = model._compiled[key] = (fn, bool(training and g.buffers))
@@ -115,15 +115,16 @@ class TrainStep:
         self.functions, self.correct = {}, None
 
     def function_for(self, x):
-        """The compiled step for inputs of x's number of dimensions (generated once)."""
-        rank = np.ndim(x)
-        if rank not in self.functions:
-            self.functions[rank] = self.generate(rank)
-        return self.functions[rank]
+        """The compiled step for inputs of x's number of dimensions (and, for images, of
+        x's channels, height and width: generated once each)."""
+        key = (np.ndim(x), image_shape(x))
+        if key not in self.functions:
+            self.functions[key] = self.generate(*key)
+        return self.functions[key]
 
-    def generate(self, rank: int):
+    def generate(self, rank: int, shape: tuple | None = None):
         model, opt = self.model, self.optimizer
-        fwd = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank)
+        fwd = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank, shape)
         out = model.emit(fwd, "x")
         aux = [self.loss.correct(out, "y")] if self.loss.classification else ["0"]
         aux += [fwd.updates.get(n, var) for n, var in fwd.buffers.items()]

@@ -151,3 +151,168 @@ def avg_pool2d(x, kernel, stride):
     """torch's `F.avg_pool2d(x, kernel, stride)`, without padding: each window's mean."""
     return pooled(x, map(lambda row: sum(row) / len(row), pool_windows(x, kernel, stride)),
                   kernel, stride)
+
+
+# -- images as rows of pixels ---------------------------------------------------------------
+#
+# A batch of images in "rows" layout is a 2-D array (batch * height * width, channels): one row
+# per pixel, images after one another, each image's pixels row-major (NHWC, flattened). The
+# sizes travel as arguments (`height`, `width`); the batch is len(x) // (height * width).
+# Generated models keep images in this layout between their layers (see conv_api.py): a
+# convolution is then one gather of pixel rows (im2col) and one matrix product whose result is
+# already the next layer's rows, elementwise layers are maps over rows, and batch norm is
+# `batch_norm` over the rows' columns. Integer sizes passed as literals (as the generated
+# programs do) make the index arithmetic multiplications instead of divisions.
+
+@parallel
+def nchw_rows(x):
+    """A batch of NCHW images (batch, c, h, w) as rows of pixels (batch * h * w, c)."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    height = len(x[0][0]) if len(x) > 0 and channels > 0 else 1
+    width = len(x[0][0][0]) if len(x) > 0 and channels > 0 and height > 0 else 1
+    plane = height * width
+
+    def source(e):
+        p, c = e // channels, e % channels
+        return (p // plane * channels + c) * plane + p % plane
+    flat = gather(join(join(join(x))), map(source, range(len(x) * plane * channels)))
+    return split(flat, max(channels, 1))
+
+
+@parallel
+def rows_nchw(x, height, width):
+    """Rows of pixels (batch * height * width, c) as NCHW images (batch, c, height, width)."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    plane = height * width
+
+    def source(e):  # e indexes the NCHW result
+        n, c, q = e // (channels * plane), e // plane % channels, e % plane
+        return (n * plane + q) * channels + c
+    flat = gather(join(x), map(source, range(len(x) * channels)))
+    return split(split(split(flat, width), height), channels)
+
+
+@parallel
+def rows_flatten(x, height, width):
+    """Rows of pixels as a batch of rows (batch, c * height * width) in torch's Flatten order
+    (channel, then row, then column), as `flatten4` of the NCHW images: a gather whose
+    gradient is a scatter-add of numbers."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    plane = height * width
+    size = channels * plane
+
+    def source(e):  # e indexes the result: image e // size, (c, q) within it
+        n, c, q = e // size, e % size // plane, e % plane
+        return (n * plane + q) * channels + c
+    return split(gather(join(x), map(source, range(len(x) * channels))), max(size, 1))
+
+
+@parallel
+def conv_row_sources(batch, height, width, kh, kw, stride, padding):
+    """For each output pixel of each image and each tap (di, dj) of a (kh, kw) window: the
+    input pixel row it reads, or -1 in the zero padding; taps ordered di, dj."""
+    oh = (height + 2 * padding - kh) // stride + 1
+    ow = (width + 2 * padding - kw) // stride + 1
+    taps, pixels = kh * kw, oh * ow
+
+    def source(e):
+        p, t = e // taps, e % taps
+        n, q = p // pixels, p % pixels
+        r = q // ow * stride + t // kw - padding
+        s = q % ow * stride + t % kw - padding
+        inside = r >= 0 and r < height and s >= 0 and s < width
+        return (n * height + r) * width + s if inside else -1
+    return map(source, range(batch * pixels * taps))
+
+
+@parallel
+def conv_weight_rows(w):
+    """torch's conv weights (cout, cin, kh, kw) as the (kh * kw * cin, cout) matrix that
+    multiplies patches of pixel rows: row (di * kw + dj) * cin + c, column o, is
+    w[o][c][di][dj]."""
+    cout = len(w)
+    cin = len(w[0]) if cout > 0 else 1
+    kh = len(w[0][0]) if cout > 0 and cin > 0 else 1
+    kw = len(w[0][0][0]) if cout > 0 and cin > 0 and kh > 0 else 1
+    taps = kh * kw
+
+    def source(e):
+        o, tc = e % cout, e // cout
+        return (o * cin + tc % cin) * taps + tc // cin
+    return split(gather(join(join(join(w))), map(source, range(cout * cin * taps))),
+                 max(cout, 1))
+
+
+@parallel
+def conv2d_rows_sized(x, w, b, height, width, kh, kw, stride, padding):
+    """`conv2d_rows` with the kernel's size given (kh, kw must be w's): literal sizes let
+    the compiled index arithmetic avoid divisions."""
+    cout = len(zip(b, w))  # (a located error when they differ)
+    cin = len(zip(x[0], w[0])) if len(x) > 0 and cout > 0 else 1
+    taps = len(w[0][0]) * len(w[0][0][0]) if cout > 0 and cin > 0 else kh * kw
+    src = conv_row_sources(len(x) // (height * width), height, width, kh, kw, stride,
+                           padding)
+    # the taps' pixel rows, zero in the padding: each output pixel's patch is a row of the
+    # (pixels, taps * cin) matrix (its rows copied whole: see Lowerer.segment_loop)
+    picked = gather(x, map(lambda k: maximum(k, 0), src))
+    masked = map(lambda row, k: map(lambda v: v if k >= 0 else 0.0 * v, row), picked, src)
+    cols = split(join(masked), max(taps * cin, 1))
+    return map(lambda row: map(lambda v, bo: v + bo, row, b),
+               matmul(cols, conv_weight_rows(w)))
+
+
+@parallel
+def conv2d_rows(x, w, b, height, width, stride, padding):
+    """torch's `F.conv2d(x, w, b, stride, padding)` on rows of pixels: x (batch * height *
+    width, cin), w (cout, cin, kh, kw) as torch's, b (cout,); the result is rows (batch * oh
+    * ow, cout), oh = (height + 2 padding - kh) // stride + 1 (and ow alike). Its gradient
+    is two matrix products and a scatter-add of pixel rows."""
+    kh = len(w[0][0]) if len(w) > 0 and len(w[0]) > 0 else 1
+    kw = len(w[0][0][0]) if len(w) > 0 and len(w[0]) > 0 and kh > 0 else 1
+    return conv2d_rows_sized(x, w, b, height, width, kh, kw, stride, padding)
+
+
+@parallel
+def pool_corners(x, height, width, kernel, stride):
+    """For each output element (pixel * channels + channel) of a pooling without padding:
+    the index into join(x) of its window's first element (top left)."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    oh = (height - kernel) // stride + 1
+    ow = (width - kernel) // stride + 1
+    pixels = oh * ow
+
+    def corner(e):
+        p, ch = e // channels, e % channels
+        n, q = p // pixels, p % pixels
+        return ((n * height + q // ow * stride) * width + q % ow * stride) * channels + ch
+    return map(corner, range(len(x) // (height * width) * pixels * channels))
+
+
+@parallel
+def max_pool2d_rows(x, height, width, kernel, stride):
+    """torch's `F.max_pool2d(x, kernel, stride)` (no padding) on rows of pixels (batch *
+    height * width, c): rows (batch * oh * ow, c). Each output is a gathered input element,
+    the window's first maximum, so the gradient is one scatter-add of numbers."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    flat = join(x)
+
+    def first_maximum(corner):
+        def at(t):
+            return corner + (t // kernel * width + t % kernel) * channels
+        return at(argmax(map(lambda t: flat[at(t)], range(kernel * kernel))))
+    picks = map(first_maximum, pool_corners(x, height, width, kernel, stride))
+    return split(gather(flat, picks), max(channels, 1))
+
+
+@parallel
+def avg_pool2d_rows(x, height, width, kernel, stride):
+    """torch's `F.avg_pool2d(x, kernel, stride)` (no padding) on rows of pixels: each
+    window's mean, channel by channel."""
+    channels = len(x[0]) if len(x) > 0 else 1
+    flat = join(x)
+    area = kernel * kernel
+
+    def mean(corner):
+        return sum(map(lambda t: flat[corner + (t // kernel * width + t % kernel) * channels],
+                       range(area))) / area
+    return split(map(mean, pool_corners(x, height, width, kernel, stride)), max(channels, 1))

@@ -60,11 +60,25 @@ class ConvNd(Module):
                                                                dtype))
 
     def emit(self, g, x: str) -> str:
-        g.rank = self.rank
         w = g.param("weight")
         bias = g.param("bias") if "bias" in self._parameters else \
             f"map(lambda k: 0.0 * k[0][0]{'[0]' * (self.rank - 3)}, {w})"
-        return g.let(f"{self.call}({x}, {w}, {bias}, {self.stride}, {self.padding})")
+        k, stride, padding = self.kernel_size, self.stride, self.padding
+        if self.takes_rows and g.can_use_rows():  # rows of pixels in, rows out
+            x = g.to_rows(x)
+            _, height, width = g.image
+            g.image = (self.out_channels, (height + 2 * padding - k) // stride + 1,
+                       (width + 2 * padding - k) // stride + 1)
+            return g.let(f"F.conv2d_rows_sized({x}, {w}, {bias}, {height}, {width}, {k}, "
+                         f"{k}, {stride}, {padding})")
+        if self.rank == 4 and g.image is not None and g.rank == 4:
+            _, height, width = g.image
+            g.image = (self.out_channels, (height + 2 * padding - k) // stride + 1,
+                       (width + 2 * padding - k) // stride + 1)
+        else:
+            g.image = None
+        g.rank = self.rank
+        return g.let(f"{self.call}({x}, {w}, {bias}, {stride}, {padding})")
 
     def check_input(self, x) -> None:
         check_rows(self, x, None, self.dtype, rank=self.rank)
@@ -84,6 +98,7 @@ class ConvNd(Module):
 
 class Conv2d(ConvNd):
     """torch.nn.Conv2d with square kernels, one stride and one padding for both axes."""
+    takes_rows = True
 
 
 class Conv1d(ConvNd):
@@ -101,8 +116,19 @@ class Pool2d(Module):
         self.stride = positive("stride", square("stride", stride)) if stride is not None \
             else self.kernel_size
 
+    takes_rows = True
+
     def emit(self, g, x: str) -> str:
-        return g.let(f"{self.call}({x}, {self.kernel_size}, {self.stride})")
+        k, stride = self.kernel_size, self.stride
+        if g.can_use_rows():
+            x = g.to_rows(x)
+            channels, height, width = g.image
+            g.image = (channels, (height - k) // stride + 1, (width - k) // stride + 1)
+            return g.let(f"{self.call}_rows({x}, {height}, {width}, {k}, {stride})")
+        if g.image is not None and g.rank == 4:
+            channels, height, width = g.image
+            g.image = (channels, (height - k) // stride + 1, (width - k) // stride + 1)
+        return g.let(f"{self.call}({x}, {k}, {stride})")
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
@@ -132,11 +158,14 @@ class BatchNormNd(Module):
         self.register_buffer("running_var", np.ones(num_features, dtype))
 
     def emit(self, g, x: str) -> str:
+        call = self.call
+        if self.takes_rows and g.can_use_rows():  # a channel is a column of the rows
+            x, call = g.to_rows(x), "F.batch_norm"
         args = f"{x}, {g.buffer('running_mean')}, {g.buffer('running_var')}, " \
                f"{g.param('weight')}, {g.param('bias')}"
         if not g.training:
-            return g.let(f"{self.call}({args}, False, {self.momentum!r}, {self.eps!r})[0]")
-        y, mean, var = g.let(f"{self.call}({args}, True, {self.momentum!r}, {self.eps!r})", 3)
+            return g.let(f"{call}({args}, False, {self.momentum!r}, {self.eps!r})[0]")
+        y, mean, var = g.let(f"{call}({args}, True, {self.momentum!r}, {self.eps!r})", 3)
         g.set_buffer("running_mean", mean)
         g.set_buffer("running_var", var)
         return y
@@ -160,3 +189,4 @@ class BatchNorm2d(BatchNormNd):
     """torch.nn.BatchNorm2d over NCHW images: statistics per channel."""
     call = "F.batch_norm2d"
     rank = 4
+    takes_rows = True

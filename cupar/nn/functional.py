@@ -30,7 +30,9 @@ from .activations import (  # noqa: F401
     sigmoid1, softmax, softplus1,
 )
 from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelude's is scalar)
-from .conv import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: F401
+from .conv import (avg_pool2d, avg_pool2d_rows, conv1d, conv2d, conv2d_rows,  # noqa: F401
+                   conv2d_rows_sized, max_pool2d, max_pool2d_rows, nchw_rows, rows_flatten,
+                   rows_nchw)
 from .layers import (dropout, embedding, flatten, flatten4, flatten_all,  # noqa: F401
                      layer_norm, linear, shaped_like)
 from .losses import (  # noqa: F401
@@ -42,6 +44,8 @@ from .recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: F401
 __all__ = [
     "linear", "flatten", "dropout", "layer_norm", "embedding",
     "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "batch_norm", "batch_norm2d",
+    "conv2d_rows", "conv2d_rows_sized", "max_pool2d_rows", "avg_pool2d_rows", "nchw_rows",
+    "rows_nchw", "rows_flatten",
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
     "rnn_cell", "gru_cell", "lstm_cell",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "correct_rows",

@@ -72,6 +72,7 @@ class Elementwise(Module):
     """An activation applied to every element, whatever the rank of the batch."""
 
     scalar = ""  # the per-element function (of cupar.nn.functional, or the prelude's)
+    takes_rows = True  # images as rows of pixels are rows: mapped as any 2-D batch
 
     def arguments(self) -> list[str]:
         return []
@@ -204,7 +205,14 @@ class Embedding(Module):
 class Flatten(Module):
     """(batch, ...) to (batch, features), row-major, as torch's Flatten()."""
 
+    takes_rows = True
+
     def emit(self, g, x: str) -> str:
+        if g.rows:  # rows of pixels: gathered into torch's (channel, row, column) order
+            _, height, width = g.image
+            g.rows, g.rank, g.image = False, 2, None
+            return g.let(f"F.rows_flatten({x}, {height}, {width})")
+        g.image = None
         if g.rank <= 2:
             return x
         name = {3: "F.flatten", 4: "F.flatten4"}[g.rank]

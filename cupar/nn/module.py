@@ -163,6 +163,10 @@ class Module:
         return np.array(host)  # a private copy: the caller's array is never trained in place
 
     # -- forward --------------------------------------------------------------------------
+    # whether `emit` takes images as rows of pixels (codegen.Emitter.sequence): a module
+    # that does keeps them so, or turns them back with g.images(x)
+    takes_rows = False
+
     def emit(self, g: Emitter, x: str) -> str:
         raise NotImplementedError(f"{type(self).__name__} does not define emit()")
 
@@ -216,11 +220,10 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self._modules)
 
+    takes_rows = True  # its layers' emits handle images as rows of pixels (Emitter.sequence)
+
     def emit(self, g: Emitter, x: str) -> str:
-        for name, layer in self._modules.items():
-            with g.scope(name):
-                x = layer.emit(g, x)
-        return x
+        return g.sequence(self._modules.items(), x)
 
     def check_input(self, x) -> None:
         if self._modules:

@@ -40,7 +40,6 @@ _num_threads = _threading._iget_num_threads
 
 FLOAT_OPTIONS = {"contract"}  # fused multiply-adds; no reassociation is needed
 KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
-SMALL_COPY = 1 << 16  # elements: a smaller transposed copy is made serially (rows_of)
 MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogue runs
 NARROW = 16  # columns: a narrower tile is computed transposed
 SERIAL_PRODUCT = 1 << 19  # multiply-adds: a smaller product runs serially (the generated
@@ -64,6 +63,8 @@ def tile_shape(n: int, m: int, k: int) -> tuple:
     while cols > 64 and -(-n // rows) * -(-m // cols) < 2 * threads:
         cols //= 2
     return rows, min(cols, max(m, 1))  # (no wider than the product: the epilogue's tile)
+
+
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
