@@ -1,6 +1,9 @@
 """Convolutions and pooling over batches of images in NCHW layout (a 4-D array: batch,
 channels, height, width), as `@parallel` functions with torch's semantics: `conv2d`,
-`conv1d`, `max_pool2d`, `avg_pool2d`.
+`conv1d`, `max_pool2d`, `avg_pool2d`; and the same over images as rows of pixels (a 2-D
+array (batch * height * width, channels), see the section below), which generated models use
+between their layers: `conv2d_rows`, `max_pool2d_rows`, `avg_pool2d_rows`, with `nchw_rows`,
+`rows_nchw` and `rows_flatten` converting.
 
     import numpy as np
     from cupar.nn.conv import conv2d
@@ -159,10 +162,20 @@ def avg_pool2d(x, kernel, stride):
 # per pixel, images after one another, each image's pixels row-major (NHWC, flattened). The
 # sizes travel as arguments (`height`, `width`); the batch is len(x) // (height * width).
 # Generated models keep images in this layout between their layers (see conv_api.py): a
-# convolution is then one gather of pixel rows (im2col) and one matrix product whose result is
-# already the next layer's rows, elementwise layers are maps over rows, and batch norm is
-# `batch_norm` over the rows' columns. Integer sizes passed as literals (as the generated
-# programs do) make the index arithmetic multiplications instead of divisions.
+# convolution is then one gather of pixel rows (im2col: a row index per tap, -1 in the
+# padding, masked to zero), times the weights as a (kh * kw * cin, cout) matrix, plus the bias:
+# the product is already the next layer's rows. Its gradient is two products and a
+# scatter-add of pixel rows (`reduce_by_index` of rows). Elementwise layers are maps over
+# rows, batch norm is `batch_norm` over the rows' columns, a max pool gathers each window's
+# first maximum (its gradient: one scatter-add of numbers), and `rows_flatten` gathers the
+# rows into torch's Flatten order, so a Linear after it takes torch's weights as they are.
+# Integer sizes passed as literals (as the generated programs do: `conv2d_rows_sized`) make
+# the index arithmetic multiplications instead of divisions.
+#
+# The digits CNN's training step (batch 32, 1x8x8 -> conv 16 -> conv 32 -> max pool ->
+# 512 -> 64 -> 10, SGD with momentum) at cpu on the 2-core development machine (shared,
+# load 3), fastest of 300 steps: 81 ms in NCHW, 3.4 ms in rows (PyTorch 2 threads: 1.1 ms);
+# compiling the step took 127 s before and 50 s after (both under that load).
 
 @parallel
 def nchw_rows(x):

@@ -2,6 +2,14 @@
 `Conv2d` (weights (out, in, k...) as torch's, so torch's weights load as they are),
 `MaxPool2d`, `AvgPool2d`, `BatchNorm1d`, `BatchNorm2d`. Images are NCHW 4-D arrays.
 
+Inside a model's generated program images flow as rows of pixels (batch * height * width,
+channels; cupar/nn/conv.py) from the first of these layers to the last: `Conv2d`, the pools,
+`BatchNorm2d`, the activations and `Flatten` take and give them so (`takes_rows`), with the
+sizes written into the program as literals (it is generated per input channels, height and
+width; the batch may vary). The input is converted once; any other layer, and the model's
+caller, gets NCHW images back (`codegen.Emitter.sequence`). Outputs are those of the NCHW
+functions, up to float rounding; `Flatten` keeps torch's (channel, row, column) order.
+
     model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
 """
