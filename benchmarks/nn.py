@@ -2,7 +2,7 @@
 forward, loss, backward, optimiser update) of small models on the CPU, data in memory.
 
     python benchmarks/nn.py [--repeats R] [--only mlp,cnn,...] [--impl numpy,torch]
-                            [--torch-threads 2,1] [--accuracy] [--quick] [--out FILE]
+                            [--threads 2,1] [--accuracy] [--quick] [--out FILE]
 
 Cases (benchmarks/nn_models.py has the data and the trainers):
 
@@ -14,16 +14,18 @@ Cases (benchmarks/nn_models.py has the data and the trainers):
   state is classified, Adam, at batch 100.
 
 Implementations: hand-written NumPy (the MLP only) and PyTorch on the CPU, once per thread
-count of --torch-threads (default: one per core, and 1). A timed run is a few whole epochs
-(each shuffled by a NumPy Generator shared by all implementations, the last batch short);
-the implementations take turns run by run after an untimed warm-up run, and the table gives
-the median of --repeats runs in samples/s. `--accuracy` also trains a fresh model per case
-and implementation for the case's schedule (MLP 30 epochs, CNN 15, GRU and LSTM 75 = 3000
-steps at batch 100) and reports its test accuracy (torch: at its fastest thread count).
+count of --threads (NumPy's BLAS threads, by threadpoolctl; torch.set_num_threads; default:
+the core count, and 1: on a shared machine, threads that wait for one another at every small
+operation can be slowed many-fold by another process's load). A timed run is a few whole
+epochs (each shuffled by a NumPy Generator shared by all implementations, the last batch
+short); the implementations take turns run by run after an untimed warm-up run, and the
+table gives the median of --repeats runs in samples/s. `--accuracy` also trains a fresh
+model per case and implementation for the case's schedule (MLP 30 epochs, CNN 15, GRU and
+LSTM 75 = 3000 steps at batch 100) and reports its test accuracy (at the implementation's
+fastest thread count).
 
-cupar's column: add one entry to TRAINERS, mapping model names to factories
-`factory(data, seed) -> trainer` with nn_models' trainer interface (`train_epoch(x, y,
-batch_size, rng)` returning the mean loss, `accuracy(x, y)`).
+cupar's trainers (benchmarks/nn_cupar.py) are TRAINERS' first entry: each step one compiled
+call, `nn.TrainStep`, compiled before timing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import nn_cupar as C  # noqa: E402
 import nn_models as M  # noqa: E402
 from timing import BUSY, SPREAD, OtherLoad, measure  # noqa: E402
 
@@ -56,7 +59,7 @@ class Model:
 
 MODELS = {
     "mlp": Model("digits, MLP 64-128-10, SGD momentum 0.9", M.digits, (32, 256),
-                 {32: 5, 256: 20}, 30),
+                 {32: 10, 256: 40}, 30),
     "cnn": Model("digits 1x8x8, CNN conv16-conv32-pool-fc64-fc10, SGD momentum 0.9",
                  M.digits_images, (32,), {32: 2}, 15),
     "gru": Model("mnist1d 40x1, GRU 64 -> linear, Adam", M.mnist1d_sequences, (100,),
@@ -68,6 +71,7 @@ MODELS = {
 # Implementation -> model -> factory(data, seed) -> trainer. A model an implementation lacks
 # is left out of its entry. cupar's entry goes here once cupar.nn trains these models.
 TRAINERS = {
+    "cupar": C.TRAINERS,
     "numpy": {"mlp": M.NumpyMLP},
     "torch": {"mlp": M.TorchMLP, "cnn": M.TorchCNN, "gru": M.TorchGRU, "lstm": M.TorchLSTM},
 }
@@ -95,27 +99,46 @@ class Row:
     skipped: str | None = None
 
 
-def set_threads(threads: int | None):
-    if threads is not None:
-        M.torch_or_reason().set_num_threads(threads)
+THREADED = ("numpy", "torch")  # implementations timed once per --threads value
 
 
-def rows_for(model: str, batch: int, impls: list, torch_threads: list) -> list:
-    """One row per implementation (per thread count for torch) that has `model`; torch's rows
-    carry the reason instead where PyTorch is not importable."""
+def set_threads(row: Row):
+    """Set the thread count of the row's library: NumPy's BLAS (by threadpoolctl), torch's
+    intra-op threads; nothing for an implementation not in THREADED."""
+    if row.threads is None:
+        return
+    if row.impl == "torch":
+        M.torch_or_reason().set_num_threads(row.threads)
+    elif row.impl == "numpy":
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=row.threads, user_api="blas")
+
+
+def rows_for(model: str, batch: int, impls: list, threads: list) -> list:
+    """One row per implementation that has `model`, per thread count for NumPy (where
+    threadpoolctl is installed) and torch; torch's rows carry the reason instead where PyTorch
+    is not importable."""
     rows = []
     for impl in impls:
         if model not in TRAINERS.get(impl, {}):
             continue
-        if impl != "torch":
-            rows.append(Row(model, batch, impl, impl))
-            continue
-        torch = M.torch_or_reason()
-        for n in torch_threads:
-            label = f"torch {n} thread{'s' if n > 1 else ''}"
+        counts = threads if impl in THREADED else [None]
+        if impl == "numpy" and not blas_threads_settable():
+            counts = [None]
+        torch = M.torch_or_reason() if impl == "torch" else None
+        for n in counts:
+            label = impl if n is None else f"{impl} {n} thread{'s' if n > 1 else ''}"
             rows.append(Row(model, batch, impl, label, threads=n,
                             skipped=torch if isinstance(torch, str) else None))
     return rows
+
+
+def blas_threads_settable() -> bool:
+    try:
+        import threadpoolctl  # noqa: F401
+        return True
+    except ImportError:
+        return False
 
 
 def timed_run(row: Row, data, epochs: int, quick: bool):
@@ -128,7 +151,7 @@ def timed_run(row: Row, data, epochs: int, quick: bool):
     rng = np.random.default_rng(1)
 
     def run():
-        set_threads(row.threads)
+        set_threads(row)
         for _ in range(epochs):
             trainer.train_epoch(x, y, row.batch, rng)
     return run, epochs * len(x)
@@ -155,7 +178,7 @@ def time_case(rows: list, data, epochs: int, repeats: int, quick: bool) -> float
 
 
 def measure_accuracy(rows: list, data, epochs: int):
-    """Train a fresh model per implementation (torch: at its fastest thread count) for
+    """Train a fresh model per implementation (at its fastest thread count) for
     `epochs` epochs; the test accuracy goes into every row of that implementation."""
     best = {}
     for row in rows:
@@ -164,7 +187,7 @@ def measure_accuracy(rows: list, data, epochs: int):
             best[row.impl] = row
     for impl, row in best.items():
         trainer = TRAINERS[impl][row.model](data, 0)
-        set_threads(row.threads)
+        set_threads(row)
         accuracy = M.train(trainer, data, row.batch, epochs, seed=0)
         print(f"  {row.label:<18} test accuracy {accuracy:.4f} after {epochs} epochs")
         for r in rows:
@@ -252,9 +275,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per row (median)")
     parser.add_argument("--only", help="comma-separated models: " + ", ".join(MODELS))
     parser.add_argument("--impl", help="comma-separated implementations: " + ", ".join(TRAINERS))
-    parser.add_argument("--torch-threads", default=f"{os.cpu_count() or 1},1",
-                        help="comma-separated torch.set_num_threads values, one row each "
-                             "(default: the core count, and 1)")
+    parser.add_argument("--threads", default=f"{os.cpu_count() or 1},1",
+                        help="comma-separated thread counts of NumPy's BLAS and torch, one row "
+                             "each (default: the core count, and 1)")
     parser.add_argument("--accuracy", action="store_true",
                         help="also train each model for its schedule and report test accuracy")
     parser.add_argument("--quick", action="store_true",
@@ -265,9 +288,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     models = args.only.split(",") if args.only else list(MODELS)
     impls = args.impl.split(",") if args.impl else list(TRAINERS)
-    threads = list(dict.fromkeys(int(n) for n in args.torch_threads.split(",")))
+    threads = list(dict.fromkeys(int(n) for n in args.threads.split(",")))
     repeats = 1 if args.quick else args.repeats
-    rows, notes, cache = [], {}, {}
+    rows, notes, cache, facts = [], {}, {}, machine()  # the thread counts before any row's
     for name in models:
         model = MODELS[name]
         data = cache.get(model.data) or cache.setdefault(model.data, model.data())
@@ -282,7 +305,7 @@ def main(argv=None):
             rows += case
     command = " ".join(["python benchmarks/nn.py"] + (argv if argv is not None else
                                                       sys.argv[1:]))
-    Path(args.out).write_text(markdown(rows, notes, {"command": command, "machine": machine(),
+    Path(args.out).write_text(markdown(rows, notes, {"command": command, "machine": facts,
                                                      "date": datetime.date.today()}))
     print(f"wrote {args.out}")
     return 0 if any(r.samples_per_s for r in rows) else 1

@@ -71,11 +71,11 @@ def test_bench_quick(tmp_path):
     out = tmp_path / "RESULTS-nn.md"
     bench = load_bench()
     assert bench.main(["--quick", "--accuracy", "--only", "mlp", "--impl", "numpy",
-                       "--out", str(out)]) == 0
+                       "--threads", "1", "--out", str(out)]) == 0
     table = out.read_text()
     for batch in (32, 256):
         row = next(line for line in table.splitlines() if line.startswith(f"| mlp | {batch} |"))
         cells = [c.strip() for c in row.split("|")[1:-1]]
-        assert cells[2] == "numpy" and float(cells[3].replace(",", "")) > 0
+        assert cells[2].startswith("numpy") and float(cells[3].replace(",", "")) > 0
         assert cells[4] == "1.00" and cells[5].endswith(f"({bench.QUICK_EPOCHS} epochs)")
     assert "cupar" not in bench.TRAINERS  # no entries until cupar.nn trains these models
