@@ -108,13 +108,12 @@ class Emitter:
         entered, allowed = self.rows, self.rows_allowed
         for name, layer in layers:
             takes = getattr(layer, "takes_rows", False)
-            if not takes:
-                x = self.images(x)
+            if not takes:  # NCHW in, and sizes unknown inside it (it may change them
+                x = self.images(x)  # before its own children see them) and after it
+                self.image = None
             with self.scope(name):
                 self.rows_allowed = takes
                 x = layer.emit(self, x)
-            if not takes:
-                self.image = None
         self.rows_allowed = allowed
         if not entered:
             x = self.images(x)
