@@ -75,12 +75,13 @@ def check_place(model, x, arrays=None) -> None:
     the model's) must be where the model is: host arrays at cpu and here, device arrays
     at gpu0. (The error's location is read only when there is an error: it costs.)"""
     at_gpu = isinstance(model.place, type(cupar.places.gpu0))
-    if type(x) is not np.ndarray and hasattr(x, "__cuda_array_interface__") and not at_gpu:
+    if not isinstance(x, (np.ndarray, list, tuple)) and hasattr(x, "copy_to_host") and \
+            not at_gpu:
         raise CuparValueError(f"the input is in GPU memory but the model is at {model.place!r}",
                               caller_loc(), "call model.to(cupar.places.gpu0), or pass a "
                               "NumPy array")
     for name, value in arrays or model.named_parameters() + model.named_buffers():
-        device = type(value) is not np.ndarray and hasattr(value, "__cuda_array_interface__")
+        device = not isinstance(value, np.ndarray)  # a DeviceArray (the simulator's too)
         if device != at_gpu:
             raise CuparValueError(
                 f"`{name}` is {'in GPU memory' if device else 'a host array'}, but the model "

@@ -39,7 +39,7 @@ from .losses import (  # noqa: F401
     binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
 )
 from .norm import batch_norm, batch_norm2d  # noqa: F401
-from .recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: F401
+from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell  # noqa: F401
 
 __all__ = [
     "linear", "flatten", "dropout", "layer_norm", "embedding",
@@ -47,7 +47,7 @@ __all__ = [
     "conv2d_rows", "conv2d_rows_sized", "max_pool2d_rows", "avg_pool2d_rows", "nchw_rows",
     "rows_nchw", "rows_flatten",
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
-    "rnn_cell", "gru_cell", "lstm_cell",
+    "rnn_cell", "gru_cell", "lstm_cell", "rnn", "gru", "lstm",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "correct_rows",
     "relu1", "leaky_relu1", "gelu1", "sigmoid1", "softplus1", "logsumexp_row",
 ]
