@@ -290,10 +290,11 @@ def main(argv=None):
     impls = args.impl.split(",") if args.impl else list(TRAINERS)
     threads = list(dict.fromkeys(int(n) for n in args.threads.split(",")))
     repeats = 1 if args.quick else args.repeats
-    rows, notes, cache, facts = [], {}, {}, machine()  # the thread counts before any row's
+    rows, notes, cache, facts = [], {}, {}, None
     for name in models:
         model = MODELS[name]
         data = cache.get(model.data) or cache.setdefault(model.data, model.data())
+        facts = facts or machine()  # the libraries loaded, their threads before any row's
         for batch in model.batches:
             print(f"{name} batch {batch}: {model.what}")
             case = rows_for(name, batch, impls, threads)
