@@ -4,7 +4,6 @@ the NumPy and PyTorch trainers; each step is one compiled cupar call (nn.TrainSt
 
 from __future__ import annotations
 
-import numpy as np
 
 import cupar
 from cupar import nn

@@ -44,7 +44,7 @@ def test_state_dict_round_trip_and_refusal_without_partial_load(tmp_path):
     a, b = tiny(0), tiny(1)
     assert not np.array_equal(a[0].weight, b[0].weight)
     b.load_state_dict(a.state_dict())
-    for (n, x), (_, y) in zip(a.named_parameters(), b.named_parameters()):
+    for (_, x), (_, y) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_array_equal(x, y)
     state = a.state_dict()
     state["2.bias"] = np.zeros(3, np.float32)  # wrong shape: nothing may change

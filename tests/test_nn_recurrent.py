@@ -63,8 +63,11 @@ def np_lstm(x, h, c, w_ih, w_hh, b_ih, b_hh):
 def close32(actual, expected):
     """float32 results against a float64 (or torch float32) reference: a hidden state is a
     few dozen rounded operations deep per step."""
-    cast = (lambda e: tuple(np.asarray(v, np.float32) for v in e)) if isinstance(expected, tuple) else (lambda e: np.asarray(e, np.float32))
-    assert_close(actual, cast(expected), dtype=np.float32, terms=256, scale=1.0)
+    if isinstance(expected, tuple):
+        expected = tuple(np.asarray(v, np.float32) for v in expected)
+    else:
+        expected = np.asarray(expected, np.float32)
+    assert_close(actual, expected, dtype=np.float32, terms=256, scale=1.0)
 
 
 CASES = {  # name: (function, k gates, reference, takes c0)

@@ -115,7 +115,8 @@ class CustomLoss(Loss):
 
 NAMED = {"cross_entropy": CrossEntropyLoss, "nll": NLLLoss, "nll_loss": NLLLoss,
          "mse": MSELoss, "mse_loss": MSELoss,
-         "binary_cross_entropy_with_logits": BCEWithLogitsLoss, "bce_with_logits": BCEWithLogitsLoss}
+         "binary_cross_entropy_with_logits": BCEWithLogitsLoss,
+         "bce_with_logits": BCEWithLogitsLoss}
 FUNCTIONS = {F.cross_entropy: CrossEntropyLoss, F.nll_loss: NLLLoss, F.mse_loss: MSELoss,
              F.binary_cross_entropy_with_logits: BCEWithLogitsLoss}
 
