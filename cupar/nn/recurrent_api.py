@@ -1,7 +1,7 @@
 """Recurrent modules over whole sequences, with torch's names: `RNN` (tanh), `GRU`, `LSTM`,
-one layer, batch_first. Each runs `cupar.nn.functional.rnn` / `gru` / `lstm`: the input
-projections of every time step as one matrix product, then the recurrence as a loop, whose
-derived backward pass reads the states it recorded.
+one layer, batch_first. Each runs `cupar.nn.functional.rnn` / `gru` / `lstm`: the recurrence
+as a loop (each step projecting its own input, see recurrent.py for why), whose derived
+backward pass reads the states it recorded.
 
     model = nn.Sequential(nn.GRU(1, 64), nn.Linear(64, 10))   # x: (batch, steps, 1)
 
