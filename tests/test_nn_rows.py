@@ -6,7 +6,6 @@ says so; outputs and a training step as torch's); and the lowerings they lean on
 joined rows stored a row at a time, a lambda's row of scalar code left delayed). Sizes are
 small: the interpreter and the CUDA simulator run them too."""
 
-import os
 
 import numpy as np
 import pytest
@@ -154,10 +153,6 @@ def test_a_sequential_keeps_images_as_rows_between_its_layers():
 
 @pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
 def test_image_models_give_torchs_outputs(place):
-    if place is cupar.places.gpu0 and os.environ.get("NUMBA_ENABLE_CUDASIM"):
-        pytest.skip("under the simulator a model's device arrays lack "
-                    "__cuda_array_interface__, so check_place refuses them (as it does "
-                    "test_nn_modules' gpu0 training)")
     model = small_cnn().to(place)
     torch, twin = torch_twin(model)
     x = normal(3, 2, 8, 10)
