@@ -6,10 +6,16 @@ Dependencies, and why:
   tqdm      - cupar.nn.fit's progress bar (small, pure Python, no dependencies of its own);
   extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite, and
   scikit-learn for its digits data set (the training tests); examples = the nn examples'
-  data sets (scikit-learn's digits, mnist1d generated offline) and their plots (matplotlib).
+  data sets (scikit-learn's digits, mnist1d generated offline) and their plots (matplotlib);
+  dist = mpi4py and an MPI library from the package index (mpich: a wheel, no compiler) for
+  cupar.dist and nn.DataParallel; dask = dask.array and distributed for cupar.dist.chunked.
+  The test extra takes both, so that `make test` runs the two-process and Dask tests.
 """
 
 from setuptools import find_packages, setup
+
+DIST = ["mpi4py>=4.0", "mpich>=4.2"]
+DASK = ["dask[array]>=2024.1", "distributed>=2024.1"]
 
 setup(
     name="cupar",
@@ -20,7 +26,9 @@ setup(
     install_requires=["numpy>=2.0", "numba>=0.60", "llvmlite>=0.43", "tqdm>=4.60"],
     extras_require={
         "cuda": ["numba-cuda>=0.10"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3"],
+        "dist": DIST,
+        "dask": DASK,
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3", *DIST, *DASK],
         "examples": ["scikit-learn>=1.3", "mnist1d>=0.0.2", "matplotlib>=3.7"],
     },
 )

@@ -26,6 +26,7 @@ from .layers_api import (GELU, Dropout, Elementwise, Embedding, Flatten,  # noqa
                          LayerNorm, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax,
                          Tanh)
 from .module import Module, Sequential  # noqa: F401
+from .parallel import DataParallel  # noqa: F401
 from .recurrent_api import GRU, LSTM, RNN  # noqa: F401
 from .training import History, evaluate, fit, load, predict, save  # noqa: F401
 
@@ -34,4 +35,4 @@ __all__ = ["functional", "init", "optim", "manual_seed", "Module", "Sequential",
            "Dropout", "LayerNorm", "Embedding", "Flatten", "Elementwise", "Conv1d", "Conv2d",
            "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "RNN", "GRU", "LSTM",
            "Loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
-           "fit", "evaluate", "predict", "save", "load", "History"]
+           "DataParallel", "fit", "evaluate", "predict", "save", "load", "History"]

@@ -124,43 +124,63 @@ class TrainStep:
         return self.functions[key]
 
     def generate(self, rank: int, shape: tuple | None = None):
-        model, opt = self.model, self.optimizer
-        fwd = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank, shape)
-        out = model.emit(fwd, "x")
-        aux = [self.loss.correct(out, "y")] if self.loss.classification else ["0"]
-        aux += [fwd.updates.get(n, var) for n, var in fwd.buffers.items()]
-        args = fwd.signature() + ["x", "y", "seed"]
-        objective = [f"def objective({', '.join(args)}):", *fwd.lines,
-                     f"    return {self.loss.expr(out, 'y')}, ({', '.join(aux)},)"]
-        g = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank)
-        states = {key: f"s_{g.params[key[0]][2:]}_{key[1]}" for key in self.states}
-        hyper = list(opt.hyper())
+        objective, args = self.objective_lines(rank, shape)
+        g = Emitter(self.names, [n for n, _ in self.model.named_buffers()], True, rank)
+        states = self.state_variables(g)
         step_args = list(g.params.values()) + list(states.values()) + \
-            list(g.buffers.values()) + ["x", "y", "seed"] + hyper + ["clip_norm"]
+            list(g.buffers.values()) + ["x", "y", "seed"] + list(self.optimizer.hyper()) + \
+            ["clip_norm"]
         g.lines.append(f"    value, grads = gradient({', '.join(args)})")
         grads = [g.let(f"grads[{k}]") for k in range(len(self.names))]
-        if self.clip_norm is not None:
-            grads = self.emit_clipping(g, grads)
-        new_params, new_states = [], []
-        for name, grad, (_, value) in zip(self.names, grads, model.named_parameters()):
-            mine = [states[(name, s)] for s in opt.state_names]
-            p, s = opt.emit(g, g.params[name], grad, mine, np.ndim(value))
-            new_params.append(p)
-            new_states += s
+        new_params, new_states = self.emit_update(g, grads, states)
         loss = g.let("value[0]")
         aux = g.let("value[1]")
         news = [g.let(f"{aux}[{k + 1}]") for k in range(len(g.buffers))]
         outs = [loss, f"{aux}[0]"] + new_params + new_states + news
         step = [f"def step({', '.join(step_args)}):", *g.lines,
                 f"    return {', '.join(outs)}"]
-        source = "\n".join(["@parallel", *objective, "",
-                            f"gradient = value_and_grad(objective, "
-                            f"({', '.join(map(str, range(len(self.names))))},), has_aux=True)",
-                            "", "@parallel", *step]) + "\n"
+        source = "\n".join(["@parallel", *objective, "", self.gradient_line(), "",
+                            "@parallel", *step]) + "\n"
+        self.source = source
+        return self.compile(source, "step")["step"]
+
+    def objective_lines(self, rank: int, shape: tuple | None) -> tuple[list[str], list[str]]:
+        """The source of `objective(params..., buffers..., x, y, seed)`, returning (loss,
+        (correct, new buffers...)), and its argument names."""
+        model = self.model
+        fwd = Emitter(self.names, [n for n, _ in model.named_buffers()], True, rank, shape)
+        out = model.emit(fwd, "x")
+        aux = [self.loss.correct(out, "y")] if self.loss.classification else ["0"]
+        aux += [fwd.updates.get(n, var) for n, var in fwd.buffers.items()]
+        args = fwd.signature() + ["x", "y", "seed"]
+        return [f"def objective({', '.join(args)}):", *fwd.lines,
+                f"    return {self.loss.expr(out, 'y')}, ({', '.join(aux)},)"], args
+
+    def gradient_line(self) -> str:
+        argnums = ", ".join(map(str, range(len(self.names))))
+        return f"gradient = value_and_grad(objective, ({argnums},), has_aux=True)"
+
+    def state_variables(self, g: Emitter) -> dict:
+        return {key: f"s_{g.params[key[0]][2:]}_{key[1]}" for key in self.states}
+
+    def emit_update(self, g: Emitter, grads: list[str], states: dict) -> tuple[list, list]:
+        """Clip `grads` if asked, then the optimizer's update of every parameter: the
+        variables of the new parameters and of the new optimizer states."""
+        opt = self.optimizer
+        if self.clip_norm is not None:
+            grads = self.emit_clipping(g, grads)
+        new_params, new_states = [], []
+        for name, grad, (_, value) in zip(self.names, grads, self.model.named_parameters()):
+            mine = [states[(name, s)] for s in opt.state_names]
+            p, s = opt.emit(g, g.params[name], grad, mine, np.ndim(value))
+            new_params.append(p)
+            new_states += s
+        return new_params, new_states
+
+    def compile(self, source: str, label: str) -> dict:
         names = {k: getattr(optim, k) for k in dir(optim) if k.startswith(("sgd_", "adam_"))}
         names.update(self.loss.names())
-        self.source = source
-        return compile_source(source, f"{type(model).__name__} step", names)["step"]
+        return compile_source(source, f"{type(self.model).__name__} {label}", names)
 
     def emit_clipping(self, g: Emitter, grads: list[str]) -> list[str]:
         """Scale every gradient by min(1, clip_norm / (global norm + 1e-6)), as torch's

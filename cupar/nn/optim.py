@@ -66,17 +66,34 @@ def adam_param(p, m, v, lr, correction1, correction2, eps, decoupled_decay):
 class Optimizer:
     """Hyperparameters, per-parameter state arrays, and the source of one update. Subclasses
     name their state (`state_names`), their step's scalar arguments (`hyper`) and write the
-    update with `emit`."""
+    update with `emit`.
+
+    `linear_scaling=True` applies Goyal et al.'s rule when training data-parallel
+    (`nn.DataParallel`): the rate is multiplied by the number of processes, reached
+    linearly from lr over the first `warmup_steps` steps. With one process it changes
+    nothing."""
 
     state_names: tuple = ()
 
-    def __init__(self, params, lr: float, **defaults):
+    def __init__(self, params, lr: float, linear_scaling: bool = False, warmup_steps: int = 0,
+                 **defaults):
         self.params = list(params)
         if not self.params:
             raise CuparValueError("the optimizer got no parameters", caller_loc(),
                                   "pass model.parameters()")
         check_positive("lr", lr, allow_zero=True)
+        check_positive("warmup_steps", warmup_steps, allow_zero=True)
         self.lr, self.defaults, self.step_count = float(lr), defaults, 0
+        self.linear_scaling, self.warmup_steps = bool(linear_scaling), int(warmup_steps)
+        self.world_factor = 1  # set to the number of processes by nn.DataParallel
+
+    def step_lr(self) -> float:
+        """The rate of the next step: lr, times the world size under linear scaling
+        (ramped up over `warmup_steps`)."""
+        if not self.linear_scaling or self.world_factor == 1:
+            return self.lr
+        ramp = min(1.0, self.step_count / self.warmup_steps) if self.warmup_steps else 1.0
+        return self.lr * (1 + (self.world_factor - 1) * ramp)
 
     def hyper(self) -> dict:
         """The scalar arguments of the next step (its number is `step_count + 1`)."""
@@ -92,8 +109,9 @@ class SGD(Optimizer):
     (the first step's buffer is the gradient itself), Nesterov's variant when asked."""
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, lr)
+                 weight_decay: float = 0.0, nesterov: bool = False, *,
+                 linear_scaling: bool = False, warmup_steps: int = 0):
+        super().__init__(params, lr, linear_scaling, warmup_steps)
         for name, value in (("momentum", momentum), ("weight_decay", weight_decay)):
             check_positive(name, value, allow_zero=True)
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -105,7 +123,7 @@ class SGD(Optimizer):
         self.state_names = ("momentum_buffer",) if momentum else ()
 
     def hyper(self) -> dict:
-        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+        return {"lr": self.step_lr(), "momentum": self.momentum, "dampening": self.dampening,
                 "weight_decay": self.weight_decay, "nesterov": self.nesterov,
                 "first": self.step_count == 0}
 
@@ -127,8 +145,9 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr)
+                 weight_decay: float = 0.0, *, linear_scaling: bool = False,
+                 warmup_steps: int = 0):
+        super().__init__(params, lr, linear_scaling, warmup_steps)
         if not all(0.0 <= b < 1.0 for b in betas):
             raise CuparValueError(f"betas must lie in [0, 1), not {betas}", caller_loc(),
                                   "e.g. betas=(0.9, 0.999)")
@@ -141,10 +160,11 @@ class Adam(Optimizer):
         t = self.step_count + 1
         b1, b2 = self.betas
         coupled = 0.0 if self.decoupled else self.weight_decay
-        return {"lr": self.lr, "beta1": b1, "beta2": b2, "eps": self.eps,
+        lr = self.step_lr()
+        return {"lr": lr, "beta1": b1, "beta2": b2, "eps": self.eps,
                 "correction1": 1.0 / (1.0 - b1 ** t), "correction2": 1.0 / (1.0 - b2 ** t),
                 "weight_decay": coupled,
-                "decoupled_decay": self.lr * self.weight_decay if self.decoupled else 0.0}
+                "decoupled_decay": lr * self.weight_decay if self.decoupled else 0.0}
 
     def emit(self, g, p: str, grad: str, states: list[str], rank: int):
         m = g.let(elementwise("adam_first", [grad, p, states[0]],
@@ -163,8 +183,10 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01):
-        super().__init__(params, lr, betas, eps, weight_decay)
+                 weight_decay: float = 0.01, *, linear_scaling: bool = False,
+                 warmup_steps: int = 0):
+        super().__init__(params, lr, betas, eps, weight_decay, linear_scaling=linear_scaling,
+                         warmup_steps=warmup_steps)
 
 
 def elementwise(fn: str, arrays: list[str], scalars: list[str], rank: int) -> str:

@@ -20,12 +20,14 @@ import time
 import numpy as np
 
 import cupar
+import cupar.dist as dist
 from cupar.dsl.decorator import caller_loc
 from cupar.errors import CuparTypeError, CuparValueError
 
 from .compiled import TrainStep
 from .criteria import as_loss
 from .module import Module, state_mismatches
+from .parallel import DataParallel, DistributedStep, shard_rows
 
 
 class History(dict):
@@ -47,14 +49,22 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
     `callback(epoch, logs)` after every epoch, with that epoch's numbers; returning True
     stops training. `scheduler.step()` runs after every epoch."""
     where = caller_loc()
+    wrapper, model = (model, model.module) if isinstance(model, DataParallel) else \
+        (None, model)
     x, y = check_data(train, "train", where)
     if validation is not None:
         validation = check_data(validation, "validation", where)
     if on_nonfinite not in ("stop", "continue"):
         raise CuparValueError(f"on_nonfinite must be 'stop' or 'continue', not {on_nonfinite!r}",
                               where, None)
-    step = step or TrainStep(model, loss, optimizer, clip_norm)
+    if batch_size < 1:
+        raise CuparValueError(f"batch_size must be at least 1, not {batch_size}", where, None)
+    if step is None:
+        step = DistributedStep(wrapper, loss, optimizer, clip_norm) if wrapper else \
+            TrainStep(model, loss, optimizer, clip_norm)
     step.loss.check(x, y)
+    if wrapper is not None and dist.rank() != 0:
+        progress = False  # one progress bar for the job
     rng = np.random.default_rng(seed)
     history = History()
     model.train()
@@ -76,12 +86,18 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
 def run_epoch(step: TrainStep, x, y, batch_size: int, rng, epoch: int, progress,
               on_nonfinite: str) -> dict:
     order = rng.permutation(len(x))
+    ranks = step.world.size if isinstance(step, DistributedStep) else 1
+    batch_size *= ranks  # the global batch: each rank trains on its shard
     starts = range(0, len(x), batch_size)
     bar = progress_bar(len(starts), epoch, progress)
     total, correct, seen, start = 0.0, 0, 0, time.perf_counter()
     for k, first in enumerate(starts):
         rows = order[first:first + batch_size]
-        loss = step(x[rows], y[rows], check_finite=True)
+        if ranks > 1:
+            mine = shard_rows(rows)
+            loss = step(x[mine], y[mine], len(rows), check_finite=True)
+        else:
+            loss = step(x[rows], y[rows], check_finite=True)
         if not np.isfinite(loss):
             if on_nonfinite == "stop":
                 raise CuparValueError(
@@ -164,15 +180,22 @@ ARCHITECTURE = "__cupar_architecture__"
 
 def save(model: Module, path) -> None:
     """Every parameter and buffer of `model` to an .npz file (host copies), with a
-    description of its architecture that `load` compares."""
-    state = model.state_dict()
-    np.savez(path, **state, **{ARCHITECTURE: np.array(repr(model))})
+    description of its architecture that `load` compares. In a data-parallel job only
+    rank 0 writes (the others wait for it), as every rank holds the same parameters."""
+    model = model.module if isinstance(model, DataParallel) else model
+    world = dist.existing_world()
+    if world is None or world.rank == 0:
+        state = model.state_dict()
+        np.savez(path, **state, **{ARCHITECTURE: np.array(repr(model))})
+    if world is not None:
+        world.barrier()
 
 
 def load(model: Module, path) -> Module:
     """Load a checkpoint written by `save` into `model`. A file whose names, shapes or
     dtypes do not fit the model is refused with what differs, and nothing is changed."""
     where = caller_loc()
+    model = model.module if isinstance(model, DataParallel) else model
     try:
         with np.load(path, allow_pickle=False) as stored:
             state = {k: stored[k] for k in stored.files if k != ARCHITECTURE}
