@@ -47,13 +47,25 @@ class ParallelFunction:
         if not inspect.isfunction(fn):
             raise CuparTypeError(f"@parallel applies to functions, not {type(fn).__name__}",
                                  None, "decorate a function defined with `def`")
+        self.setup(fn, parse_function(*source_of(fn)))
+
+    def setup(self, fn, parsed) -> None:
         functools.update_wrapper(self, fn)
-        self.fn, self.name = fn, fn.__name__
-        self.parsed = parse_function(*source_of(fn))
+        self.fn, self.name, self.parsed = fn, fn.__name__, parsed
         self._programs: dict = {}
         self._by_signature: dict = {}  # quick_signature(args) -> stages: the warm-call path
         self._fast: dict = {}  # (quick_signature, place) -> (resolved stage, fast call)
         self._lock = threading.RLock()
+
+    def __reduce__(self):
+        """Pickled by name where the name imports back to this function, else with the
+        function itself (by value, as cloudpickle does for Dask and multiprocessing); the
+        compiled kernels are not pickled: the receiver loads them from its disk cache."""
+        module = sys.modules.get(self.fn.__module__)
+        if self.fn.__module__ != "__main__" and \
+                getattr(module, self.fn.__qualname__, None) is self:
+            return (import_function, (self.fn.__module__, self.fn.__qualname__))
+        return (unpickle_function, (self.fn, self.parsed))
 
     @property
     def cupar_source(self):
@@ -181,12 +193,27 @@ class ParallelFunction:
         return None
 
 
+def unpickle_function(fn, parsed) -> ParallelFunction:
+    """A function sent by value: its parsed source travels with it (the receiver may not
+    be able to read the source, e.g. a Dask worker given a function of a script)."""
+    made = ParallelFunction.__new__(ParallelFunction)
+    made.setup(fn, parsed)
+    return made
+
+
+def import_function(module: str, name: str) -> ParallelFunction:
+    import importlib
+    return getattr(importlib.import_module(module), name)
+
+
 def quick_signature(args: tuple):
     """A cheap key that determines the argument types (None when there is none): a warm call
     looks its compiled stages up by this instead of typing every argument again."""
     key = []
     for a in args:
         kind = type(a)
+        if kind is np.ndarray and a.ndim == 0:
+            return None  # a 0-d array is a scalar: prepare() unwraps it on the full path
         if kind is np.ndarray or kind is DeviceArray:
             key.append((a.dtype.num, a.dtype.isnative, a.ndim))
         elif kind is int and not -(1 << 63) <= a < (1 << 63):
@@ -209,7 +236,10 @@ def choose_place(target_place) -> places.Place:
 
 
 def prepare(value):
-    """An argument in the representation the places expect (array-likes become arrays)."""
+    """An argument in the representation the places expect (array-likes become arrays, a
+    0-d array the scalar it holds, as its type says)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
     if isinstance(value, (list,)) or (hasattr(value, "__array__") and
                                       not hasattr(value, "dtype")):
         return as_array(value, "argument", None)
