@@ -48,25 +48,45 @@ def allgather(value) -> list:
     return world().allgather(value)
 
 
-def allreduce(array, op: str = "sum", check: bool = True) -> np.ndarray:
+def allreduce(array, op: str = "sum", check: bool = True, out=None) -> np.ndarray:
     """The elementwise reduction of every rank's `array` (a number or a NumPy array of the
-    same shape and dtype on every rank), returned as a new array on every rank. `op`: "sum",
-    "mean" (the sum divided by size(); floats only), "max", "min", "prod". `check=False`
-    skips comparing shapes and dtypes across ranks, one small collective, for hot loops
-    whose arrays are known to agree."""
-    where = caller_loc()
+    same shape and dtype on every rank), returned as a new array on every rank (or written
+    into `out`, which may be `array` itself: large arrays are reduced faster into memory
+    already touched). `op`: "sum", "mean" (the sum divided by size(); floats only), "max",
+    "min", "prod". `check=False` skips comparing shapes and dtypes across ranks (one
+    two-number collective) in hot loops whose arrays are known to agree; a mismatch then
+    hangs or gives garbage, as in MPI."""
+    if type(array) is np.ndarray and array.dtype.kind in "biufc" and op in FAST_OPS:
+        host = array  # the common case, checked without reading the caller's location
+    else:
+        host = checked_for_allreduce(array, op, caller_loc())
+    w = world()
+    if check and w.size > 1:
+        w.agree_quickly("allreduce", (host.shape, str(host.dtype), op), caller_loc)
+    if out is not None:
+        check_out(out, host, caller_loc)
+    return w.allreduce(np.ascontiguousarray(host), op, out)
+
+
+FAST_OPS = ("sum", "max", "min", "prod")
+
+
+def check_out(out, host: np.ndarray, where) -> None:
+    if not (isinstance(out, np.ndarray) and out.shape == host.shape and
+            out.dtype == host.dtype and out.flags.c_contiguous and out.flags.writeable):
+        raise CuparValueError(f"out= must be a writeable contiguous {host.dtype} array of "
+                              f"shape {host.shape}", where(), "pass an array like the input "
+                              "(or the input itself), or leave out= away")
+
+
+def checked_for_allreduce(array, op: str, where) -> np.ndarray:
     if op not in OPS:
         raise CuparValueError(f"unknown reduction {op!r}", where, f"use one of {OPS}")
     host = as_host_array(array, "allreduce", where)
     if op == "mean" and host.dtype.kind not in "fc":
         raise CuparTypeError(f"allreduce(op='mean') of {host.dtype} values", where,
                              "convert to a float dtype first, or use op='sum'")
-    w = world()
-    if check and w.size > 1:
-        w.agree("allreduce", (host.shape, str(host.dtype), op), where)
-    out = np.array(host, order="C", copy=True)
-    w.allreduce_into(out, op)
-    return out
+    return host
 
 
 def broadcast(value, root: int = 0):

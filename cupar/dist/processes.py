@@ -97,11 +97,45 @@ class World:
         self.comm = comm
         self.rank = comm.Get_rank() if comm is not None else 0
         self.size = comm.Get_size() if comm is not None else 1
+        self.ops, self.codes = {}, {}
+        if comm is not None:
+            from mpi4py import MPI
+            self.ops = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN,
+                        "prod": MPI.PROD, "band": MPI.BAND, "bor": MPI.BOR,
+                        "bxor": MPI.BXOR}
+
+    @property
+    def local_size(self) -> int:
+        """The number of ranks on this machine (sharing its memory and cores)."""
+        if "_local_size" not in self.__dict__:
+            if self.size == 1:
+                self._local_size = 1
+            else:
+                from mpi4py import MPI
+                local = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+                self._local_size = local.Get_size()
+                local.Free()
+        return self._local_size
 
     def mpi_op(self, op: str):
-        from mpi4py import MPI
-        return {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN,
-                "prod": MPI.PROD, "band": MPI.BAND, "bor": MPI.BOR, "bxor": MPI.BXOR}[op]
+        return self.ops[op]
+
+    def allreduce(self, array: np.ndarray, op: str, out: np.ndarray | None = None):
+        """The reduction of a contiguous host array over all ranks, into `out` (which may
+        be `array`) or a new array."""
+        if out is None:
+            out = np.empty(array.shape, array.dtype)
+        if self.size == 1:
+            if out is not array:
+                out[...] = array
+        elif out is array:
+            from mpi4py import MPI
+            self.comm.Allreduce(MPI.IN_PLACE, out, op=self.ops[op])
+        else:
+            self.comm.Allreduce(array, out, op=self.ops[op])
+        if op == "mean":
+            np.divide(out, self.size, out=out, casting="unsafe")
+        return out
 
     def allreduce_into(self, buffer: np.ndarray, op: str) -> None:
         """Reduce a contiguous host array in place across all ranks (no checks)."""
@@ -134,6 +168,20 @@ class World:
         self.comm.Exscan(value, out, op=self.mpi_op(op))
         return out if self.rank > 0 else None
 
+    def agree_quickly(self, what: str, signature, where) -> None:
+        """`agree` at the price of one collective of two integers (a hash of the signature
+        and its negation, reduced with MAX: every rank passed the same one when the two
+        results negate each other); the full exchange runs only to describe a mismatch.
+        `where` is a function giving the error's location, called only on error."""
+        code = self.codes.get(signature)
+        if code is None:
+            code = self.codes[signature] = hash_signature(signature)
+        values = np.array([code, -code], np.int64)
+        out = np.empty(2, np.int64)
+        self.comm.Allreduce(values, out, op=self.ops["max"])
+        if out[0] != -out[1]:
+            self.agree(what, signature, where())
+
     def agree(self, what: str, signature, where) -> None:
         """Fail on every rank, naming the ranks that differ, unless all ranks pass the same
         `signature` (shapes, dtypes, op): mismatched collectives hang or return garbage."""
@@ -145,6 +193,12 @@ class World:
             raise CuparValueError(f"{what}: the ranks disagree ({described})", where,
                                   "every rank must pass arrays of the same shape and dtype "
                                   "(and the same operation)")
+
+
+def hash_signature(signature) -> int:
+    import hashlib
+    digest = hashlib.blake2b(repr(signature).encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "little")
 
 
 def describe(signature) -> str:
