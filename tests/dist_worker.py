@@ -69,7 +69,8 @@ def train(directory: str) -> None:
     model = nn.DataParallel(nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3)))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     per_rank = int(os.environ.get("GLOBAL_BATCH", "32")) // dist.size()
-    history = nn.fit(model, (x[:per_rank * dist.size() * 3], y[:per_rank * dist.size() * 3]),
+    rows = per_rank * dist.size() * 3 + 1  # the last global batch has one row: one rank none
+    history = nn.fit(model, (x[:rows], y[:rows]),
                      loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=1, batch_size=per_rank,
                      seed=0, progress=False)
     same = dist.same_on_all_ranks(model.parameters())
@@ -77,6 +78,21 @@ def train(directory: str) -> None:
     np.savez = original
     weights = {k: v.tolist() for k, v in model.state_dict().items()}
     report(same=same, loss=history["loss"][0], saved=len(saved), weights=weights)
+
+
+def batchnorm(_: str) -> None:
+    """Batch norm's running statistics are averaged with the gradients: the same everywhere."""
+    from cupar import nn
+    from cupar.nn import optim
+    rng = np.random.default_rng(dist.rank())  # each rank its own data
+    x = rng.normal(size=(40, 6)).astype(np.float32)
+    y = rng.integers(0, 2, 40).astype(np.int64)
+    model = nn.DataParallel(nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                                          nn.Dropout(0.2), nn.Linear(8, 2)))
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    nn.fit(model, (x, y), loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=1, batch_size=10,
+           progress=False)
+    report(same=dist.same_on_all_ranks(model.parameters() + model.buffers()))
 
 
 def raises(_: str) -> None:
@@ -98,7 +114,8 @@ def wrong_shape(_: str) -> None:
     report(ok=True)
 
 
-CASES = {f.__name__: f for f in (sharded, train, raises, wrong_dtype, wrong_shape)}
+CASES = {f.__name__: f for f in (sharded, train, batchnorm, raises, wrong_dtype,
+                                  wrong_shape)}
 
 if __name__ == "__main__":
     DIRECTORY = sys.argv[2] if len(sys.argv) > 2 else "."
