@@ -26,7 +26,7 @@ import numpy as np
 from ..dsl import prelude
 from ..dsl.decorator import ParallelFunction, caller_loc, parallel
 from ..errors import CuparTypeError, PlaceUnavailableError
-from .sharded import MPI_OPS, identity
+from .sharded import MPI_OPS, identity, kernels
 
 SCAN_IDENTITIES = {"op_add": "sum", "op_mul": "prod", "maximum": "max", "minimum": "min"}
 
@@ -122,7 +122,7 @@ def scan(op, x, identity_value=None, place=None):
             raise CuparTypeError(f"chunked.scan does not know the identity of `{name}`",
                                  where, "pass identity_value=... (e.g. 0 for a sum)")
         identity_value = identity(known, x.dtype)
-    local_scan, fix_up = scan_kernels(op)
+    _, local_scan, fix_up = kernels(op)
 
     def chunk_scan(block, axis=0):
         return local_scan(block, target_place=place) if len(block) else block.copy()
@@ -154,19 +154,6 @@ def reduction_kernels(op, f):
         return prelude.reduce(op, partials, start)
 
     return chunk_reduce, combine
-
-
-@functools.lru_cache(maxsize=None)
-def scan_kernels(op):
-    @parallel
-    def local_scan(xs):
-        return prelude.scan(op, xs)
-
-    @parallel
-    def fix_up(prefix, xs):
-        return prelude.map(lambda v: op(prefix, v), xs)
-
-    return local_scan, fix_up
 
 
 def check_function(fn, what: str, where) -> None:
