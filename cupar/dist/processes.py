@@ -104,19 +104,6 @@ class World:
                         "prod": MPI.PROD, "band": MPI.BAND, "bor": MPI.BOR,
                         "bxor": MPI.BXOR}
 
-    @property
-    def local_size(self) -> int:
-        """The number of ranks on this machine (sharing its memory and cores)."""
-        if "_local_size" not in self.__dict__:
-            if self.size == 1:
-                self._local_size = 1
-            else:
-                from mpi4py import MPI
-                local = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
-                self._local_size = local.Get_size()
-                local.Free()
-        return self._local_size
-
     def mpi_op(self, op: str):
         return self.ops[op]
 
