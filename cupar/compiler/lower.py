@@ -31,7 +31,7 @@ from .lower_sequences import SequenceRules
 from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar, flat_types,
                            length_of, tuple_expr, unflatten_param,
                            unflatten_value)
-from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_expr
+from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_code, scalar_expr
 from .types import Scalar, Seq, Tuple
 from .inner_loops import unsigned_inner_reads, unswitch_range_checks
 from .siblings import IDENT, assigned, fuse_sibling_folds
@@ -530,23 +530,6 @@ def scalar_row_result(body: Body) -> bool:
         return False
     return isinstance(let.var.type, Seq) and isinstance(let.var.type.elem, Scalar) and \
         scalar_code(let.value.args[0].body)
-
-
-def scalar_code(body: Body, budget: int = 12) -> bool:
-    """Scalar primitives and conditionals of them only, at most `budget` lets in all."""
-    if len(body.lets) > budget:
-        return False
-    for let in body.lets:
-        value = let.value
-        if not isinstance(let.var.type, Scalar) or not isinstance(value, Prim):
-            return False
-        if value.name == "cond":
-            if not all(isinstance(a, Lambda) and scalar_code(a.body, budget - len(body.lets))
-                       for a in value.args[1:]):
-                return False
-        elif value.name not in SCALAR_PRIMS and value.name != "index":  # (a number read)
-            return False
-    return True
 
 
 def cheap_arithmetic(body: Body) -> bool:

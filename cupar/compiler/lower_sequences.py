@@ -13,9 +13,9 @@ from .kernel_ir import (Alloc, Assign, Combine, Filter, If, Loop, ObjectMode, Re
 from .lower_histograms import HistogramRules
 from .lower_iterate import IterateRules
 from .lower_rows import RowRules
-from .lower_values import (Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
+from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, length_of, pack, typed,
                            unpack)
-from .scalar_code import literal
+from .scalar_code import literal, scalar_code
 from .types import BOOL, INT64, Scalar, Seq, Tuple
 
 
@@ -38,17 +38,29 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
 
         def elem(i, stmts):
             return self.apply(fn, [self.element(s, i, stmts) for s in seqs], stmts)
-        return Delayed(length_of(seqs[0]), elem, t)
+        cheap = isinstance(fn, Closure) and scalar_code(fn.lam.body) and all(
+            (isinstance(s, Mat) and not isinstance(s.type.elem, Seq)) or
+            (isinstance(s, Delayed) and s.cheap) for s in seqs)
+        return Delayed(length_of(seqs[0]), elem, t, cheap=cheap)
 
     def p_zip(self, let, prim, args, out):
         self.same_lengths("zip", args, prim.loc, out)
         return Cols(tuple(args), let.var.type)
 
     def p_unzip(self, let, prim, args, out):
-        return self.materialize(args[0], out).cols
+        xs = args[0]
+        if isinstance(xs, Delayed) and xs.cheap and \
+                all(isinstance(e, Scalar) for e in xs.type.elem.elems):
+            # each column recomputes its field: no arrays (which gpu0 cannot make inside
+            # a kernel), and less traffic than storing the columns and reading them back
+            return tuple(Delayed(xs.length, lambda i, stmts, k=k: xs.elem(i, stmts)[k],
+                                 Seq(e, xs.type.length), xs.start, cheap=True)
+                         for k, e in enumerate(xs.type.elem.elems))
+        return self.materialize(xs, out).cols
 
     def p_indices(self, let, prim, args, out):
-        return Delayed(length_of(args[0]), lambda i, stmts: i, let.var.type, start="0")
+        return Delayed(length_of(args[0]), lambda i, stmts: i, let.var.type, start="0",
+                       cheap=True)
 
     def p_range(self, let, prim, args, out):
         if len(args) == 1:
@@ -114,7 +126,7 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
 
     def p_replicate(self, let, prim, args, out):
         x, n = args
-        return Delayed(f"max(np.int64({n}), 0)", lambda i, stmts: x, let.var.type)
+        return Delayed(f"max(np.int64({n}), 0)", lambda i, stmts: x, let.var.type, cheap=True)
 
     def p_rotate(self, let, prim, args, out):
         xs, offset = args

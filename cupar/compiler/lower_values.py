@@ -52,6 +52,9 @@ class Delayed:
     # xss in nested loops instead of dividing per element (see Lowerer.write)
     joined: tuple | None = None
     segment: tuple | None = None
+    # element code is a few scalar operations on reads (index arithmetic, cheap maps):
+    # recomputing an element costs no more than storing and reading it back
+    cheap: bool = False
 
 
 @dataclass

@@ -115,3 +115,28 @@ def _bound(t: Scalar, upper: bool):
         return upper
     info = np.finfo(t.dtype) if t.kind == "f" else np.iinfo(t.dtype)
     return info.max if upper else info.min
+
+
+def scalar_code(body, budget: int = 12) -> bool:
+    """Whether a lambda's body is scalar primitives, conditionals of them and tuples of
+    numbers only, at most `budget` lets in all: code cheap to repeat per element."""
+    from .ir import Lambda, Prim
+    from .types import Scalar, Tuple
+    if len(body.lets) > budget:
+        return False
+    for let in body.lets:
+        value, t = let.value, let.var.type
+        if not isinstance(value, Prim):
+            return False
+        if value.name == "tuple" and isinstance(t, Tuple) and \
+                all(isinstance(e, Scalar) for e in t.elems):
+            continue
+        if not isinstance(t, Scalar):
+            return False
+        if value.name == "cond":
+            if not all(isinstance(a, Lambda) and scalar_code(a.body, budget - len(body.lets))
+                       for a in value.args[1:]):
+                return False
+        elif value.name not in SCALAR_PRIMS and value.name != "index":  # (a number read)
+            return False
+    return True

@@ -76,20 +76,31 @@ class DistributedStep(TrainStep):
         self.seconds = {"gradient": 0.0, "allreduce": 0.0, "update": 0.0}
 
     def generate(self, rank: int, shape: tuple | None = None):
-        objective, _ = self.objective_lines(rank, shape)
-        g = Emitter(self.names, [n for n, _ in self.model.named_buffers()], True, rank)
-        states = self.state_variables(g)
-        grads = [f"g_{name[2:]}" for name in g.params.values()]
-        args = list(g.params.values()) + list(states.values()) + grads + \
+        """Two programs: `gradients` (loss, correct, the gradients, the new buffers, as one
+        flat tuple, as TrainStep's step returns them) and `update` (the optimizer's)."""
+        objective, args = self.objective_lines(rank, shape)
+        buffers = [n for n, _ in self.model.named_buffers()]
+        g = Emitter(self.names, buffers, True, rank)
+        g.lines.append(f"    value, grads = gradient({', '.join(args)})")
+        outs = [g.let("value[0]")]
+        aux = g.let("value[1]")
+        outs += [f"{aux}[0]"] + [g.let(f"grads[{k}]") for k in range(len(self.names))]
+        outs += [g.let(f"{aux}[{k + 1}]") for k in range(len(buffers))]
+        gradients = [f"def gradients({', '.join(args)}):", *g.lines,
+                     f"    return {', '.join(outs)}"]
+        u = Emitter(self.names, buffers, True, rank)
+        states = self.state_variables(u)
+        grads = [f"g_{name[2:]}" for name in u.params.values()]
+        update_args = list(u.params.values()) + list(states.values()) + grads + \
             list(self.optimizer.hyper()) + ["clip_norm"]
-        new_params, new_states = self.emit_update(g, grads, states)
-        update = [f"def update({', '.join(args)}):", *g.lines,
+        new_params, new_states = self.emit_update(u, grads, states)
+        update = [f"def update({', '.join(update_args)}):", *u.lines,
                   f"    return {', '.join(new_params + new_states)}"]
         source = "\n".join(["@parallel", *objective, "", self.gradient_line(), "",
-                            "@parallel", *update]) + "\n"
+                            "@parallel", *gradients, "", "@parallel", *update]) + "\n"
         self.source = source
         made = self.compile(source, "data-parallel step")
-        return made["gradient"], made["update"]
+        return made["gradients"], made["update"]
 
     def __call__(self, x, y, global_rows: int | None = None, sync: bool = True,
                  check_finite: bool = False):
@@ -107,13 +118,13 @@ class DistributedStep(TrainStep):
         share = len(x) / (global_rows or len(x) * self.world.size)
         started = time.perf_counter()
         if len(x):
-            (loss, aux), grads = gradient(*arrays, x, y, seed, target_place=self.model.place)
-            local = [grads[k] for k in range(n)] + list(aux[1:])
+            loss, correct, *local = gradient(*arrays, x, y, seed,
+                                             target_place=self.model.place)
         else:  # a global batch smaller than the world leaves this rank nothing
-            loss, aux = 0.0, (0,)
+            loss, correct = 0.0, 0
             local = [np.zeros(np.shape(a), np.dtype(a.dtype)) for a in arrays]
         reduced_at = time.perf_counter()
-        reduced, loss, correct = self.allreduce(local, loss, aux[0], share)
+        reduced, loss, correct = self.allreduce(local, loss, correct, share)
         updated_at = time.perf_counter()
         if check_finite and not np.isfinite(loss):
             return loss
