@@ -195,7 +195,8 @@ def _describe(value) -> str:
 
 
 def _structure(path: str, want, got, names) -> str:
-    return (f"{_part_name(path, np.ndim(want))}: {names[0]} gives {_describe(want)}, "
+    name = _part_name(path, getattr(want, "ndim", 0))
+    return (f"{name}: {names[0]} gives {_describe(want)}, "
             f"{names[1]} gives {_describe(got)}")
 
 
