@@ -4,7 +4,6 @@
 import importlib.metadata
 from pathlib import Path
 
-
 from cupar.testing import available_places
 
 pytest_plugins = ["pytester"]
