@@ -4,9 +4,13 @@ Dependencies, and why:
   numpy     - every value cupar takes and returns is a NumPy array or scalar;
   numba, llvmlite - the CPU (and, with numba-cuda, the CUDA) back ends generate Numba code;
   tqdm      - cupar.nn.fit's progress bar (small, pure Python, no dependencies of its own);
-  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite, and
-  scikit-learn for its digits data set (the training tests); examples = the nn examples'
-  data sets (scikit-learn's digits, mnist1d generated offline) and their plots (matplotlib).
+  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite (and
+  for cupar.testing, the strategies and checks users test their own kernels with),
+  scikit-learn for its digits data set (the training tests), nbclient + ipykernel + nbformat
+  to run examples/quickstart.ipynb; examples = the nn examples' data sets (scikit-learn's
+  digits, mnist1d generated offline) and their plots (matplotlib).
+Entry point: pytest loads cupar's plugin (cupar.testing.plugin: the `cupar_place` fixture,
+the `cupar_places` marker) wherever cupar is installed; `-p no:cupar` turns it off.
 """
 
 from setuptools import find_packages, setup
@@ -20,7 +24,9 @@ setup(
     install_requires=["numpy>=2.0", "numba>=0.60", "llvmlite>=0.43", "tqdm>=4.60"],
     extras_require={
         "cuda": ["numba-cuda>=0.10"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3", "nbclient>=0.10",
+                 "ipykernel>=6.29", "nbformat>=5.10"],
         "examples": ["scikit-learn>=1.3", "mnist1d>=0.0.2", "matplotlib>=3.7"],
     },
+    entry_points={"pytest11": ["cupar = cupar.testing.plugin"]},
 )
