@@ -1,6 +1,7 @@
 """cupar's pytest plugin (entry point `cupar` in group `pytest11`: pytest loads it wherever
-cupar is installed; `-p no:cupar` turns it off, `-p cupar.testing.plugin` loads it from a
-checkout).
+cupar is installed, and `-p no:cupar` turns it off; from a checkout that is not installed,
+`-p cupar.testing.plugin` loads it, but not where it is installed too: pytest refuses a
+plugin registered twice).
 
 * fixture `cupar_place`: the test runs once per place, `here`, `cpu` and `gpu0`; where a
   place cannot run, that instance is skipped with the reason.
