@@ -133,7 +133,7 @@ def _leaves(value):
     """The arrays and numbers inside a value (tuples and sequences of tuples opened)."""
     if isinstance(value, TupleSeq):
         value = value.columns
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, tuple):  # (a list is one array-like)
         for v in value:
             yield from _leaves(v)
     else:

@@ -36,8 +36,8 @@ OVERFLOW_GUARDS = (None, "sum", "product")
 def values(*types, min_len: int = 0, max_len: int | None = None, min_value=None,
            max_value=None, allow_nan: bool = False, allow_infinity: bool = False,
            no_overflow: str | None = None):
-    """Values of the cupar `types` (type strings, or cupar.compiler.types terms): one
-    value for one type, a tuple for several (lengths named alike are equal across them).
+    """Values of the cupar `types`, written as cupar prints types: one value for one type,
+    a tuple for several (lengths named alike are equal across them).
 
     * `min_len`, `max_len`: bounds of every named length (default 0 to 50, 0 to 8 for each
       level of a nested sequence); 0 and 1 are drawn often.
@@ -52,7 +52,7 @@ def values(*types, min_len: int = 0, max_len: int | None = None, min_value=None,
     if no_overflow not in OVERFLOW_GUARDS:
         raise ValueError(f"no_overflow is one of {OVERFLOW_GUARDS}, not {no_overflow!r}")
     dims: dict = {}
-    parsed = [parse_type(t, dims) if isinstance(t, str) else t for t in types]
+    parsed = [parse_type(t, dims) for t in types]
     if not parsed:
         raise ValueError("values() needs at least one type, e.g. values('f32[n]')")
     deepest = max(_depth(t) for t in parsed)
