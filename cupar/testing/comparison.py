@@ -83,7 +83,7 @@ def assert_places_agree(fn, *args, places=None, ops: int | None = None):
         try:
             got = to_host(fn(*args, target_place=place))
         except Exception as exc:
-            exc.add_note(f"(raised at {place!r}; {_places.here!r} returned {want!r})")
+            exc.add_note(f"(raised at {place!r}; at {_places.here!r} the call returned)")
             raise
         problems = differences(want, got, ops=ops, scale=scale,
                                names=(f"at {_places.here.name}", f"at {place.name}"))

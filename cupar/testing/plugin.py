@@ -54,9 +54,10 @@ def cupar_place(request):
     """A cupar place (`cupar.places.here`, `.cpu`, `.gpu0`): the test runs at each one that
     can run here and is skipped, with the reason, at any other (parametrised by
     `pytest_generate_tests`, so that the marker can choose the places)."""
-    _skip_if_missing(request.param)
+    name = getattr(request, "param", "cpu")  # (asked for dynamically: the default place)
+    _skip_if_missing(name)
     from .comparison import place_named
-    return place_named(request.param)
+    return place_named(name)
 
 
 def _chosen(node) -> tuple:
