@@ -23,6 +23,7 @@ test: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 CUPAR_COMPILED_PLACE=gpu0 CUPAR_EXAMPLES_SCALE=0.5 \
 		$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_gpu.py \
 		tests/test_compiled_prims.py tests/test_compiled_differential.py tests/test_out.py \
+		tests/test_testing_compare.py \
 		tests/test_lanes.py tests/test_dispatch.py tests/test_reduce_by_index.py \
 		tests/test_matmul.py tests/test_grad.py tests/test_nn_functional.py \
 		tests/test_nn_modules.py::test_the_same_model_trains_at_gpu0 \

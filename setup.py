@@ -4,12 +4,16 @@ Dependencies, and why:
   numpy     - every value cupar takes and returns is a NumPy array or scalar;
   numba, llvmlite - the CPU (and, with numba-cuda, the CUDA) back ends generate Numba code;
   tqdm      - cupar.nn.fit's progress bar (small, pure Python, no dependencies of its own);
-  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite, and
-  scikit-learn for its digits data set (the training tests); examples = the nn examples'
-  data sets (scikit-learn's digits, mnist1d generated offline) and their plots (matplotlib);
-  dist = mpi4py and an MPI library from the package index (mpich: a wheel, no compiler) for
-  cupar.dist and nn.DataParallel; dask = dask.array and distributed for cupar.dist.chunked.
-  The test extra takes both, so that `make test` runs the two-process and Dask tests.
+  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite (and
+  for cupar.testing, the strategies and checks users test their own kernels with),
+  scikit-learn for its digits data set (the training tests), nbclient + ipykernel + nbformat
+  to run examples/quickstart.ipynb; examples = the nn examples' data sets (scikit-learn's
+  digits, mnist1d generated offline) and their plots (matplotlib); dist = mpi4py and an MPI
+  library from the package index (mpich: a wheel, no compiler) for cupar.dist and
+  nn.DataParallel; dask = dask.array and distributed for cupar.dist.chunked. The test extra
+  takes both, so that `make test` runs the two-process and Dask tests.
+Entry point: pytest loads cupar's plugin (cupar.testing.plugin: the `cupar_place` fixture,
+the `cupar_places` marker) wherever cupar is installed; `-p no:cupar` turns it off.
 """
 
 from setuptools import find_packages, setup
@@ -28,7 +32,9 @@ setup(
         "cuda": ["numba-cuda>=0.10"],
         "dist": DIST,
         "dask": DASK,
-        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3", *DIST, *DASK],
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3", "nbclient>=0.10",
+                 "ipykernel>=6.29", "nbformat>=5.10", *DIST, *DASK],
         "examples": ["scikit-learn>=1.3", "mnist1d>=0.0.2", "matplotlib>=3.7"],
     },
+    entry_points={"pytest11": ["cupar = cupar.testing.plugin"]},
 )

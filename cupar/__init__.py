@@ -18,12 +18,15 @@ from .dsl import places  # noqa: F401  (cupar.places.here, .cpu, .gpu0)
 from .dsl.decorator import parallel
 from .dsl.derivatives import grad, value_and_grad, vjp  # noqa: F401
 from .dsl.explain import explain  # noqa: F401
+from .dsl.notebook import install_traceback_handler as _install_traceback_handler
 from .dsl.operators import *  # noqa: F401,F403  (operators, math, casts, bounds)
 from .dsl.operators import OPERATOR_NAMES
 from .dsl.prelude import *  # noqa: F401,F403  (map, reduce, scan, ...)
 from .dsl.prelude import __all__ as _SEQUENCE_NAMES
 
 __version__ = "0.1.0"
+
+_install_traceback_handler()  # in IPython or Jupyter: cupar errors without cupar's frames
 
 PRELUDE = tuple(_SEQUENCE_NAMES) + tuple(OPERATOR_NAMES)
 __all__ = ["parallel", *PRELUDE]

@@ -5,59 +5,38 @@ Integers and everything without a reduction must agree exactly; floating-point r
 be reassociated by the parallel code, so they agree to a tolerance derived from the dtype.
 """
 
-import builtins
-
 import numpy as np
 import pytest
 
 import cupar
 from cupar import *  # noqa: F403
 from cupar.compiler.kernel_ir import kernel_count
-from cupar.dsl.values import TupleSeq
 from golden_programs import PROGRAMS
 from strategies import COMPILED, ON_GPU
 from cupar.dsl.places import to_host
+from cupar.testing import assert_places_agree
 from test_examples import MAIN_FUNCTIONS, load
 
-cpu, here = COMPILED, cupar.places.here  # `cpu`: the compiled place under test
+cpu = COMPILED  # the compiled place under test
 
 
-def assert_agree(actual, expected, rtol_eps: float = 64):
-    actual = to_host(actual)
-    if isinstance(expected, TupleSeq):
-        assert isinstance(actual, TupleSeq)
-        for a, e in builtins.zip(actual.columns, expected.columns, strict=True):
-            assert_agree(a, e, rtol_eps)
-        return
-    if isinstance(expected, tuple):
-        assert isinstance(actual, tuple) and len(actual) == len(expected)
-        for a, e in builtins.zip(actual, expected):
-            assert_agree(a, e, rtol_eps)
-        return
-    assert type(actual) is type(expected), (type(actual), type(expected))
-    a, e = np.asarray(actual), np.asarray(expected)
-    assert a.dtype == e.dtype and a.shape == e.shape
-    if a.dtype.kind == "f":
-        tol = np.finfo(a.dtype).eps * rtol_eps
-        np.testing.assert_allclose(a, e, rtol=tol, atol=tol * max(1.0, np.abs(e).max(initial=0)))
-    else:
-        np.testing.assert_array_equal(a, e)
-
-
-def both(fn, *args):
-    return fn(*args, target_place=cpu), fn(*args, target_place=here)
+def agree(fn, *args):
+    """The compiled place under test gives the interpreter's result (cupar.testing's
+    comparison: same structure and dtypes, floats within a dtype- and length-derived
+    tolerance)."""
+    return assert_places_agree(fn, *args, places=cpu)
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_golden_programs(name):
     fn, args = PROGRAMS[name]
-    assert_agree(*both(fn, *args))
+    agree(fn, *args)
 
 
 @pytest.mark.parametrize("name", sorted(MAIN_FUNCTIONS))
 def test_examples(name):
     fn_name, make_args = MAIN_FUNCTIONS[name]
-    assert_agree(*both(getattr(load(name), fn_name), *make_args()))
+    agree(getattr(load(name), fn_name), *make_args())
 
 
 def compiled(fn, *args) -> bool:
@@ -99,7 +78,7 @@ def test_parallel_paths_agree_with_the_interpreter():
     y = rng.integers(-50, 50, BIG).astype(np.int32)
     idx = rng.permutation(BIG)
     assert compiled(big_kernels, x, y, idx)
-    assert_agree(*both(big_kernels, x, y, idx))
+    agree(big_kernels, x, y, idx)
 
 
 @parallel
@@ -111,8 +90,7 @@ def float_kernels(x):
 def test_float_reductions_within_dtype_tolerance(n):
     x = np.random.default_rng(n).random(n).astype(np.float32)
     assert compiled(float_kernels, x)
-    got, want = both(float_kernels, x)
-    assert_agree(got, want, rtol_eps=8 * max(n, 1) ** 0.5)
+    agree(float_kernels, x)  # the sum and scan: within 8 eps x n of |x|
 
 
 @parallel
@@ -126,7 +104,7 @@ def ends(x):
 def test_reductions_keep_element_order(n):
     x = np.arange(n, dtype=np.int64) * 3 + 1
     assert compiled(ends, x)
-    assert_agree(*both(ends, x))
+    agree(ends, x)
 
 
 @parallel
@@ -147,7 +125,7 @@ def test_sibling_folds_run_as_one_and_agree(n):
     x = rng.integers(-99, 99, n).astype(np.int64)
     stages = sibling_folds.stages_for(sibling_folds.argument_types((x,)))
     assert kernel_count(cpu.compiled_or_reason(stages).kernels.entry.body) == 4
-    assert_agree(*both(sibling_folds, x))
+    agree(sibling_folds, x)
 
 
 @parallel
@@ -163,7 +141,7 @@ def test_checks_inside_inner_loops():
     # at gpu0 the per-element arrays, of lengths known only inside the loop, are slices of
     # one flat array cut at offsets computed by a kernel beforehand
     assert compiled(window_sums, x, starts)
-    assert_agree(*both(window_sums, x, starts))
+    agree(window_sums, x, starts)
     with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
         window_sums(x, np.array([BIG - 2]), target_place=cpu)
 
@@ -183,7 +161,7 @@ def test_parallel_scans_of_non_commutative_tuples(n):
     rng = np.random.default_rng(n)
     a, b = rng.integers(1, 1009, (2, n))
     assert compiled(affine_scans, a, b)
-    assert_agree(*both(affine_scans, a, b))
+    agree(affine_scans, a, b)
 
 
 @pytest.mark.parametrize("at", [0, BIG // 2, BIG - 1])
@@ -219,6 +197,6 @@ def test_rows_whose_length_each_element_computes_alike(rows):
     allocated before the loop with that computation copied out (it once read a name only
     the loop defines, and Numba refused the generated code)."""
     x = np.arange(rows * 3, dtype=np.float64).reshape(rows, 3)
-    actual, expected = both(doubled_rows, x)
-    assert_agree(actual, expected)
-    assert np.shape(to_host(actual)) == (rows, 6 if rows else 0)  # no row shows a length
+    agree(doubled_rows, x)
+    shape = np.shape(to_host(doubled_rows(x, target_place=cpu)))
+    assert shape == (rows, 6 if rows else 0)  # no row shows a length

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,3 +253,89 @@ def canonical(types) -> tuple:
         return t
 
     return tuple(walk(t) for t in types)
+
+
+def parse_type(text: str, dims: dict | None = None) -> Type:
+    """The type `text` names, written as `format_type` prints types: `f32`, `i64[n]`,
+    `f64[n][m]` (n rows of m), `(i64, f32)[n]`, `(f32,)`. A length is a name or a number;
+    `dims` maps each length's text to its Dim (equal texts are one length; a number's text is
+    a literal length). Function and variable types are not values and are refused
+    (ValueError).
+
+    >>> format_type(parse_type("(i64, f32)[n]"))
+    '(i64, f32)[N]'
+    """
+    dims = {} if dims is None else dims
+    reader = _TypeReader(text, dims)
+    t = reader.type()
+    reader.expect(None)
+    return t
+
+
+_SCALAR_NAMES = {**{short: long for long, short in SHORT.items()}, **{n: n for n in DTYPES}}
+
+
+class _TypeReader:
+    """A recursive-descent reader over the tokens of a type: names, numbers, `( ) [ ] ,`."""
+
+    def __init__(self, text: str, dims: dict):
+        self.text, self.dims, self.at = text, dims, 0
+        self.tokens = [(m.group(1), m.start(1))
+                       for m in re.finditer(r"\s*([A-Za-z_]\w*|\d+|\S)", text)]
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at][0] if self.at < len(self.tokens) else None
+
+    def take(self) -> str | None:
+        token = self.peek()
+        self.at += 1
+        return token
+
+    def fail(self, wanted: str):
+        col = self.tokens[self.at][1] if self.at < len(self.tokens) else len(self.text)
+        found = repr(self.peek()) if self.peek() is not None else "the end"
+        raise ValueError(f"cannot read the type {self.text!r}: expected {wanted} at column "
+                         f"{col + 1}, found {found}\n    {self.text}\n    {' ' * col}^")
+
+    def expect(self, token: str | None) -> None:
+        if self.peek() != token:
+            self.fail(repr(token) if token else "the end")
+        self.take()
+
+    def type(self) -> Type:
+        t = self.base()
+        lengths = []
+        while self.peek() == "[":
+            self.take()
+            lengths.append(self.length())
+            self.expect("]")
+        for d in reversed(lengths):  # the first length is the outermost sequence's
+            t = Seq(t, d)
+        return t
+
+    def base(self) -> Type:
+        token = self.peek()
+        if token in _SCALAR_NAMES:
+            self.take()
+            return Scalar(_SCALAR_NAMES.get(token, token))
+        if token != "(":
+            self.fail("a scalar type (" + ", ".join(SHORT.values()) + ") or '('")
+        self.take()
+        elems = [self.type()]
+        while self.peek() == ",":
+            self.take()
+            if self.peek() == ")":
+                return self.close(elems, comma=True)
+            elems.append(self.type())
+        return self.close(elems, comma=len(elems) > 1)
+
+    def close(self, elems: list, comma: bool) -> Type:
+        self.expect(")")
+        return Tuple(tuple(elems)) if comma else elems[0]  # `(f32)` is only grouping
+
+    def length(self) -> Dim:
+        token = self.peek()
+        if token is None or not (token.isidentifier() or token.isdigit()):
+            self.fail("a length: a name such as n, or a number")
+        self.take()
+        return self.dims.setdefault(token, fresh_dim())

@@ -24,7 +24,7 @@ from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnav
                       message, show_full_traceback)
 from ..runtime.cpu import MISS, rebuild
 from ..runtime.device_array import DeviceArray
-from . import places
+from . import notebook, places
 from .outputs import fill, flat_outs
 from .values import as_array, type_of_value
 
@@ -39,7 +39,13 @@ def parallel(fn):
     """
     if isinstance(fn, ParallelFunction):
         return fn
-    return ParallelFunction(fn)
+    try:
+        return ParallelFunction(fn)
+    except CuparError as err:  # its message shows the user's line: the front end's frames
+        notebook.install_traceback_handler()  # are noise (IPython shows all of them for a
+        if show_full_traceback():  # SyntaxError); IPython shows no cupar frame at all
+            raise
+        raise err.with_traceback(None) from None
 
 
 class ParallelFunction:
@@ -138,6 +144,7 @@ class ParallelFunction:
                 raise InternalError(f"running `{self.name}` at {place!r} failed: "
                                     f"{type(exc).__name__}: {exc}", self.parsed.loc) from exc
         except CuparError as err:
+            notebook.install_traceback_handler()  # (cupar may predate the IPython shell)
             if show_full_traceback():
                 raise
             raise err.with_traceback(None) from None
