@@ -4,13 +4,14 @@ formulas, training that reaches an accuracy in seconds, reproducibility, and the
 (located, and leaving no partial state)."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
 
 import cupar
 from cupar import nn
-from cupar.errors import CuparError, CuparTypeError, CuparValueError
+from cupar.errors import CuparError, CuparTypeError, CuparValueError, NotCompiledWarning
 from cupar.nn import optim
 from strategies import COMPILED
 
@@ -318,3 +319,18 @@ def test_the_same_model_trains_at_gpu0():
                      progress=False)
     assert history["loss"][-1] < history["loss"][0]
     assert not isinstance(model[0].weight, np.ndarray)  # a device array
+
+
+@pytest.mark.skipif(COMPILED is not cupar.places.gpu0, reason="gpu0 runs only")
+def test_a_classifier_step_compiles_for_gpu0_without_falling_back_to_cpu():
+    """The cross-entropy gradient's per-row temporaries once made the whole step run at
+    cpu (a NotCompiledWarning): arrays cannot be made inside a GPU kernel."""
+    model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 4)).to(cupar.places.gpu0)
+    x = batch(12)[0]
+    y = np.arange(12, dtype=np.int64) % 4
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotCompiledWarning)
+        history = nn.fit(model, (x, y), loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=3,
+                         batch_size=4, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
