@@ -120,12 +120,14 @@ def _bound(t: Scalar, upper: bool):
 def scalar_code(body, budget: int = 12) -> bool:
     """Whether a lambda's body is scalar primitives, conditionals of them and tuples of
     numbers only, at most `budget` lets in all: code cheap to repeat per element."""
-    from .ir import Lambda, Prim
+    from .ir import Const, Lambda, Prim, Var
     from .types import Scalar, Tuple
     if len(body.lets) > budget:
         return False
     for let in body.lets:
         value, t = let.value, let.var.type
+        if isinstance(value, (Var, Const)) and isinstance(t, Scalar):
+            continue  # a name for a number (what inlining a call leaves)
         if not isinstance(value, Prim):
             return False
         if value.name == "tuple" and isinstance(t, Tuple) and \
