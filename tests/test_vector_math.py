@@ -1,4 +1,4 @@
-"""The cpu place's float32 exp and log (cupar/runtime/vector_math.py): within 1 ulp of the
+"""The cpu place's float32 exp, log and tanh (cupar/runtime/vector_math.py): within 1 ulp of the
 correctly rounded result on a sample of every float32 bit pattern, the IEEE special cases
 exact, and float64 left to the C library."""
 
@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from cupar.runtime.vector_math import vexp, vlog
+from cupar.runtime.vector_math import vexp, vlog, vtanh
 
 
 @numba.njit
@@ -25,6 +25,14 @@ def apply_log(x):
     return out
 
 
+@numba.njit
+def apply_tanh(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = vtanh(x[i])
+    return out
+
+
 def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distance in units in the last place between float32 arrays (NaN to NaN is 0)."""
     def ordered(v):
@@ -38,8 +46,8 @@ def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 SAMPLE = np.arange(0, 1 << 32, 101, dtype=np.uint64).astype(np.uint32).view(np.float32)
 
 
-@pytest.mark.parametrize("ours, exact", [(apply_exp, np.exp), (apply_log, np.log)],
-                         ids=["exp", "log"])
+@pytest.mark.parametrize("ours, exact", [(apply_exp, np.exp), (apply_log, np.log),
+                                         (apply_tanh, np.tanh)], ids=["exp", "log", "tanh"])
 def test_within_one_ulp_of_the_correctly_rounded_result(ours, exact):
     with np.errstate(all="ignore"):
         truth = exact(SAMPLE.astype(np.float64)).astype(np.float32)
@@ -54,6 +62,9 @@ def test_special_values():
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(apply_exp(x), np.exp(x.astype(np.float64)).astype(np.float32))
         np.testing.assert_array_equal(apply_log(x), np.log(x.astype(np.float64)).astype(np.float32))
+        np.testing.assert_array_equal(apply_tanh(x),
+                                      np.tanh(x.astype(np.float64)).astype(np.float32))
+    assert np.signbit(apply_tanh(np.array([-0.0], np.float32)))[0]
 
 
 def test_float64_goes_to_the_c_library():

@@ -6,7 +6,8 @@ folds its elements in order, then the chunk results are folded in order; the ope
 associative, so any operator works, tuple-valued ones too, with no atomics and no reliance
 on Numba's reduction-variable detection. Scans, filters and sorts are numba_multipass.py's.
 Large fresh arrays are given huge pages.
-float32 `exp` and `log` are inlined polynomials (vector_math), so maps using them vectorise.
+float32 `exp`, `log` and `tanh` are inlined polynomials (vector_math), so maps using them
+vectorise.
 Errors raise `ValueError("cupar:<code>")`, which the runtime turns back into the located
 cupar error of that code.
 """
@@ -52,7 +53,7 @@ def generate_source(program: KernelProgram, serial: bool = False) -> str:
     functions = [function_source(fn, not serial) for fn in reversed(program.functions)]
     header = HEADER.format(serial=SERIAL_BELOW)
     if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
-        header += "from cupar.runtime.vector_math import vexp, vlog\n"
+        header += "from cupar.runtime.vector_math import vexp, vlog, vtanh\n"
     if any(matmul.USED.search(f) for f in functions):
         header += matmul.IMPORT
     return "\n\n".join([header, *functions]) + "\n"
@@ -85,8 +86,8 @@ def function_source(fn: KFunction, parallel: bool = True) -> str:
 
 
 # float32 exp and log the compiler can vectorise (float64 ones go on to the C library)
-VECTOR_MATH = re.compile(r"\bnp\.(exp|log)\(")
-VECTOR_MATH_USED = re.compile(r"\bv(exp|log)\(")
+VECTOR_MATH = re.compile(r"\bnp\.(exp|log|tanh)\(")
+VECTOR_MATH_USED = re.compile(r"\bv(exp|log|tanh)\(")
 
 
 def fail_codes(stmts) -> list[tuple[str, int]]:
