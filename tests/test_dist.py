@@ -148,3 +148,28 @@ def test_the_digits_example_trains_data_parallel(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr  # exits 1 below 0.975 accuracy
     assert done.stdout.count("digits MLP on 2 ranks: test accuracy") == 1
     assert (tmp_path / "digits.npz").exists()
+
+
+def test_data_parallel_trains_at_gpu0_in_one_process():
+    """Gradients come back from the device, are packed and reduced on the host, and go
+    back for the update: the parameters stay device arrays (the simulator run checks it)."""
+    import warnings
+
+    import cupar
+    from cupar.errors import NotCompiledWarning
+    from strategies import COMPILED
+    if COMPILED is not cupar.places.gpu0:
+        pytest.skip("gpu0 runs only (make test's simulator pass)")
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).to(cupar.places.gpu0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(24, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 24).astype(np.int64)
+    wrapped = nn.DataParallel(model)
+    opt = optim.SGD(wrapped.parameters(), lr=0.1, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotCompiledWarning)
+        history = nn.fit(wrapped, (x, y), loss=nn.CrossEntropyLoss(), optimizer=opt,
+                         epochs=3, batch_size=8, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+    assert not isinstance(model[0].weight, np.ndarray)
