@@ -52,6 +52,9 @@ def sharded(_: str) -> None:
     assert (summed == dist.size() * (dist.size() + 1) / 2).all()
     assert dist.allreduce(np.int64(dist.rank()), op="max") == dist.size() - 1
     assert float(dist.broadcast(np.float64(dist.rank() + 5))) == 5.0
+    assert np.ndim(dist.allreduce(1.5)) == 0 and dist.allreduce(1.5) == 1.5 * dist.size()
+    assert np.ndim(dist.broadcast(2.0)) == 0
+    assert (dist.allreduce(np.ones((3, 2), np.float32).T) == dist.size()).all()
     report(ok=True, size=dist.size())
 
 

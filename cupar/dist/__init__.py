@@ -65,6 +65,8 @@ def allreduce(array, op: str = "sum", check: bool = True, out=None) -> np.ndarra
         w.agree_quickly("allreduce", (host.shape, str(host.dtype), op), caller_loc)
     if out is not None:
         check_out(out, host, caller_loc)
+    if host.ndim == 0:  # a number: a NumPy scalar back (ascontiguousarray makes it 1-D)
+        return w.allreduce(host.reshape(1), op)[0]
     return w.allreduce(np.ascontiguousarray(host), op, out)
 
 
@@ -113,10 +115,10 @@ def broadcast_arrays(arrays: list, root: int, w: World, where) -> list:
     hosts = [as_host_array(a, "broadcast", where) for a in arrays]
     if w.size > 1:
         w.agree("broadcast", tuple((h.shape, str(h.dtype)) for h in hosts), where)
-    outs = [np.array(h, order="C", copy=True) for h in hosts]
+    outs = [np.array(h, order="C", copy=True).reshape(h.shape or (1,)) for h in hosts]
     for out in outs:
         w.broadcast_into(out, root)
-    return outs
+    return [out if h.ndim else out[0] for out, h in zip(outs, hosts)]
 
 
 def same_on_all_ranks(arrays) -> bool:
