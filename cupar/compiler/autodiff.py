@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from ..errors import CuparTypeError
 from .adjoint_sums import Adjoints, Pair, sum_over
-from .build import Builder, Names, prune
+from .build import Builder, Names
+from .dead_values import prune
 from .infer import infer_types
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, free_vars
 from .types import Scalar, Seq, Tuple

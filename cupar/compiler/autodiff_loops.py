@@ -30,7 +30,8 @@ A recursive nested def is first lifted to such a function, its captures becoming
 
 from __future__ import annotations
 
-from .build import Builder, prune
+from .build import Builder
+from .dead_values import prune
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Var, free_vars, substitute
 from .types import Scalar, Seq, Tuple
 

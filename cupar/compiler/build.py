@@ -13,8 +13,7 @@ from __future__ import annotations
 import itertools
 
 from ..errors import Loc
-from .ir import (Body, Const, Lambda, Let, Prim, Program, Var, bound_names, free_vars,
-                 substitute)
+from .ir import (Body, Const, Lambda, Let, Prim, Program, Var, bound_names, substitute)
 from .types import Scalar, Seq, Tuple
 
 
@@ -136,24 +135,3 @@ class Builder:
     def op(self, name: str) -> Lambda:
         """`lambda a, b: name(a, b)`, the form operators passed as values take."""
         return self.lam(2, lambda b, x, y: b.prim(name, x, y))
-
-
-def prune(body: Body) -> Body:
-    """`body` without the lets nothing uses (in it or in its nested bodies). The language is
-    pure, so only a let's errors could be lost: use it on recomputed copies only, whose
-    originals still run."""
-    used = free_vars(body.result) if isinstance(body.result, Var) else set()
-    kept: list[Let] = []
-    for let in reversed(body.lets):
-        if let.var.name not in used:
-            continue
-        value = let.value
-        if isinstance(value, Lambda):
-            value = Lambda(value.params, prune(value.body), value.loc)
-        elif isinstance(value, Prim):
-            value = Prim(value.name, tuple(Lambda(a.params, prune(a.body), a.loc)
-                                           if isinstance(a, Lambda) else a
-                                           for a in value.args), value.loc)
-        kept.append(Let(let.var, value, let.loc))
-        used |= free_vars(value)
-    return Body(tuple(reversed(kept)), body.result)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import CuparTypeError, InternalError, Loc, message
 from .ir import (Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, bound_names,
-                 map_bodies, substitute)
+                 fresh_suffix, map_bodies, program_names, substitute)
 from .primitives import PRIMITIVES
 from .verify import has_type_var
 from .types import (BOOL, WEAK_FLOAT, WEAK_INT, Clash, Fn, Scalar, TVar, Unifier,
@@ -75,6 +75,9 @@ class Inference:
         self.specs: dict = {}  # (function, key) -> (specialised name, result type)
         self.active: dict = {}  # function -> (key, specialised name, result TVar)
         self.names = itertools.count(1)
+        # names copies must not take: every binder, and every function's name
+        self.taken = program_names(program.functions.values())
+        self.taken_functions = set(program.functions)
 
     # -- @parallel functions ----------------------------------------------------------------
     def function(self, name: str, arg_types: tuple, loc: Loc):
@@ -105,7 +108,7 @@ class Inference:
 
     def instantiate(self, name: str, fn: Function, arg_types: tuple, key):
         spec = name if not any(n == name for n, _ in self.specs.values()) \
-            else f"{name}_{next(self.names)}"
+            else name + fresh_suffix({name}, self.taken_functions, self.names)
         result = fresh_var()
         self.active[name] = (key, spec, result, arg_types)
         try:
@@ -131,7 +134,8 @@ class Inference:
                                  "call a derivative with arguments of known types")
         program = derive(types)
         base = re.sub(r"\W", "_", name).strip("_")
-        table = {old: f"{base}_{next(self.names)}" for old in program.functions}
+        table = {old: base + fresh_suffix({base}, self.taken_functions, self.names)
+                 for old in program.functions}
         for old, fn in program.functions.items():
             self.out[table[old]] = rename_functions(fn, table)
         spec = (table[program.entry], program.main.result_type)
@@ -266,8 +270,9 @@ class Inference:
 
     def instantiate_closure(self, c: Closure, arg_types: tuple, key):
         first = not c.specs
-        lam = c.lam if first else rename_binders(c.lam, f"_{next(self.names)}")
-        bound = c.name if first else f"{c.name}_{next(self.names)}"
+        lam = c.lam if first else rename_binders(
+            c.lam, fresh_suffix(bound_names(c.lam), self.taken, self.names))
+        bound = c.name if first else c.name + fresh_suffix({c.name}, self.taken, self.names)
         result = fresh_var()
         c.active = {key: (result, bound, arg_types)}
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from .ir import (Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var, bound_names,
-                 substitute)
+                 fresh_suffix, program_names, substitute)
 from .tailcalls import callees, reaches
 
 
@@ -40,6 +40,7 @@ class Inliner:
         self.functions, self.recursive = functions, recursive
         self.done: dict[str, Function] = {}
         self.ids = itertools.count()
+        self.taken = program_names(functions.values())  # (a user may name a local `t__0`)
 
     def function(self, name: str) -> Function:
         if name not in self.done:
@@ -79,7 +80,8 @@ class Inliner:
     def instance(self, name: str, args: tuple) -> Body:
         """The callee's body, renamed apart, with its parameters replaced by `args`."""
         callee = self.function(name)
-        suffix = f"__{next(self.ids)}"
-        table = {n: Var(n + suffix) for n in bound_names(callee.body)}
+        names = bound_names(callee.body)
+        suffix = fresh_suffix(names, self.taken, self.ids, "__{}")
+        table = {n: Var(n + suffix) for n in names}
         table.update({p.name: arg for p, arg in zip(callee.params, args)})
         return substitute(callee.body, table)

@@ -218,3 +218,24 @@ def substitute(node, table: dict):
 def _rebind(var: Var, table: dict) -> Var:
     new = table.get(var.name)
     return var if new is None else Var(new.name, var.type, var.loc)
+
+
+def program_names(functions) -> set[str]:
+    """Every name the Functions `functions` bind, parameters included."""
+    names: set[str] = set()
+    for fn in functions:
+        names |= {p.name for p in fn.params} | bound_names(fn.body)
+    return names
+
+
+def fresh_suffix(names, taken: set, counter, form: str = "_{}") -> str:
+    """The first suffix `form.format(next(counter))` under which none of `names` is in
+    `taken`; the suffixed names are added to `taken`. Every pass that copies code under new
+    names takes them this way: the front end renames shadowed names with `_k` suffixes too,
+    so a suffix one pass picks blindly can be a name another made (`p_1 is bound twice`)."""
+    while True:
+        suffix = form.format(next(counter))
+        renamed = {n + suffix for n in names}
+        if not renamed & taken:
+            taken |= renamed
+            return suffix

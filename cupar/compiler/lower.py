@@ -21,6 +21,7 @@ import itertools
 import re
 
 from ..errors import Loc
+from .dead_values import drop_dead_values
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Program, Var
 from .tailcalls import callees
 from .kernel_ir import (Alloc, Assign, Break, Continue, Fail, If,
@@ -38,7 +39,11 @@ from .siblings import IDENT, assigned, fuse_sibling_folds
 
 
 def lower_to_kernels(program: Program) -> KernelProgram:
+    dropped: list[str] = []
+    program = program.replace_functions({name: drop_dead_values(fn, dropped)
+                                         for name, fn in program.functions.items()})
     lowerer = Lowerer(program)
+    lowerer.notes += [f"{name}: never computed (nothing reads it)" for name in reversed(dropped)]
     entry = lowerer.function(program.main)
     others = [f for name, f in lowerer.emitted.items() if name != entry.name]
     kernels = KernelProgram((entry, *others), tuple(lowerer.errors), program.main.result_type,

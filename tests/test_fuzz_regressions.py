@@ -1,0 +1,142 @@
+"""Programs the random-program fuzzers found failing, one test per class of failure, each run
+at places.here and at the compiled place (cpu, or gpu0 under the simulator) and compared with
+NumPy where that is short.
+
+Classes: values nothing reads (they reached the back ends, which met code their generators
+were never tried on: a NumPy sort nothing read, a map of one); names that copies of code
+took blindly (`p_1 is bound twice`: the front end's renaming of shadowed names and the
+instantiation of a polymorphic local function both used `_k` suffixes).
+"""
+
+import numpy as np
+import pytest
+
+import cupar
+from cupar import *  # noqa: F403
+from strategies import COMPILED, assert_close
+
+PLACES = (cupar.places.here, COMPILED)
+G0 = 3
+
+
+def at_every_place(fn, *args):
+    """`fn(*args)` at each place, checked equal; the here result."""
+    results = [fn(*args, target_place=place) for place in PLACES]
+    for r in results[1:]:
+        assert_close(r, results[0])
+    return results[0]
+
+
+def ints(n: int, seed: int = 0, lo: int = -9, hi: int = 10) -> np.ndarray:
+    return np.random.default_rng(seed).integers(lo, hi, n).astype(np.int32)
+
+
+# -- values nothing reads -----------------------------------------------------------------
+
+@parallel
+def dead_sort(x):
+    t = sort(cmp_lt, x)  # noqa: F841
+    return sum(x)
+
+
+@parallel
+def dead_sort_map(x):
+    t = map(op_neg, sort(cmp_lt, x))  # noqa: F841
+    return sum(x)
+
+
+@parallel
+def dead_everything(x):
+    s = scan(op_add, x)  # noqa: F841
+    f = filter(lambda v: v > 0, x)  # noqa: F841
+    p = scatter(x, map(lambda i: len(x) - 1 - i, indices(x)), x)  # noqa: F841
+    pairs = sort(lambda a, b: a[0] < b[0], zip(x, x))  # noqa: F841
+    m = max(x) if len(x) > 0 else 0  # noqa: F841
+    return map(lambda v: (sort(cmp_gt, x), v + 1)[1], x)
+
+
+@parallel
+def dead_part_of_a_tuple(x):
+    a, b = sum(x), sort(cmp_gt, sort(cmp_lt, map(lambda v: v / 2.0, x)))  # noqa: F841
+    return a
+
+
+@parallel
+def fuzzed_sort_of_sort(x0):
+    t0 = rotate(sort(cmp_gt, shift(scatter(x0, map(lambda i0: len(x0) - 1 - i0, indices(x0)), x0), -2, 3)), 5)  # noqa: E501
+    t1, t2 = (max(map(lambda v0, v1: (sum(range(len(x0))) if sum(range(len(x0))) > int64(((v0 + v1) if (v0 + v1) > (6 + v1) else (6 + v1))) else int64(((v0 + v1) if (v0 + v1) > (6 + v1) else (6 + v1)))), scatter(t0, map(lambda i1: (i1 + 3) % len(t0), indices(t0)), t0), t0)) if len(map(lambda v0, v1: (sum(range(len(x0))) if sum(range(len(x0))) > int64(((v0 + v1) if (v0 + v1) > (6 + v1) else (6 + v1))) else int64(((v0 + v1) if (v0 + v1) > (6 + v1) else (6 + v1)))), scatter(t0, map(lambda i1: (i1 + 3) % len(t0), indices(t0)), t0), t0)) > 0 else int64(5)), sort(cmp_gt, sort(cmp_lt, [(v3 / (abs(v2) + 1)) for v2, v3 in zip(x0, t0)]))  # noqa: E501,F841
+    t3 = sort(cmp_gt, rscan(op_add, gather(t0, map(lambda v4: v4 % len(t0), t0))))  # noqa: F841
+    return gather(x0, filter(lambda i3: (((t1 if t1 <= i3 else i3) - i3) > t1), indices(x0)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 27])
+def test_values_nothing_reads_are_not_computed(n):
+    x = ints(n, n)
+    assert at_every_place(dead_sort, x) == x.sum()
+    assert at_every_place(dead_sort_map, x) == x.sum()
+    assert_close(at_every_place(dead_everything, x), x + 1)
+    assert at_every_place(dead_part_of_a_tuple, x) == x.sum()
+
+
+@pytest.mark.parametrize("n", [2, 27, 119])
+def test_fuzzed_sort_of_a_sort_nothing_reads(n):
+    assert len(at_every_place(fuzzed_sort_of_sort, ints(n, n))) == 0
+
+
+def test_explain_says_what_is_never_computed():
+    stages = cupar.explain(dead_part_of_a_tuple, ints(4), quiet=True)
+    assert "sort" not in stages["kernels"].split("kernel function")[1]
+    assert "never computed" in stages["kernels"]
+
+
+# -- names of copies ----------------------------------------------------------------------
+
+@parallel
+def fuzzed_lambda_twice(x0, x1, k0):
+    def f0(p0):
+        v3, v4 = p0
+        u0 = (((G0 * v4) if (G0 <= k0) else (v4 if v4 <= int32(G0) else int32(G0))) / (abs((-k0)) + 1))  # noqa: E501
+        return (u0 - k0)
+    t0 = (max(map(f0, zip(map(lambda v1, v2: (6 + (int32(G0) if int32(G0) <= k0 else k0)), [(k0 - v0) for v0 in x0], gather(x0, map(lambda i1: (i1 * 1 + 3) % len(x0), indices(x0)))), exclusive_scan(lambda a0, b0: a0 + b0, 0, map(op_neg, x1))))) if len(map(f0, zip(map(lambda v1, v2: (6 + (int32(G0) if int32(G0) <= k0 else k0)), [(k0 - v0) for v0 in x0], gather(x0, map(lambda i1: (i1 * 1 + 3) % len(x0), indices(x0)))), exclusive_scan(lambda a0, b0: a0 + b0, 0, map(op_neg, x1))))) > 0 else float64(3.0))  # noqa: E501
+    t1 = map(lambda v5: (((k0 / (abs((v5 * k0)) + 1)) if (k0 / (abs((v5 * k0)) + 1)) < ((v5 + k0) * (t0 * G0)) else ((v5 + k0) * (t0 * G0))) + ((k0 - (-t0)) + v5)), scan(op_add, x1))  # noqa: E501
+    return zip(scatter(t1, map(lambda i2: (i2 + 4) % len(t1), indices(t1)), t1), exclusive_scan(op_add, 0, range(len(x0))))  # noqa: E501
+
+
+@parallel
+def polymorphic_and_shadowed(x, y):
+    def f(p):
+        return p + 1
+    c = map(lambda p: p * 2, x)  # the front end names this `p` p_1
+    return sum(map(f, x)) + sum(map(f, y)) + sum(c)  # f's copy at f64 took p_1 too
+
+
+@parallel
+def add_then_double(v):
+    t = v + 1
+    return t * 2
+
+
+@parallel
+def caller_with_suffixed_names(x):
+    t__0 = map(add_then_double, x)  # the inliner renames the callee's `t` with `__0`
+    p_1 = 3
+
+    def f(p):
+        return p + p_1
+    return sum(t__0) + sum(map(f, x)) + f(2.5)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 27])
+def test_the_same_lambda_twice_in_one_expression(n):
+    x0, x1 = ints(n, 1), ints(n, 2)
+    result = at_every_place(fuzzed_lambda_twice, x0, x1, np.int32(2))
+    assert np.array_equal(result.columns[1], np.concatenate([[0], np.cumsum(np.arange(n))[:-1]])
+                          if n else np.zeros(0, np.int64))
+
+
+def test_copies_of_code_take_names_no_one_has():
+    x, y = ints(6), np.linspace(0, 1, 6)
+    assert at_every_place(polymorphic_and_shadowed, x, y) == \
+        (x + 1).sum() + (y + 1).sum() + (2 * x).sum()
+    assert at_every_place(caller_with_suffixed_names, x) == \
+        (2 * (x + 1)).sum() + (x + 3).sum() + 5.5
