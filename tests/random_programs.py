@@ -1,7 +1,7 @@
 """Random cupar programs as modules: the statements around program_generator.py's
 expressions, and loading a program's source as @parallel code.
 
-    source = program(seed)      # the text of a module defining prog(x0, x1, y0, k0)
+    source = program(seed)      # the text of a module defining prog(x0, x1, y0, m0, k0)
     prog = load(source)         # imported from a file of its own (cupar reads the source)
     prog(*inputs(seed, n))
 
@@ -21,18 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from program_generator import HEADER, INPUTS, K0, LIMIT, NMAX, PARAMS, Generator, Scope, Val
+from program_generator import (HEADER, INPUTS, K0, LIMIT, M0, NMAX, PARAMS, Generator, Scope,
+                               Val)
+from program_rows import Rows
+from program_sequences import Sequences
 
 
-class Writer(Generator):
+class Writer(Rows, Sequences, Generator):
     """Writes the body of `prog`, statement by statement."""
 
     def __init__(self, rng: random.Random):
         super().__init__(rng)
-        self.seqs, self.nums = list(INPUTS), [K0]
+        self.seqs, self.nums, self.rows = list(INPUTS), [K0], [M0]
 
     def scope(self) -> Scope:
-        return Scope(self.nums, self.seqs)
+        return Scope(self.nums, self.seqs, self.rows)
 
     def emit(self, line: str, indent: int = 1) -> None:
         self.lines.append("    " * indent + line)
@@ -40,16 +43,23 @@ class Writer(Generator):
     def bind(self, v: Val, base: str = "t") -> Val:
         name = self.fresh(base)
         self.emit(f"{name} = {v.text}")
-        named = Val(name, v.dtype, v.bound, v.length)
-        (self.seqs if v.length is not None else self.nums).append(named)
+        named = Val(name, v.dtype, v.bound, v.length, v.row)
+        self.named(v).append(named)
         return named
 
+    def named(self, v: Val) -> list:
+        """The list of names of `v`'s kind: rows, sequences, or numbers."""
+        return self.rows if v.is_rows else self.seqs if v.length is not None else self.nums
+
     def statement(self) -> None:
-        kind = self.pick(["seq"] * 4 + ["num"] * 2 + ["pair", "def", "if", "unzip"])
+        kind = self.pick(["seq"] * 4 + ["num"] * 2 + ["pair", "def", "if", "unzip", "rows"])
         getattr(self, "stmt_" + kind)()
 
     def stmt_seq(self) -> None:
         self.bind(self.sequence(self.scope(), 3, pairs=True))
+
+    def stmt_rows(self) -> None:
+        self.bind(self.matrix(self.scope(), 2))
 
     def stmt_num(self) -> None:
         self.bind(self.number(self.scope(), 3))
@@ -61,8 +71,7 @@ class Writer(Generator):
         names = self.fresh("t"), self.fresh("t")
         self.emit(f"{names[0]}, {names[1]} = {a.text}, {b.text}")
         for name, v in zip(names, (a, b)):
-            (self.seqs if v.length is not None else self.nums).append(
-                Val(name, v.dtype, v.bound, v.length))
+            self.named(v).append(Val(name, v.dtype, v.bound, v.length))
 
     def stmt_unzip(self) -> None:
         pairs = [s for s in self.seqs if s.is_pair]
@@ -92,7 +101,7 @@ class Writer(Generator):
         calls may give it other dtypes than the first, so it is instantiated more than
         once."""
         name, is_float = self.fresh("f"), self.chance(0.3)
-        d = "f64" if is_float else "i32"
+        d = "f64" if is_float else "iany"
         p = Val(self.fresh("p"), d, 1000)
         sc = self.scope().inner([p], None)
         self.emit(f"def {name}({p.text}):")
@@ -115,13 +124,16 @@ class Writer(Generator):
     def result(self) -> str:
         """The returned value: recent names more likely, so most work is live."""
         sc = self.scope()
-        recent = self.seqs[-3:]
-        s = self.pick(recent) if self.chance(0.8) else self.sequence(sc, 2, pairs=True)
+        made = [s for s in self.seqs if s not in INPUTS][-2:]
+        s = self.pick(made) if made and self.chance(0.8) else self.sequence(sc, 2, pairs=True)
         form = self.rng.random()
+        if form < 0.1:
+            return self.matrix(sc, 1).text
         if form < 0.5:
             return s.text
         if form < 0.7:
-            return self.number(sc, 3).text
+            made = [v for v in self.nums if v is not K0]
+            return (self.pick(made) if made and self.chance(0.5) else self.number(sc, 3)).text
         if form < 0.85 or s.is_pair:
             return f"{s.text}, {self.number(sc, 2).text}"
         return f"zip({s.text}, {self.like(sc, 1, s).text})"
@@ -135,17 +147,20 @@ class Writer(Generator):
 
 
 def program(seed: int) -> str:
-    """The source of a random module defining `prog(x0, x1, y0, k0)`."""
+    """The source of a random module defining `prog(x0, x1, y0, m0, k0)`."""
     return Writer(random.Random(seed)).module()
 
 
 def inputs(seed: int, n: int, m: int | None = None) -> tuple:
-    """Arguments for `prog`: x0, x1: i32[n]; y0: i64[m]; k0: i32; small values."""
+    """Arguments for `prog`: x0, x1: i32[n]; y0: i64[m]; m0: i32[n][m]; k0: i32; small
+    values."""
     rng = np.random.default_rng(seed)
     m = rng.integers(0, NMAX + 1) if m is None else m
     assert n <= NMAX and m <= NMAX and LIMIT < 2 ** 31
-    return (rng.integers(-9, 10, n).astype(np.int32), rng.integers(-9, 10, n).astype(np.int32),
-            rng.integers(-9, 10, m).astype(np.int64), np.int32(rng.integers(-5, 6)))
+
+    def ints(shape, dtype=np.int32):
+        return rng.integers(-9, 10, shape).astype(dtype)
+    return ints(n), ints(n), ints(m, np.int64), ints((n, m)), np.int32(rng.integers(-5, 6))
 
 
 FOLDER = Path(tempfile.mkdtemp(prefix="cupar_random_programs_"))
