@@ -140,3 +140,32 @@ def test_copies_of_code_take_names_no_one_has():
         (x + 1).sum() + (y + 1).sum() + (2 * x).sum()
     assert at_every_place(caller_with_suffixed_names, x) == \
         (2 * (x + 1)).sum() + (x + 3).sum() + 5.5
+
+
+# -- NumPy's sort, called from Python ---------------------------------------------------------
+
+@parallel
+def sorts_in_both_branches(x, k):
+    return (x if k > 0 else sort(cmp_lt, x)) if k > 2 else (x if k > 0 else sort(cmp_gt, x))
+
+
+@pytest.mark.parametrize("k", [-1, 1, 3])
+def test_sorts_in_both_branches_of_a_conditional(k):
+    x = ints(9, 3)  # (the two `with numba.objmode` blocks this became made invalid LLVM)
+    want = x if k > 0 else (np.sort(x) if k > 2 else np.sort(x)[::-1])
+    assert_close(at_every_place(sorts_in_both_branches, x, np.int32(k)), want)
+
+
+# -- empty sequences of rows ------------------------------------------------------------------
+
+@parallel
+def rows_of_nothing(x, y):
+    m = map(lambda v: map(lambda w: w + v, y), x)
+    return transpose(m), matmul(m, y), map(lambda r: sum(r), transpose(m))
+
+
+def test_a_map_over_nothing_has_rows_of_the_length_they_would_have():
+    x, y = np.zeros(0, np.int64), np.arange(4, dtype=np.int64)  # (here made them 0 x 0 and
+    rows, product, sums = at_every_place(rows_of_nothing, x, y)  # refused the product)
+    assert rows.shape == (4, 0) and product.shape == (0,)
+    assert_close(sums, np.zeros(4, np.int64))

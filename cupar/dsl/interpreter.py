@@ -36,9 +36,9 @@ class Closure:
         self.interp, self.lam, self.env = interp, lam, env
 
     def enter(self, args):
-        env = dict(self.env)
+        env = dict(self.env)  # (shares the caller's SIZES: one length variable, one size)
         for p, a in zip(self.lam.params, args):
-            env[p.name] = coerce(a, p.type)
+            env[p.name] = record(env, coerce(a, p.type), p.type)
         return self.lam.body, env
 
     def __call__(self, *args):
@@ -54,7 +54,10 @@ class FunctionValue:
         self.interp, self.fn = interp, fn
 
     def enter(self, args):
-        return self.fn.body, {p.name: coerce(a, p.type) for p, a in zip(self.fn.params, args)}
+        env = {SIZES: {}}
+        for p, a in zip(self.fn.params, args):
+            env[p.name] = record(env, coerce(a, p.type), p.type)
+        return self.fn.body, env
 
     def __call__(self, *args):
         return self.interp.invoke(self, args)
@@ -91,7 +94,7 @@ class Interpreter:
                 if isinstance(value, list) and not value:
                     value = empty_rows(let, env) if depth(let.var.type) > 1 else value
                 try:
-                    value = coerce(value, let.var.type)
+                    value = record(env, coerce(value, let.var.type), let.var.type)
                 except CuparError as err:  # e.g. ragged rows: blame the primitive that made them
                     raise located(err, let.loc) from None
             env[let.var.name] = value
@@ -134,11 +137,28 @@ def depth(t) -> int:
     return n
 
 
+SIZES = "#sizes"  # the key, in an environment, of the sizes its length variables stand for
+
+
+def record(env: dict, value, t):
+    """`value`, after noting the sizes of its array's dimensions under the length variables
+    of its type `t` (an empty map's rows take their length from them)."""
+    sizes = env.get(SIZES)
+    if sizes is not None and isinstance(value, np.ndarray):
+        for size in value.shape:
+            if not isinstance(t, Seq):
+                break
+            sizes[t.length], t = size, t.elem
+    return value
+
+
 def empty_rows(let, env: dict):
     """An empty sequence of rows for `let`, shaped (0, m, ...): each row length is taken from
     an argument whose type has the same length variable (map, gather, filter, rotate ... of a
-    (0, 3) or (2, 3) matrix give (0, 3)); a length no argument shows is 0."""
-    sizes: dict = {}
+    (0, 3) or (2, 3) matrix give (0, 3)), else from any value of the function with that
+    variable (`map(lambda v: y, xs)` over no xs gives rows of len(y), as compiled places do);
+    a length nothing shows is 0."""
+    sizes: dict = dict(env.get(SIZES, {}))
     for arg in getattr(let.value, "args", ()):
         value = env.get(arg.name) if isinstance(arg, Var) else None
         t = arg.type if isinstance(value, np.ndarray) else None

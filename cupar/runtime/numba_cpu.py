@@ -14,6 +14,7 @@ cupar error of that code.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import fields, is_dataclass, replace
 
@@ -56,7 +57,38 @@ def generate_source(program: KernelProgram, serial: bool = False) -> str:
         header += "from cupar.runtime.vector_math import vexp, vlog, vtanh\n"
     if any(matmul.USED.search(f) for f in functions):
         header += matmul.IMPORT
-    return "\n\n".join([header, *functions]) + "\n"
+    calls = {object_mode_call(s.type, s.expr)[0]: object_mode_function(s.type, s.expr)
+             for fn in program.functions for s in walk(fn.body) if isinstance(s, ObjectMode)}
+    return "\n\n".join([header, *calls.values(), *functions]) + "\n"
+
+
+def walk(stmts):
+    """Every statement in `stmts`, those nested in branches and loops included."""
+    for s in stmts:
+        yield s
+        for field in ("then", "orelse", "body"):
+            yield from walk(getattr(s, field, ()))
+
+
+def object_mode_call(kind: str, expr: str) -> tuple[str, list[str]]:
+    """The function running `expr`, a call, in Python and returning a `kind`, and the
+    arguments it takes: `sort_numbers(x, False)` -> `sort_numbers__int32`, ['x', 'False']."""
+    call = ast.parse(expr, mode="eval").body
+    suffix = re.sub(r"\W+", "_", kind.removesuffix("[::1]")).strip("_")
+    return f"{call.func.id}__{suffix}", [ast.unparse(a) for a in call.args]
+
+
+def object_mode_function(kind: str, expr: str) -> str:
+    """A function around `with numba.objmode` running `expr`. Kernels call it rather than
+    hold the block: two blocks in the branches of one `if` made invalid LLVM ("Instruction
+    does not dominate all uses", Numba 0.68), and Numba refused a block whose result nothing
+    read after it."""
+    name, args = object_mode_call(kind, expr)
+    params = ", ".join(f"a{k}" for k in range(len(args)))
+    callee = ast.parse(expr, mode="eval").body.func.id
+    return "\n".join(["@numba.njit(cache=True, nogil=True)", f"def {name}({params}):",
+                      f"    with numba.objmode(out='{kind}'):",
+                      f"        out = {callee}({params})", "    return out"])
 
 
 def serialised(node):
@@ -134,9 +166,8 @@ def statement(s, indent: str, par: bool = False) -> list[str]:
         case Store(array, index, value):
             return [f"{indent}{array}[{index}] = {value}"]
         case ObjectMode(target, kind, expr):
-            # (the use after the block keeps Numba from refusing a result nothing reads)
-            return [f"{indent}with numba.objmode({target}='{kind}'):",
-                    f"{indent}    {target} = {expr}", f"{indent}{target} = {target}"]
+            name, args = object_mode_call(kind, expr)
+            return [f"{indent}{target} = {name}({', '.join(args)})"]
         case Alloc(name, dtype, shape):
             return allocate(name, f"({', '.join(shape)},)", dtype, indent, par)
         case If(cond, then, orelse):

@@ -1,0 +1,177 @@
+"""Random cupar programs as modules: the statements around program_generator.py's
+expressions, and loading a program's source as @parallel code.
+
+    source = program(seed)      # the text of a module defining prog(x0, x1, y0, m0, k0)
+    prog = load(source)         # imported from a file of its own (cupar reads the source)
+    prog(*inputs(seed, n))
+
+The body is a few statements: sequences and numbers bound to names, tuple assignments,
+nested defs (one a pair's unpacking), an if statement binding a name in both branches,
+unzips; some values are never read. The result is a sequence, a number, a tuple of both, or
+a zip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from program_generator import (HEADER, INPUTS, K0, LIMIT, M0, NMAX, PARAMS, Generator, Scope,
+                               Val)
+from program_rows import Rows
+from program_sequences import Sequences
+
+
+class Writer(Rows, Sequences, Generator):
+    """Writes the body of `prog`, statement by statement."""
+
+    def __init__(self, rng: random.Random):
+        super().__init__(rng)
+        self.seqs, self.nums, self.rows = list(INPUTS), [K0], [M0]
+
+    def scope(self) -> Scope:
+        return Scope(self.nums, self.seqs, self.rows)
+
+    def emit(self, line: str, indent: int = 1) -> None:
+        self.lines.append("    " * indent + line)
+
+    def bind(self, v: Val, base: str = "t") -> Val:
+        name = self.fresh(base)
+        self.emit(f"{name} = {v.text}")
+        named = Val(name, v.dtype, v.bound, v.length, v.row)
+        self.named(v).append(named)
+        return named
+
+    def named(self, v: Val) -> list:
+        """The list of names of `v`'s kind: rows, sequences, or numbers."""
+        return self.rows if v.is_rows else self.seqs if v.length is not None else self.nums
+
+    def statement(self) -> None:
+        kind = self.pick(["seq"] * 4 + ["num"] * 2 + ["pair", "def", "if", "unzip", "rows"])
+        getattr(self, "stmt_" + kind)()
+
+    def stmt_seq(self) -> None:
+        self.bind(self.sequence(self.scope(), 3, pairs=True))
+
+    def stmt_rows(self) -> None:
+        self.bind(self.matrix(self.scope(), 2))
+
+    def stmt_num(self) -> None:
+        self.bind(self.number(self.scope(), 3))
+
+    def stmt_pair(self) -> None:
+        """`a, b = x, y`; often one of them is never read."""
+        a = self.sequence(self.scope(), 3) if self.chance(0.5) else self.number(self.scope(), 3)
+        b = self.sequence(self.scope(), 3) if self.chance(0.5) else self.number(self.scope(), 3)
+        names = self.fresh("t"), self.fresh("t")
+        self.emit(f"{names[0]}, {names[1]} = {a.text}, {b.text}")
+        for name, v in zip(names, (a, b)):
+            self.named(v).append(Val(name, v.dtype, v.bound, v.length))
+
+    def stmt_unzip(self) -> None:
+        pairs = [s for s in self.seqs if s.is_pair]
+        if not pairs:
+            return self.stmt_seq()
+        s = self.pick(pairs)
+        names = self.fresh("u"), self.fresh("u")
+        self.emit(f"{names[0]}, {names[1]} = unzip({s.text})")
+        for name, d in zip(names, s.dtype):
+            self.seqs.append(Val(name, d, s.bound, s.length))
+
+    def stmt_if(self) -> None:
+        """A name bound in both branches of an if statement (the second a rearrangement of
+        the first, so both have one type)."""
+        sc = self.scope()
+        s = self.sequence(sc, 2)
+        other = self.moved(sc, 1, s)
+        name = self.fresh("t")
+        self.emit(f"if {self.predicate(sc, 1)}:")
+        self.emit(f"{name} = {s.text}", 2)
+        self.emit("else:")
+        self.emit(f"{name} = {other.text}", 2)
+        self.seqs.append(Val(name, s.dtype, s.bound, s.length))
+
+    def stmt_def(self) -> None:
+        """A nested def of one number (arguments bounded by 1000), or of a pair it unpacks;
+        calls may give it other dtypes than the first, so it is instantiated more than
+        once."""
+        name, is_float = self.fresh("f"), self.chance(0.3)
+        d = "f64" if is_float else "iany"
+        p = Val(self.fresh("p"), d, 1000)
+        sc = self.scope().inner([p], None)
+        self.emit(f"def {name}({p.text}):")
+        first = self.small(self.number(sc, 3))
+        u = Val(self.fresh("u"), first.dtype, first.bound)
+        self.emit(f"{u.text} = {first.text}", 2)
+        sc = sc.inner([u], None)
+        result = self.small(self.number(sc, 2))
+        if not is_float and self.chance(0.4):  # (both returns cast to one dtype)
+            early = self.small(self.number(sc, 2))
+            cast = "float64" if early.is_float or result.is_float else "int64"
+            self.emit(f"if {self.predicate(sc, 1)}:", 2)
+            self.emit(f"return {cast}({early.text})", 3)
+            result = Val(f"{cast}({result.text})", "f64" if cast == "float64" else "i64",
+                         max(result.bound, early.bound))
+        self.emit(f"return {result.text}", 2)
+        self.defs.append((name, is_float, lambda a, n=name, r=result:
+                          Val(f"{n}({self.small(a, 1000).text})", r.dtype, max(r.bound, 1000))))
+
+    def result(self) -> str:
+        """The returned value: recent names more likely, so most work is live."""
+        sc = self.scope()
+        made = [s for s in self.seqs if s not in INPUTS][-2:]
+        s = self.pick(made) if made and self.chance(0.8) else self.sequence(sc, 2, pairs=True)
+        form = self.rng.random()
+        if form < 0.1:
+            return self.matrix(sc, 1).text
+        if form < 0.5:
+            return s.text
+        if form < 0.7:
+            made = [v for v in self.nums if v is not K0]
+            return (self.pick(made) if made and self.chance(0.5) else self.number(sc, 3)).text
+        if form < 0.85 or s.is_pair:
+            return f"{s.text}, {self.number(sc, 2).text}"
+        return f"zip({s.text}, {self.like(sc, 1, s).text})"
+
+    def module(self) -> str:
+        for _ in range(self.rng.randint(2, 6)):
+            self.statement()
+        self.emit(f"return {self.result()}")
+        body = "\n".join(self.lines)
+        return f"{HEADER}@parallel\ndef prog({PARAMS}):\n{body}\n"
+
+
+def program(seed: int) -> str:
+    """The source of a random module defining `prog(x0, x1, y0, m0, k0)`."""
+    return Writer(random.Random(seed)).module()
+
+
+def inputs(seed: int, n: int, m: int | None = None) -> tuple:
+    """Arguments for `prog`: x0, x1: i32[n]; y0: i64[m]; m0: i32[n][m]; k0: i32; small
+    values."""
+    rng = np.random.default_rng(seed)
+    m = rng.integers(0, NMAX + 1) if m is None else m
+    assert n <= NMAX and m <= NMAX and LIMIT < 2 ** 31
+
+    def ints(shape, dtype=np.int32):
+        return rng.integers(-9, 10, shape).astype(dtype)
+    return ints(n), ints(n), ints(m, np.int64), ints((n, m)), np.int32(rng.integers(-5, 6))
+
+
+FOLDER = Path(tempfile.mkdtemp(prefix="cupar_random_programs_"))
+
+
+def load(source: str):
+    """Import `source` from a file of its own and return its `prog`."""
+    name = "randprog_" + hashlib.sha1(source.encode()).hexdigest()[:16]
+    path = FOLDER / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.prog

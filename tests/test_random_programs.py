@@ -1,0 +1,116 @@
+"""Random programs (random_programs.py) at places.here and at the compiled place (cpu, or
+gpu0 under the simulator), on inputs of length 0, 1 and more.
+
+A program must run at `here`, or be rejected there with a located cupar error (a type
+error, say) which the compiled place then raises alike; an internal error, or any other
+exception, is a failure. Its compiled results must equal here's (integers exactly, floats
+within a tolerance for reassociated sums). A failure prints the program's source.
+
+`make test` checks PROGRAMS programs at here and the first COMPILED of them at the compiled
+place too (seeds 0, 1, ...; Numba's disk cache keeps a second run warm). For a longer hunt:
+    CUPAR_FUZZ_PROGRAMS=5000 CUPAR_FUZZ_COMPILED=1000 CUPAR_FUZZ_SEED=100000 \
+        .venv/bin/python -m pytest -q -x tests/test_random_programs.py
+or, to list what happens to each program without stopping at the first failure:
+    .venv/bin/python tests/test_random_programs.py 100000 5000 1000
+"""
+
+import os
+import sys
+import warnings
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import cupar
+from cupar.errors import CuparError, InternalError, NotCompiledWarning
+from random_programs import NMAX, inputs, load, program
+from strategies import COMPILED, ON_GPU, assert_close
+
+SEED = int(os.environ.get("CUPAR_FUZZ_SEED", "0"))
+PROGRAMS = int(os.environ.get("CUPAR_FUZZ_PROGRAMS", "300"))
+COMPILED_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_COMPILED", "8" if ON_GPU else "60"))
+SIZES = (0, 1, 7) if ON_GPU else (0, 1, 5, NMAX)
+
+
+class Rejected(Exception):
+    """Raised by `run` when here rejects a program with a located cupar error."""
+
+
+def outcome(prog, args, place):
+    """`prog(*args)` at `place`, or the located cupar error it raised (as a value)."""
+    try:
+        return prog(*args, target_place=place)
+    except InternalError:
+        raise
+    except CuparError as error:
+        return error
+
+
+def check(seed: int, compiled: bool) -> str:
+    """Run program `seed` at here (and at the compiled place when `compiled`); return what
+    happened: 'ok', 'rejected: <error>', or 'interpreted' (the compiled place fell back)."""
+    source = program(seed)
+    try:
+        return check_source(source, seed, compiled)
+    except Exception as error:
+        error.add_note(f"random program {seed}:\n{source}")
+        raise
+
+
+def check_source(source: str, seed: int, compiled: bool) -> str:
+    prog, rejected, what = load(source), [], "ok"
+    for n in SIZES:
+        args = inputs(seed + n, n)
+        expected = outcome(prog, args, cupar.places.here)
+        if isinstance(expected, CuparError):
+            rejected.append(f"{type(expected).__name__}: {str(expected).splitlines()[0]}")
+        if not compiled:
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NotCompiledWarning)
+            actual = outcome(prog, args, COMPILED)
+        if any(issubclass(w.category, NotCompiledWarning) for w in caught):
+            what = "interpreted"
+        if isinstance(expected, CuparError):
+            assert type(actual) is type(expected) and str(actual) == str(expected), \
+                f"here raised {expected!r}, {COMPILED.name} gave {actual!r}"
+        else:
+            assert not isinstance(actual, CuparError), \
+                f"{COMPILED.name} raised {actual!r}, here gave {expected!r}"
+            assert_close(actual, expected, terms=NMAX * NMAX, scale=1.0)
+    if len(rejected) == len(SIZES):  # (at some lengths only, such as a matrix made by a
+        return f"rejected: {rejected[0]}"  # map over nothing, which is 0 x 0: checked too)
+    return what
+
+
+@pytest.mark.parametrize("seed", range(SEED, SEED + PROGRAMS))
+def test_random_program(seed):
+    what = check(seed, seed < SEED + COMPILED_PROGRAMS)
+    assert not what.startswith("rejected: InternalError"), what
+
+
+def test_most_programs_are_accepted():
+    """A generator whose programs cupar mostly rejects tests little: at most one in ten."""
+    rejected = [s for s in range(SEED, SEED + 50) if check(s, False).startswith("rejected")]
+    assert len(rejected) <= 5, f"programs rejected: {rejected}"
+
+
+def hunt(first: int, count: int, compiled: int) -> None:
+    """Check `count` programs from seed `first`, the first `compiled` of them at the
+    compiled place too, reporting each failure and a summary (not stopping)."""
+    seen = Counter()
+    for seed in range(first, first + count):
+        try:
+            what = check(seed, seed < first + compiled)
+        except Exception as error:  # report and go on
+            what = f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            print(f"--- seed {seed}: {what}\n{program(seed)}", flush=True)
+        seen[what if not what.startswith("rejected") else what[:120]] += 1
+    for what, k in seen.most_common():
+        print(f"{k:6d}  {what}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    hunt(*(int(a) for a in sys.argv[1:4]))
