@@ -1,10 +1,8 @@
 """Helpers the generated Numba code calls.
 
 `sort_numbers(xs, descending)` is `sort(cmp_lt, xs)` / `sort(cmp_gt, xs)` on numbers: NumPy's
-sort (SIMD quicksort, faster than anything Numba compiles), made stable where stability shows:
-equal numbers are identical bit patterns except -0.0 and +0.0, which are put back in their
-input order (one parallel pass finds them where the sorted array holds more than one). NaNs go
-last ascending and first descending. (Called in object mode.)
+sort of parts of the array on every thread, stable where that shows, NaN last ascending and
+first descending (numba_sort.py; called in object mode).
 
 `advise_huge(a)` asks Linux to back a large fresh array with transparent huge pages, as
 NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 ms on the
@@ -48,46 +46,8 @@ else:
 
 
 def sort_numbers(xs: np.ndarray, descending: bool) -> np.ndarray:
-    out = np.sort(xs)
-    lo = hi = 0
-    if out.dtype.kind == "f":  # sorted, the zeros lie together: find them by bisection
-        zero = out.dtype.type(0)  # of the array's dtype: a Python 0.0 would convert the array
-        lo, hi = np.searchsorted(out, zero, "left"), np.searchsorted(out, zero, "right")
-    if descending:
-        out = np.ascontiguousarray(out[::-1])
-        lo, hi = len(out) - hi, len(out) - lo
-    if hi - lo > 1:  # (NumPy's SIMD sort may even turn one zero into the other)
-        zeros_in_order(xs, out[lo:hi])  # stable: zeros keep their input order (and signs)
-    return out
-
-
-ZERO_CHUNKS = 64
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def zeros_in_order(xs, out):
-    """Write the zeros of `xs` (as many as `out` holds) into `out` in input order: chunks
-    count their zeros in parallel, then only chunks holding some are read again. (A chunk
-    counts in int32, which LLVM vectorises: chunks hold at most 2^30 elements.)"""
-    n = xs.shape[0]
-    chunks = max(ZERO_CHUNKS, (n >> 30) + 1)
-    size = (n + chunks - 1) // chunks
-    counts = np.zeros(chunks, np.int32)  # (an int64 array here makes the loop 3x slower)
-    for c in numba.prange(chunks):
-        found, lo, hi = np.int32(0), c * size, min((c + 1) * size, n)
-        for i in range(lo, hi):
-            found += np.int32(xs[i] == np.float32(0))
-        counts[c] = found
-    at = np.zeros(chunks, np.int64)
-    for c in range(1, chunks):
-        at[c] = at[c - 1] + counts[c - 1]
-    for c in numba.prange(chunks):
-        k = at[c]
-        if counts[c] > 0:
-            for i in range(c * size, min((c + 1) * size, n)):
-                if xs[i] == 0:
-                    out[k] = xs[i]
-                    k += 1
+    from .numba_sort import sort_numbers as sort  # only programs that sort pay for its import
+    return sort(xs, descending)
 
 
 def _atomic(kind: str):
