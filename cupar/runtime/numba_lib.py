@@ -9,6 +9,11 @@ NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 
 development machine, in 2 MiB pages about 2 ms. A no-op elsewhere. (Compiled; it names
 `madvise` as an external symbol, so functions calling it can still be cached.)
 
+`fold_add(a, b)`, `fold_mul(a, b)`: a + b and a * b of two floats of one type, which LLVM may
+reassociate. Reductions combine with them (the language lets a reduction reassociate), so a
+float sum loop vectorises, with several partial sums, as under fast-math; nothing else in the
+kernel is reassociated, and NaN, infinities and signed zeros keep their meaning.
+
 `atomic_add(a, index, v)`, `atomic_max`, `atomic_min`: a[index] combined with v by one atomic
 read-modify-write instruction (LLVM's `atomicrmw`, monotonic: only the element's own updates
 are ordered); `index` is an integer or a tuple of them, already in range. Adds take integers
@@ -84,3 +89,20 @@ def _op(kind: str, dtype) -> str:
 
 
 atomic_add, atomic_max, atomic_min = _atomic("add"), _atomic("max"), _atomic("min")
+
+
+def _reassociable(op: str):
+    """An intrinsic doing one float `fadd` or `fmul` that LLVM may reassociate (the
+    instruction's `reassoc` flag, and no other fast-math flag)."""
+    @intrinsic
+    def combine(typingctx, a, b):
+        if not (isinstance(a, types.Float) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, op)(args[0], args[1], flags=("reassoc",))
+        return a(a, b), codegen
+    return combine
+
+
+fold_add, fold_mul = _reassociable("fadd"), _reassociable("fmul")
