@@ -9,7 +9,14 @@ import cupar
 from cupar import parallel, sort, cmp_lt, cmp_gt
 from cupar.runtime import numba_sort
 
-N = numba_sort.PARALLEL_FROM * 3 + 12345  # several chunks, an uneven last one
+N = 50_000 + 123  # with the sizes below: many chunks, an uneven last one
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    """Splitting from a few thousand elements on, in chunks of 4096 (fast tests)."""
+    monkeypatch.setattr(numba_sort, "PARALLEL_FROM", 1 << 12)
+    monkeypatch.setattr(numba_sort, "CHUNK", 1 << 12)
 
 
 def bits(a):
@@ -69,7 +76,7 @@ def both_ways(x):
     return sort(cmp_lt, x), sort(cmp_gt, x)
 
 
-def test_compiled_sorts_of_a_large_array_agree_with_the_interpreter_order():
+def test_compiled_sorts_of_a_large_array_keep_the_stable_order():
     x = data("float32", "specials")
     up, down = both_ways(x, target_place=cupar.places.cpu)
     np.testing.assert_array_equal(bits(up), bits(stable(x, False)))
