@@ -25,6 +25,7 @@ that the first pass found zeros in.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -149,18 +150,19 @@ def never(dtype):
 
 
 # -- sharing work ------------------------------------------------------------------------------
-_helpers: dict = {}  # thread count -> executor of that many threads less one
+_helpers: dict = {}  # (thread count, process) -> executor of that many threads less one
+# (by process: a forked child has the dict but not the threads)
 
 
 def share(tasks: list, work, threads: int) -> None:
     """work(task) for every task, by the calling thread and up to threads - 1 helpers."""
     from concurrent.futures import ThreadPoolExecutor  # (its import costs start-up time)
     job = Job(tasks, work)
-    helpers = min(threads, len(tasks)) - 1
-    if helpers > 0 and threads not in _helpers:
-        _helpers[threads] = ThreadPoolExecutor(threads - 1, "cupar-sort")
+    helpers, key = min(threads, len(tasks)) - 1, (threads, os.getpid())
+    if helpers > 0 and key not in _helpers:
+        _helpers[key] = ThreadPoolExecutor(threads - 1, "cupar-sort")
     for _ in range(max(helpers, 0)):
-        _helpers[threads].submit(job.run)
+        _helpers[key].submit(job.run)
     job.run()
     job.finished.wait()
     if job.error is not None:
