@@ -5,10 +5,11 @@ case's name, so every implementation (and every run) sees the same data, and its
 compares with a float64 (or exact) NumPy answer. The place's own implementations (Numba
 CPU kernels, numba-cuda kernels, CuPy) are looked up by the case's name elsewhere.
 
-Sizes follow N: 1-D cases have N float32 elements, SpMV N/16 rows, softmax N/4096 rows of
-1024, column sums N/1024 rows of 1024, Mandelbrot sqrt(N/16) pixels square with 256 steps at
-most, histograms N values (float32 or int64, integer-valued so that any order of the additions
-gives the exact answer) into 256, N/16 and N bins.
+Sizes follow N: 1-D cases have N float32 elements, SpMV N/16 rows (about 10 nonzeros a row
+and int32 indices; spmv_rows about 16 and int64), softmax N/4096 rows of 1024, column sums
+N/1024 rows of 1024, Mandelbrot sqrt(N/16) pixels square with 256 steps at most, histograms
+N values (float32 or int64, integer-valued so that any order of the additions gives the exact
+answer) into 256, N/16 and N bins.
 """
 
 from __future__ import annotations
@@ -111,6 +112,17 @@ def make_nrm2(n, rng):
                 within(norm, tol), P.nrm2, bytes=4 * n)
 
 
+def make_distance(n, rng):
+    x, y = rng.standard_normal((2, n), dtype=F32)
+    sq = (x.astype(np.float64) - y) ** 2
+    norm = math.sqrt(np.sum(sq))
+    # each term: a float32 difference and square (3 eps); sqrt halves, then rounds once more
+    tol = norm * (reduction_tolerance(sq) / max(np.sum(sq), 1e-300) / 2 + 3 * EPS)
+    return Case("distance", "sqrt(sum(map(d2, x, y))), d2 a nested def", (x, y),
+                lambda xp, x, y: xp.linalg.norm(x - y), within(norm, tol), P.distance,
+                bytes=8 * n)
+
+
 def scan_check(x):
     prefix = np.cumsum(x.astype(np.float64))
     # per element k: the reduction tolerance of its k+1 terms
@@ -165,25 +177,51 @@ def make_sort_i32(n, rng):
                 exact(np.sort(x)), P.sort_ascending)
 
 
-def make_spmv(n, rng):
-    rows = max(n // 16, 1)
-    per_row = rng.integers(0, 21, rows)  # about 10 nonzeros per row, some rows empty
+def csr_matrix(rng, rows: int, fewest: int, most: int, index):
+    """A random CSR matrix of `rows` square rows, fewest..most nonzeros a row (uniform), random
+    columns: (values, columns, offsets, nonzeros per row), the indices of dtype `index`."""
+    per_row = rng.integers(fewest, most + 1, rows)
     offsets = np.zeros(rows + 1, np.int64)
     np.cumsum(per_row, out=offsets[1:])
     nnz = int(offsets[-1])
-    columns = rng.integers(0, rows, nnz, dtype=np.int32)
+    columns = rng.integers(0, rows, nnz, dtype=index)
     values = rng.standard_normal(nnz, dtype=F32)
-    offsets = offsets.astype(np.int32)
-    x = rng.standard_normal(rows, dtype=F32)
+    return values, columns, offsets.astype(index), per_row
+
+
+def spmv_check(values, columns, per_row, x):
+    rows = len(per_row)
     row_of = np.repeat(np.arange(rows), per_row)
     terms = values.astype(np.float64) * x[columns]
     exact64 = np.bincount(row_of, terms, minlength=rows)
     # a row of m products summed in any order: |error| <= (m + 1) eps sum |a_ij x_j|
     bound = (per_row + 1) * EPS * np.bincount(row_of, np.abs(terms), minlength=rows)
+    return within(exact64, bound)
+
+
+def make_spmv(n, rng):
+    rows = max(n // 16, 1)
+    # about 10 nonzeros per row, some rows empty
+    values, columns, offsets, per_row = csr_matrix(rng, rows, 0, 20, np.int32)
+    x = rng.standard_normal(rows, dtype=F32)
+    nnz = values.shape[0]
     return Case("spmv", f"CSR, {rows} rows, {nnz / rows:.1f} nnz/row",
                 (values, columns, offsets, x), lambda xp, *args: np_spmv(*args),
-                within(exact64, bound), P.spmv,
+                spmv_check(values, columns, per_row, x), P.spmv,
                 bytes=8 * nnz + 4 * (rows + 1) + 4 * rows + 4 * rows)
+
+
+def make_spmv_rows(n, rng):
+    """The same product written row by row with subscripts (programs.spmv_rows), int64
+    indices, 8 to 24 nonzeros a row."""
+    rows = max(n // 16, 1)
+    values, columns, offsets, per_row = csr_matrix(rng, rows, 8, 24, np.int64)
+    x = rng.standard_normal(rows, dtype=F32)
+    nnz = values.shape[0]
+    return Case("spmv_rows", f"CSR by rows, int64 indices, {rows} rows, {nnz / rows:.1f} "
+                "nnz/row", (values, columns, offsets, x), lambda xp, *args: np_spmv(*args),
+                spmv_check(values, columns, per_row, x), P.spmv_rows,
+                bytes=12 * nnz + 8 * (rows + 1) + 4 * rows + 4 * rows)
 
 
 def make_softmax(n, rng):
@@ -288,8 +326,9 @@ def make_linear_relu(n, rng):
 
 MAKERS = {f.__name__[5:]: f for f in (
     make_saxpy, make_saxpy_reused, make_black_scholes, make_sum, make_dot, make_nrm2,
-    make_scan, make_scan_reused, make_gather, make_scatter, make_filter, make_sort_f32,
-    make_sort_i32, make_spmv, make_softmax, make_column_sums, make_mandelbrot,
+    make_distance, make_scan, make_scan_reused, make_gather, make_scatter, make_filter,
+    make_sort_f32, make_sort_i32, make_spmv, make_spmv_rows, make_softmax, make_column_sums,
+    make_mandelbrot,
     make_matmul_1024, make_matmul_mid, make_matmul_small, make_linear_relu)} | HISTOGRAMS
 ORDER = list(MAKERS)
 

@@ -53,6 +53,7 @@ def numba_impl(case: Case):
         "sum": lambda x: F32(K.nb_sum(x)),
         "dot": lambda x, y: F32(K.nb_dot(x, y)),
         "nrm2": lambda x: F32(K.nb_nrm2(x)),
+        "distance": lambda x, y: F32(K.nb_distance(x, y)),
         "scan": lambda x: K.nb_cumsum(x, k),
         "scan_reused": lambda x, out: K.nb_cumsum_into(x, out, k),
         "gather": K.nb_gather,
@@ -61,6 +62,7 @@ def numba_impl(case: Case):
         "sort_f32": K.nb_sort,
         "sort_i32": K.nb_sort,
         "spmv": K.nb_spmv,
+        "spmv_rows": K.nb_spmv_fast,
         "softmax": K.nb_softmax,
         "column_sums": K.nb_column_sums,
         "mandelbrot": K.nb_mandelbrot,
@@ -78,7 +80,7 @@ def cpu_impls(case: Case) -> dict:
     np.bincount for histograms."""
     args, nb = case.args, numba_impl(case)
     impls = {"numpy": lambda: case.numpy(np, *args), "numba": lambda: nb(*args)}
-    if case.name == "spmv" and scipy is not None:
+    if case.name.startswith("spmv") and scipy is not None:
         values, columns, offsets, x = args
         rows = len(offsets) - 1
         matrix = scipy.sparse.csr_matrix((values, columns, offsets), shape=(rows, rows))

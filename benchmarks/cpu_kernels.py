@@ -22,9 +22,9 @@ def nb_saxpy(a, x, y):
     return out
 
 
-# fastmath on the three reductions below: it lets LLVM reassociate the float sum so that it
-# vectorises. A user summing floats in parallel has already given up a fixed order, and
-# the data hold no NaN or infinity.
+# fastmath on the reductions below (and on nb_distance, nb_spmv_fast): it lets LLVM
+# reassociate the float sum so that it vectorises. A user summing floats in parallel has
+# already given up a fixed order, and the data hold no NaN or infinity.
 @njit(parallel=True, fastmath=True)
 def nb_sum(x):
     s = F32(0.0)
@@ -46,6 +46,15 @@ def nb_nrm2(x):
     s = F32(0.0)
     for i in prange(x.shape[0]):
         s += x[i] * x[i]
+    return np.sqrt(s)
+
+
+@njit(parallel=True, fastmath=True)
+def nb_distance(x, y):
+    s = F32(0.0)
+    for i in prange(x.shape[0]):
+        d = x[i] - y[i]
+        s += d * d
     return np.sqrt(s)
 
 
@@ -173,6 +182,19 @@ def nb_sort(x):
 
 @njit(parallel=True)
 def nb_spmv(values, columns, offsets, x):
+    rows = offsets.shape[0] - 1
+    y = np.empty(rows, np.float32)
+    for i in prange(rows):
+        s = F32(0.0)
+        for k in range(offsets[i], offsets[i + 1]):
+            s += values[k] * x[columns[k]]
+        y[i] = s
+    return y
+
+
+@njit(parallel=True, fastmath=True)
+def nb_spmv_fast(values, columns, offsets, x):
+    """nb_spmv with fastmath: each row's sum may then vectorise."""
     rows = offsets.shape[0] - 1
     y = np.empty(rows, np.float32)
     for i in prange(rows):

@@ -29,7 +29,7 @@ from timing import OtherLoad, check_and_time, timed
 
 GPU = cupar.places.gpu0
 F32 = np.float32
-SCALAR_RESULTS = ("sum", "dot", "nrm2")
+SCALAR_RESULTS = ("sum", "dot", "nrm2", "distance")
 OVERHEAD_N = 1000
 OVERHEAD_CALLS = 20 if G.SIMULATED else 2000
 
@@ -119,7 +119,7 @@ def cupy_impl(case: Case, cp):
     """The CuPy user's code: the case's NumPy code with xp=cupy, a cupyx CSR matrix for SpMV,
     and a reduction's scalar fetched to the host as the other columns' are."""
     args = on_device(case.args, cp.asarray)
-    if case.name == "spmv":
+    if case.name.startswith("spmv"):
         from cupyx.scipy.sparse import csr_matrix
         values, columns, offsets, x = args
         rows = offsets.shape[0] - 1

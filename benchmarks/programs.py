@@ -38,6 +38,15 @@ def nrm2(x):
     return sqrt(sum(map(lambda xi: xi * xi, x)))
 
 
+@parallel
+def distance(x, y):
+    """The Euclidean distance, its squared difference a nested function."""
+    def d2(a, b):
+        d = a - b
+        return d * d
+    return sqrt(sum(map(d2, x, y)))
+
+
 # -- scans, data movement, sorting --------------------------------------------------------------
 @parallel
 def cumsum(x):
@@ -72,6 +81,15 @@ def spmv(values, columns, offsets, x):
         xs = gather(x, gather(columns, nonzeros))
         return sum(map(op_mul, gather(values, nonzeros), xs))
     return map(lambda i: row(offsets[i], offsets[i + 1]), range(len(offsets) - 1))
+
+
+@parallel
+def spmv_rows(data, cols, rowptr, x):
+    """SpMV as a user writes it row by row: each row a sum over its index range, reading the
+    nonzeros and x by subscripts."""
+    def row(i):
+        return sum(map(lambda k: data[k] * x[cols[k]], bounded_range(rowptr[i], rowptr[i + 1])))
+    return map(row, range(len(rowptr) - 1))
 
 
 @parallel

@@ -10,6 +10,7 @@ from cases import ORDER
 from timing import BUSY, SPREAD
 
 HERE = Path(__file__).resolve().parent
+GAPS = HERE / "RESULTS-gaps.md"
 
 
 def fmt(value, spec=".2f", missing="—"):
@@ -225,6 +226,8 @@ def markdown(results: dict) -> str:
                        "importing it; `import numba` alone, in a separate fresh process, "
                        f"takes {st['import_numba_s']:.2f} s")
     out += dispatch(results.get("dispatch"))
+    if GAPS.exists():  # benchmarks/cpu_gaps.py's table, measured apart
+        out += ["", GAPS.read_text().rstrip()]
     met, missed = targets(results)
     out += ["", "## Targets", "",
             f"{len(met)} of {len(met) + len(missed)} checks against the targets pass. Each line "

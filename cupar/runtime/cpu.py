@@ -201,9 +201,9 @@ def compile_kernel_program(kernels: KernelProgram, serial: bool = False) -> Comp
 
 
 def launch_threads() -> None:
-    """Start Numba's thread pool. A serial kernel may call parallel helpers (rows_of, the
-    float sort's zeros_in_order); loaded from the disk cache, it does not start the pool
-    itself as a parallel kernel does, and a helper's parallel loop would then crash."""
+    """Start Numba's thread pool. A serial kernel may call parallel helpers (rows_of);
+    loaded from the disk cache, it does not start the pool itself as a parallel kernel
+    does, and a helper's parallel loop would then crash."""
     from numba.np.ufunc.parallel import _launch_threads
     _launch_threads()
 

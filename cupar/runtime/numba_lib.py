@@ -1,15 +1,18 @@
 """Helpers the generated Numba code calls.
 
 `sort_numbers(xs, descending)` is `sort(cmp_lt, xs)` / `sort(cmp_gt, xs)` on numbers: NumPy's
-sort (SIMD quicksort, faster than anything Numba compiles), made stable where stability shows:
-equal numbers are identical bit patterns except -0.0 and +0.0, which are put back in their
-input order (one parallel pass finds them where the sorted array holds more than one). NaNs go
-last ascending and first descending. (Called in object mode.)
+sort of parts of the array on every thread, stable where that shows, NaN last ascending and
+first descending (numba_sort.py; called in object mode).
 
 `advise_huge(a)` asks Linux to back a large fresh array with transparent huge pages, as
 NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 ms on the
 development machine, in 2 MiB pages about 2 ms. A no-op elsewhere. (Compiled; it names
 `madvise` as an external symbol, so functions calling it can still be cached.)
+
+`fold_add(a, b)`, `fold_mul(a, b)`: a + b and a * b of two floats of one type, which LLVM may
+reassociate. Reductions combine with them (the language lets a reduction reassociate), so a
+float sum loop vectorises, with several partial sums, as under fast-math; nothing else in the
+kernel is reassociated, and NaN, infinities and signed zeros keep their meaning.
 
 `atomic_add(a, index, v)`, `atomic_max`, `atomic_min`: a[index] combined with v by one atomic
 read-modify-write instruction (LLVM's `atomicrmw`, monotonic: only the element's own updates
@@ -48,46 +51,8 @@ else:
 
 
 def sort_numbers(xs: np.ndarray, descending: bool) -> np.ndarray:
-    out = np.sort(xs)
-    lo = hi = 0
-    if out.dtype.kind == "f":  # sorted, the zeros lie together: find them by bisection
-        zero = out.dtype.type(0)  # of the array's dtype: a Python 0.0 would convert the array
-        lo, hi = np.searchsorted(out, zero, "left"), np.searchsorted(out, zero, "right")
-    if descending:
-        out = np.ascontiguousarray(out[::-1])
-        lo, hi = len(out) - hi, len(out) - lo
-    if hi - lo > 1:  # (NumPy's SIMD sort may even turn one zero into the other)
-        zeros_in_order(xs, out[lo:hi])  # stable: zeros keep their input order (and signs)
-    return out
-
-
-ZERO_CHUNKS = 64
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def zeros_in_order(xs, out):
-    """Write the zeros of `xs` (as many as `out` holds) into `out` in input order: chunks
-    count their zeros in parallel, then only chunks holding some are read again. (A chunk
-    counts in int32, which LLVM vectorises: chunks hold at most 2^30 elements.)"""
-    n = xs.shape[0]
-    chunks = max(ZERO_CHUNKS, (n >> 30) + 1)
-    size = (n + chunks - 1) // chunks
-    counts = np.zeros(chunks, np.int32)  # (an int64 array here makes the loop 3x slower)
-    for c in numba.prange(chunks):
-        found, lo, hi = np.int32(0), c * size, min((c + 1) * size, n)
-        for i in range(lo, hi):
-            found += np.int32(xs[i] == np.float32(0))
-        counts[c] = found
-    at = np.zeros(chunks, np.int64)
-    for c in range(1, chunks):
-        at[c] = at[c - 1] + counts[c - 1]
-    for c in numba.prange(chunks):
-        k = at[c]
-        if counts[c] > 0:
-            for i in range(c * size, min((c + 1) * size, n)):
-                if xs[i] == 0:
-                    out[k] = xs[i]
-                    k += 1
+    from .numba_sort import sort_numbers as sort  # only programs that sort pay for its import
+    return sort(xs, descending)
 
 
 def _atomic(kind: str):
@@ -124,3 +89,20 @@ def _op(kind: str, dtype) -> str:
 
 
 atomic_add, atomic_max, atomic_min = _atomic("add"), _atomic("max"), _atomic("min")
+
+
+def _reassociable(op: str):
+    """An intrinsic doing one float `fadd` or `fmul` that LLVM may reassociate (the
+    instruction's `reassoc` flag, and no other fast-math flag)."""
+    @intrinsic
+    def combine(typingctx, a, b):
+        if not (isinstance(a, types.Float) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, op)(args[0], args[1], flags=("reassoc",))
+        return a(a, b), codegen
+    return combine
+
+
+fold_add, fold_mul = _reassociable("fadd"), _reassociable("fmul")
