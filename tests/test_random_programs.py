@@ -29,7 +29,7 @@ from strategies import COMPILED, ON_GPU, assert_close
 
 SEED = int(os.environ.get("CUPAR_FUZZ_SEED", "0"))
 PROGRAMS = int(os.environ.get("CUPAR_FUZZ_PROGRAMS", "300"))
-COMPILED_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_COMPILED", "8" if ON_GPU else "60"))
+COMPILED_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_COMPILED", "8" if ON_GPU else "30"))
 SIZES = (0, 1, 7) if ON_GPU else (0, 1, 5, NMAX)
 
 
