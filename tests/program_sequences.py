@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from program_generator import LIMIT, NMAX, Scope, Val, promote, strong
+from program_generator import LIMIT, Scope, Val, modulus, promote, strong
 
 
 class Sequences:
@@ -14,8 +14,8 @@ class Sequences:
     def small_seq(self, s: Val, limit: float) -> Val:
         if s.bound <= limit or s.is_float:
             return s
-        q = self.fresh("q")
-        return Val(f"map(lambda {q}: {q} % 1000, {s.text})", s.dtype, 999, s.length)
+        q, k = self.fresh("q"), modulus(limit)
+        return Val(f"map(lambda {q}: {q} % {k}, {s.text})", s.dtype, k - 1, s.length)
 
     def sequence(self, sc: Scope, depth: int, pairs: bool = False) -> Val:
         """A sequence expression (of pairs too when `pairs`)."""
@@ -23,7 +23,7 @@ class Sequences:
         if depth <= 0 or self.chance(0.3):
             return self.pick(named)
         kinds = ["map"] * 4 + ["scan", "sort", "move", "gather", "scatter", "filter", "index",
-                                "call", "replicate", "cond"]
+                                "call", "replicate", "cond", "histogram"]
         if pairs:
             kinds += ["zip"] * 2
         if sc.rows:
@@ -120,6 +120,11 @@ class Sequences:
         return text, body
 
     def map_pairs(self, sc, s):
+        usable = [(n, r) for n, f, r in self.pair_defs
+                  if f == (s.dtype[0] in ("f64", "float")) == (s.dtype[1] in ("f64", "float"))]
+        if usable and s.bound <= 1000 and self.chance(0.3):
+            name, result = self.pick(usable)
+            return Val(f"map({name}, {s.text})", strong(result.dtype), result.bound, s.length)
         a = Val(self.fresh("v"), s.dtype[0], s.bound)
         b = Val(self.fresh("v"), s.dtype[1], s.bound)
         body = self.number(sc.inner([a, b], s.length), 3)
@@ -137,15 +142,18 @@ class Sequences:
 
     def seq_zip(self, sc, depth, pairs):
         s = self.sequence(sc, depth)
+        if self.chance(0.2):
+            return Val(f"enumerate({s.text})", ("i64", s.dtype), max(s.bound, self.nmax),
+                       s.length)
         t = self.like(sc, depth, s)
         return Val(f"zip({s.text}, {t.text})", (s.dtype, t.dtype), max(s.bound, t.bound),
                    s.length)
 
     def seq_scan(self, sc, depth, pairs):
-        s = self.small_seq(self.sequence(sc, depth), LIMIT // NMAX)
+        s = self.small_seq(self.sequence(sc, depth), LIMIT // self.nmax)
         op = self.pick(["op_add", "lambda a, b: a + b"] if self.chance(0.8) else
                        ["maximum", "lambda a, b: a if a > b else b"])
-        bound = s.bound * NMAX if "+" in op or "add" in op else s.bound
+        bound = s.bound * self.nmax if "+" in op or "add" in op else s.bound
         form = self.pick(["scan", "rscan", "exclusive_scan", "exclusive_rscan"])
         init = "" if form in ("scan", "rscan") else "0, "
         return Val(f"{form}({op}, {init}{s.text})", s.dtype, bound, s.length)
@@ -168,12 +176,35 @@ class Sequences:
     def seq_scatter(self, sc, depth, pairs):
         s = self.sequence(sc, depth)
         dest = self.like(sc, depth, s, same_dtype=True)
-        return Val(f"scatter({s.text}, {self.permutation(s)}, {dest.text})", s.dtype,
-                   max(s.bound, dest.bound), s.length)
+        bound = max(s.bound, dest.bound)
+        if self.chance(0.3):
+            return Val(f"update({dest.text}, zip({self.permutation(s)}, {s.text}))", s.dtype,
+                       bound, s.length)
+        return Val(f"scatter({s.text}, {self.permutation(s)}, {dest.text})", s.dtype, bound,
+                   s.length)
+
+    def seq_histogram(self, sc, depth, pairs):
+        """reduce_by_index into k bins, the bin of each value computed from another."""
+        s = self.sequence(sc, depth)
+        keys = [t for t in sc.seqs if t.length == s.length and not t.is_pair
+                and not t.is_float]
+        zero = {"i32": "int32(0)", "i64": "int64(0)", "f64": "float64(0)"}.get(s.dtype)
+        if not keys or zero is None:
+            return s
+        k, t, v = self.rng.randint(1, 6), self.pick(keys), self.fresh("v")
+        op = self.pick(["op_add", "maximum", "minimum"])
+        s = self.small_seq(s, LIMIT // self.nmax)
+        if self.small_classes is not None:
+            self.small_classes.add(f"k{k}")
+        return Val(f"reduce_by_index({op}, replicate({zero}, {k}), "
+                   f"map(lambda {v}: {v} % {k}, {t.text}), {s.text})", s.dtype,
+                   s.bound * self.nmax, f"k{k}")
 
     def seq_filter(self, sc, depth, pairs):
         s = self.sequence(sc, depth, pairs)
         cls = self.fresh("f")
+        if self.small_classes is not None and s.length in self.small_classes:
+            self.small_classes.add(cls)
         if s.is_pair or s.is_float:  # (floats never decide: the predicate reads the index
             # of a pair's first element, or of the position)
             if s.is_pair and s.dtype[0] not in ("f64", "float"):
@@ -181,7 +212,7 @@ class Sequences:
                 return Val(f"filter(lambda {p}: {p}[0] % 2 == 0, {s.text})", s.dtype, s.bound,
                            cls)
             i = self.fresh("i")
-            pred = self.predicate(sc.inner([Val(i, "i64", NMAX)], None), 1)
+            pred = self.predicate(sc.inner([Val(i, "i64", self.nmax)], None), 1)
             return Val(f"gather({s.text}, filter(lambda {i}: {pred}, indices({s.text})))",
                        s.dtype, s.bound, cls)
         v = Val(self.fresh("v"), s.dtype, s.bound)
@@ -194,9 +225,9 @@ class Sequences:
 
     def seq_index(self, sc, depth, pairs):
         s = self.sequence(sc, depth)
-        if self.chance(0.5):
-            return Val(f"indices({s.text})", "i64", NMAX, s.length)
-        return Val(f"range(len({s.text}))", "i64", NMAX, s.length)
+        form = self.pick([f"indices({s.text})", f"range(len({s.text}))",
+                          f"bounded_range(0, len({s.text}))", f"range(1, len({s.text}) + 1)"])
+        return Val(form, "i64", self.nmax + 1, s.length)
 
     def seq_call(self, sc, depth, pairs):
         s = self.small_seq(self.sequence(sc, depth), LIMIT // 4)
