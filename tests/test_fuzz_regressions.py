@@ -164,7 +164,17 @@ def rows_of_nothing(x, y):
     return transpose(m), matmul(m, y), map(lambda r: sum(r), transpose(m))
 
 
-def test_a_map_over_nothing_has_rows_of_the_length_they_would_have():
+@parallel
+def replicated_rows_of_nothing(x, y):
+    return transpose(map(lambda v: replicate(argmin(y) if len(y) > 0 else 0, len(y)), x))
+
+
+def test_rows_of_nothing_have_the_length_the_function_gives():
+    assert at_every_place(replicated_rows_of_nothing, np.zeros(0, np.int32),
+                          np.arange(3)).shape == (3, 0)  # (rows of a length no type shows)
+
+
+def test_rows_of_nothing_take_the_length_of_a_value_of_the_function():
     x, y = np.zeros(0, np.int64), np.arange(4, dtype=np.int64)  # (here made them 0 x 0 and
     rows, product, sums = at_every_place(rows_of_nothing, x, y)  # refused the product)
     assert rows.shape == (4, 0) and product.shape == (0,)

@@ -13,11 +13,11 @@ import warnings
 
 import numpy as np
 
-from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var
+from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var, walk_bodies
 from ..compiler.primitives import PRIMITIVES
-from ..compiler.types import Scalar, Seq
+from ..compiler.types import Fn, Scalar, Seq
 from ..errors import CuparError, CuparValueError
-from .values import coerce
+from .values import TupleSeq, coerce
 
 
 class TailCall:
@@ -91,14 +91,28 @@ class Interpreter:
             if isinstance(value, TailCall):
                 return value
             if not isinstance(let.value, (Lambda, Var)):
-                if isinstance(value, list) and not value:
-                    value = empty_rows(let, env) if depth(let.var.type) > 1 else value
+                if isinstance(value, list) and not value and depth(let.var.type) > 1:
+                    value = empty_rows(let, env, self.rows_made(let.value, env))
                 try:
                     value = record(env, coerce(value, let.var.type), let.var.type)
                 except CuparError as err:  # e.g. ragged rows: blame the primitive that made them
                     raise located(err, let.loc) from None
             env[let.var.name] = value
         return self.atom(body.result, env)
+
+    def rows_made(self, value, env: dict) -> tuple:
+        """The shape of the rows a `map` of no elements would make: those its function makes
+        of an element of zeros, where that calls no function (which might loop) and raises
+        no error; else ()."""
+        fn = self.atom(value.args[0], env) if isinstance(value, Prim) and \
+            value.name == "map" else None
+        if not isinstance(fn, Closure) or calls_functions(fn.lam):
+            return ()
+        try:
+            row = fn(*[zero_element(self.atom(a, env)) for a in value.args[1:]])
+        except Exception:  # (the element of zeros is not one the program ever sees)
+            return ()
+        return row.shape if isinstance(row, np.ndarray) else ()
 
     def atom(self, atom, env: dict):
         match atom:
@@ -152,12 +166,32 @@ def record(env: dict, value, t):
     return value
 
 
-def empty_rows(let, env: dict):
+def calls_functions(lam: Lambda) -> bool:
+    """Whether `lam` calls a function or passes one to a primitive (other than a lambda)."""
+    for body in walk_bodies(lam.body):
+        for let in body.lets:
+            args = getattr(let.value, "args", ())
+            if getattr(let.value, "name", None) == "call" or any(
+                    isinstance(a, Const) and isinstance(a.value, FnRef) or
+                    isinstance(a, Var) and isinstance(a.type, Fn) for a in args):
+                return True
+    return False
+
+
+def zero_element(xs):
+    """An element of zeros of the sequence `xs`."""
+    if isinstance(xs, TupleSeq):
+        return tuple(zero_element(c) for c in xs.columns)
+    a = np.asarray(xs)
+    return np.zeros(a.shape[1:], a.dtype) if a.ndim > 1 else a.dtype.type(0)
+
+
+def empty_rows(let, env: dict, made: tuple = ()):
     """An empty sequence of rows for `let`, shaped (0, m, ...): each row length is taken from
     an argument whose type has the same length variable (map, gather, filter, rotate ... of a
     (0, 3) or (2, 3) matrix give (0, 3)), else from any value of the function with that
     variable (`map(lambda v: y, xs)` over no xs gives rows of len(y), as compiled places do);
-    a length nothing shows is 0."""
+    a length nothing shows is that of the rows `made` (see Interpreter.rows_made), or 0."""
     sizes: dict = dict(env.get(SIZES, {}))
     for arg in getattr(let.value, "args", ()):
         value = env.get(arg.name) if isinstance(arg, Var) else None
@@ -168,7 +202,8 @@ def empty_rows(let, env: dict):
             sizes[t.length], t = size, t.elem
     t, shape = let.var.type.elem, [0]
     while isinstance(t, Seq):
-        shape.append(sizes.get(t.length, 0))
+        k = len(shape) - 1
+        shape.append(sizes.get(t.length, made[k] if k < len(made) else 0))
         t = t.elem
     return np.empty(shape, dtype=t.dtype) if isinstance(t, Scalar) else []
 
