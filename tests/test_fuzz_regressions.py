@@ -179,3 +179,33 @@ def test_rows_of_nothing_take_the_length_of_a_value_of_the_function():
     rows, product, sums = at_every_place(rows_of_nothing, x, y)  # refused the product)
     assert rows.shape == (4, 0) and product.shape == (0,)
     assert_close(sums, np.zeros(4, np.int64))
+
+
+@parallel
+def column_sums_of_nothing(x, y, m):
+    return map(lambda v: reduce(lambda a, b: map(op_add, a, b), m, replicate(int32(0), len(y))),
+               x)
+
+
+def test_column_sums_for_each_of_nothing():
+    x, y = np.zeros(0, np.int32), np.arange(5)  # (the rows were 0 x 0 at cpu)
+    assert at_every_place(column_sums_of_nothing, x, y, np.ones((0, 5), np.int32)).shape == \
+        (0, 5)
+
+
+@parallel
+def spin(v):
+    return v if v == 5 else spin(v + 2)  # (from 0, never 5: a loop without end)
+
+
+@parallel
+def rows_of_nothing_from_a_loop(x, y):
+    return map(lambda v: replicate(spin(v), len(y)), x)
+
+
+@pytest.mark.xfail(strict=True, reason="here learns the length of rows no length variable "
+                   "sizes by running the function on an element of zeros; on which this one "
+                   "loops, so here stops it and says 0 (cpu computes len(y) before the loop)")
+def test_rows_of_nothing_from_a_function_looping_on_zeros():
+    assert at_every_place(rows_of_nothing_from_a_loop, np.zeros(0, np.int32),
+                          np.arange(5)).shape == (0, 5)

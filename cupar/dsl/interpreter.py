@@ -13,11 +13,18 @@ import warnings
 
 import numpy as np
 
-from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var, walk_bodies
+from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var
 from ..compiler.primitives import PRIMITIVES
-from ..compiler.types import Fn, Scalar, Seq
+from ..compiler.types import Scalar, Seq
 from ..errors import CuparError, CuparValueError
 from .values import TupleSeq, coerce
+
+
+FUEL = 100_000  # loop iterations a function may run while rows_made tries it
+
+
+class OutOfFuel(Exception):
+    """A function tried by rows_made ran FUEL iterations of loops: perhaps forever."""
 
 
 class TailCall:
@@ -66,6 +73,7 @@ class FunctionValue:
 class Interpreter:
     def __init__(self, program: Program):
         self.program = program
+        self.fuel: int | None = None  # loop steps left, while rows_made tries a function
 
     def run(self, args: tuple):
         entry = FunctionValue(self, self.program.functions[self.program.entry])
@@ -81,6 +89,10 @@ class Interpreter:
             if not isinstance(result, TailCall):
                 return result
             target, args = result.target, result.args
+            if self.fuel is not None:  # (a loop: the only code that might not end)
+                self.fuel -= 1
+                if self.fuel < 0:
+                    raise OutOfFuel
 
     def body(self, body: Body, env: dict, tail: bool):
         last = len(body.lets) - 1
@@ -102,16 +114,20 @@ class Interpreter:
 
     def rows_made(self, value, env: dict) -> tuple:
         """The shape of the rows a `map` of no elements would make: those its function makes
-        of an element of zeros, where that calls no function (which might loop) and raises
-        no error; else ()."""
-        fn = self.atom(value.args[0], env) if isinstance(value, Prim) and \
-            value.name == "map" else None
-        if not isinstance(fn, Closure) or calls_functions(fn.lam):
+        of an element of zeros, where that raises no error and ends within FUEL iterations
+        of tail-recursive loops (the only code that might not end); else ()."""
+        if not (isinstance(value, Prim) and value.name == "map"):
             return ()
+        outer = self.fuel
+        self.fuel = FUEL if outer is None else outer  # (nested tries share the outer's)
         try:
+            fn = self.atom(value.args[0], env)
             row = fn(*[zero_element(self.atom(a, env)) for a in value.args[1:]])
         except Exception:  # (the element of zeros is not one the program ever sees)
             return ()
+        finally:
+            if outer is None:
+                self.fuel = None
         return row.shape if isinstance(row, np.ndarray) else ()
 
     def atom(self, atom, env: dict):
@@ -164,18 +180,6 @@ def record(env: dict, value, t):
                 break
             sizes[t.length], t = size, t.elem
     return value
-
-
-def calls_functions(lam: Lambda) -> bool:
-    """Whether `lam` calls a function or passes one to a primitive (other than a lambda)."""
-    for body in walk_bodies(lam.body):
-        for let in body.lets:
-            args = getattr(let.value, "args", ())
-            if getattr(let.value, "name", None) == "call" or any(
-                    isinstance(a, Const) and isinstance(a.value, FnRef) or
-                    isinstance(a, Var) and isinstance(a.type, Fn) for a in args):
-                return True
-    return False
 
 
 def zero_element(xs):
