@@ -141,6 +141,16 @@ class Generator:
         self.count += 1
         return f"{base}{self.count}"
 
+    def name(self, base: str, sc: Scope | None = None) -> str:
+        """A lambda parameter's name: often a short one other lambdas use too, as people
+        write them (the front end renames such names apart), never one `sc` sees."""
+        if sc is not None and self.chance(0.5):
+            seen = {v.text for v in sc.nums + sc.seqs + sc.rows}
+            free = [n for n in (base, "v", "w", "a", "b") if n not in seen]
+            if free:
+                return free[0]
+        return self.fresh(base)
+
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
 
@@ -262,7 +272,7 @@ class Generator:
             op = self.pick(["op_add", "lambda a, b: a + b", "maximum"])
             init = {"f64": "float64(0)", "i32": "int32(0)", "i64": "int64(0)"}.get(s.dtype, "0")
             return Val(f"reduce({op}, {s.text}, {init})", s.dtype, s.bound * self.nmax)
-        w = Val(self.fresh("w"), s.dtype, s.bound)
+        w = Val(self.name("w", sc), s.dtype, s.bound)
         body = self.small(self.number(sc.inner([w], s.length), depth, integer),
                           LIMIT // self.nmax)
         return Val(f"sum(map(lambda {w.text}: {body.text}, {s.text}))", strong(body.dtype),
@@ -335,7 +345,7 @@ class Generator:
         ints = [t for t in sc.seqs if not t.is_pair and not t.is_float and self.cheap(sc, t)]
         if ints and self.chance(0.1):
             t = self.pick(ints)
-            v = Val(self.fresh("v"), t.dtype, t.bound)
+            v = Val(self.name("v", sc), t.dtype, t.bound)
             p = self.predicate(sc.inner([v], t.length), depth - 1)
             return f"{self.pick(['any', 'all'])}(map(lambda {v.text}: {p}, {t.text}))"
         a, b = self.number(sc, depth, True), self.number(sc, depth, True)

@@ -35,7 +35,7 @@ class Rows:
         """map(lambda v: <a row>, xs): the row is computed per element, of a length every
         element shares."""
         s = self.sequence(sc, depth)
-        v = Val(self.fresh("v"), s.dtype, s.bound)
+        v = Val(self.name("v", sc), s.dtype, s.bound)
         row = self.sequence(sc.inner([v], s.length), 1)
         classes = self.top_classes()
         if not self.cheap(sc.inner([], None), s):  # (long rows of long sequences: too many)
@@ -73,7 +73,8 @@ class Rows:
         if self.chance(0.5):
             return Val(f"rotate({m.text}, {self.rng.randint(-3, 3)})", m.dtype, m.bound, m.length,
                        m.row)
-        return Val(f"gather({m.text}, {self.permutation(m)})", m.dtype, m.bound, m.length, m.row)
+        return Val(f"gather({m.text}, {self.permutation(m, sc)})", m.dtype, m.bound, m.length,
+                   m.row)
 
     def rows_filter(self, sc, depth):
         m = self.matrix(sc, depth)

@@ -54,28 +54,29 @@ class Sequences:
         if form == "rotate":
             return Val(f"rotate({s.text}, {self.rng.randint(-6, 6)})", s.dtype, s.bound,
                        s.length)
-        perm = self.permutation(s)
+        perm = self.permutation(s, sc)
         if form == "permute":
             return Val(f"permute({s.text}, {perm})", s.dtype, s.bound, s.length)
         return Val(f"scatter({s.text}, {perm}, {s.text})", s.dtype, s.bound, s.length)
 
-    def permutation(self, s: Val) -> str:
+    def permutation(self, s: Val, sc: Scope | None = None) -> str:
         """A permutation of `s`'s indices (through a named sequence of its length, if there
         is one, so programs do not grow by repeating `s`)."""
         named = self.top_classes().get(s.length) if not s.is_rows else None
         t = named.text if named is not None and self.chance(0.7) else s.text
-        i, c = self.fresh("i"), self.rng.randint(0, 5)
+        i, c = self.name("i", sc), self.rng.randint(0, 5)
         body = self.pick([f"({i} + {c}) % len({t})", f"len({t}) - 1 - {i}"])
         return f"map(lambda {i}: {body}, indices({t}))"
 
     def comparison(self, s: Val) -> str:
+        # (its body reads only its parameters: any names do, and people use a and b)
+        a, b = ("a", "b") if self.chance(0.5) else (self.fresh("a"), self.fresh("b"))
         if s.is_pair:
-            a, b = self.fresh("a"), self.fresh("b")
             k = self.rng.randint(0, 1) if s.dtype[1] not in ("f64", "float") else 0
             return f"lambda {a}, {b}: {a}[{k}] < {b}[{k}]"
         if s.is_float or self.chance(0.6):
             return self.pick(["cmp_lt", "cmp_gt"])
-        a, b, c = self.fresh("a"), self.fresh("b"), self.rng.randint(2, 4)
+        c = self.rng.randint(2, 4)
         return self.pick([f"lambda {a}, {b}: {a} < {b}", f"lambda {a}, {b}: {a} > {b}",
                           f"lambda {a}, {b}: ({a} % {c}) < ({b} % {c})"])
 
@@ -112,7 +113,9 @@ class Sequences:
             again = [(text, body) for k, text, body in self.lambdas if k == key]
             if again and self.chance(0.3):
                 return self.pick(again)
-        params = [Val(self.fresh("v"), t.dtype, t.bound) for t in seqs]
+        first = self.name("v", sc)
+        params = [Val(first, seqs[0].dtype, seqs[0].bound)] + [
+            Val(self.fresh("v"), t.dtype, t.bound) for t in seqs[1:]]
         body = self.number(sc.inner(params, seqs[0].length), 3)
         text = f"lambda {', '.join(p.text for p in params)}: {body.text}"
         if sc.depth == 0:
@@ -125,7 +128,7 @@ class Sequences:
         if usable and s.bound <= 1000 and self.chance(0.3):
             name, result = self.pick(usable)
             return Val(f"map({name}, {s.text})", strong(result.dtype), result.bound, s.length)
-        a = Val(self.fresh("v"), s.dtype[0], s.bound)
+        a = Val(self.name("v", sc), s.dtype[0], s.bound)
         b = Val(self.fresh("v"), s.dtype[1], s.bound)
         body = self.number(sc.inner([a, b], s.length), 3)
         p = self.fresh("p")
@@ -168,19 +171,19 @@ class Sequences:
         s = self.sequence(sc, depth, pairs)
         ints = [t for t in sc.seqs if t.length == s.length and not t.is_pair and not t.is_float]
         if ints and self.chance(0.5):
-            t, v = self.pick(ints), self.fresh("v")
+            t, v = self.pick(ints), self.name("v", sc)
             return Val(f"gather({s.text}, map(lambda {v}: {v} % len({s.text}), {t.text}))",
                        s.dtype, s.bound, t.length)
-        return Val(f"gather({s.text}, {self.permutation(s)})", s.dtype, s.bound, s.length)
+        return Val(f"gather({s.text}, {self.permutation(s, sc)})", s.dtype, s.bound, s.length)
 
     def seq_scatter(self, sc, depth, pairs):
         s = self.sequence(sc, depth)
         dest = self.like(sc, depth, s, same_dtype=True)
         bound = max(s.bound, dest.bound)
         if self.chance(0.3):
-            return Val(f"update({dest.text}, zip({self.permutation(s)}, {s.text}))", s.dtype,
+            return Val(f"update({dest.text}, zip({self.permutation(s, sc)}, {s.text}))", s.dtype,
                        bound, s.length)
-        return Val(f"scatter({s.text}, {self.permutation(s)}, {dest.text})", s.dtype, bound,
+        return Val(f"scatter({s.text}, {self.permutation(s, sc)}, {dest.text})", s.dtype, bound,
                    s.length)
 
     def seq_histogram(self, sc, depth, pairs):
@@ -215,7 +218,7 @@ class Sequences:
             pred = self.predicate(sc.inner([Val(i, "i64", self.nmax)], None), 1)
             return Val(f"gather({s.text}, filter(lambda {i}: {pred}, indices({s.text})))",
                        s.dtype, s.bound, cls)
-        v = Val(self.fresh("v"), s.dtype, s.bound)
+        v = Val(self.name("v", sc), s.dtype, s.bound)
         pred = self.predicate(sc.inner([v], s.length), 2)
         if self.chance(0.3):
             body = self.number(sc.inner([v], s.length), 2)

@@ -142,6 +142,36 @@ def test_copies_of_code_take_names_no_one_has():
         (2 * (x + 1)).sum() + (x + 3).sum() + 5.5
 
 
+@parallel
+def used_before_the_name_changes(x):
+    t = 1
+
+    def f(v):
+        return v + t
+    a = map(f, x)
+    t = 100
+    return map(lambda v: v + t, a)
+
+
+@parallel
+def reads_its_own_locals(x):
+    def g(v):
+        u = v * 2
+
+        def f(w):
+            return w + u
+        return sum(map(f, x))
+    return map(g, x)
+
+
+def test_local_functions_read_names_as_python_does():
+    """A local function reading a name assigned again before a use is refused (Python would
+    read the new value: tests/errors/late_binding.py); these read what Python reads."""
+    x = np.arange(3)
+    assert_close(at_every_place(used_before_the_name_changes, x), x + 101)
+    assert_close(at_every_place(reads_its_own_locals, x), 3 + 6 * x)
+
+
 # -- NumPy's sort, called from Python ---------------------------------------------------------
 
 @parallel
