@@ -2,7 +2,8 @@
 at places.here and at the compiled place (cpu, or gpu0 under the simulator) and compared with
 NumPy where that is short.
 
-Classes: values nothing reads (they reached the back ends, which met code their generators
+Classes: loops merged though one reads what another scatters (siblings.py); values nothing
+reads (they reached the back ends, which met code their generators
 were never tried on: a NumPy sort nothing read, a map of one); names that copies of code
 took blindly (`p_1 is bound twice`: the front end's renaming of shadowed names and the
 instantiation of a polymorphic local function both used `_k` suffixes).
@@ -239,3 +240,30 @@ def rows_of_nothing_from_a_loop(x, y):
 def test_rows_of_nothing_from_a_function_looping_on_zeros():
     assert at_every_place(rows_of_nothing_from_a_loop, np.zeros(0, np.int32),
                           np.arange(5)).shape == (0, 5)
+
+
+# -- loops merged into a reduction ------------------------------------------------------------
+
+@parallel
+def scatter_then_read_it(y):
+    total = sum(y)
+    rotated = permute(y, map(lambda i: (i + 2) % len(y), indices(y)))
+    moved = update(permute(y, map(lambda i: (i + 5) % len(y), indices(y))),
+                   zip(map(lambda i: (i + 1) % len(y), indices(y)), rotated))
+    return map(lambda v: where(all(map(lambda w: w == 3, moved)), total, v), y), moved
+
+
+def test_a_loop_reading_a_scattered_array_is_not_merged_into_the_scatter():
+    """The scatters ran inside the sum's loop, and so did the update reading `rotated`
+    (element i read rotated[i] before the element writing it ran) and copying the
+    destination (before it was written)."""
+    y = np.array([0, -4, 5, -6], np.int64)
+    rotated = np.empty_like(y)
+    rotated[(np.arange(4) + 2) % 4] = y
+    moved = np.empty_like(y)
+    moved[(np.arange(4) + 5) % 4] = y
+    moved[(np.arange(4) + 1) % 4] = rotated
+    values, got = at_every_place(scatter_then_read_it, y)
+    assert_close(got, moved)
+    assert_close(values, y)
+
