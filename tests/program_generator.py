@@ -183,6 +183,8 @@ class Generator:
             kinds += ["div", "math"]
         if sc.cls is not None:
             kinds.append("index")
+        if any(s.is_pair for s in sc.seqs):
+            kinds.append("pair_reduce")
         kind = self.pick(kinds)
         return getattr(self, "num_" + kind)(sc, depth - 1, integer)
 
@@ -314,6 +316,18 @@ class Generator:
         s = self.pick(seqs)
         return Val(f"({self.pick(['argmax', 'argmin'])}({s.text}) if len({s.text}) > 0 else "
                    "0)", "i64", self.nmax)
+
+    def num_pair_reduce(self, sc, depth, integer):
+        """A field of a reduction of pairs (a tuple-valued fold)."""
+        pairs = [s for s in sc.seqs if s.is_pair and self.cheap(sc, s)]
+        if not pairs:
+            return self.number(sc, depth, integer)
+        p = self.small_seq(self.pick(pairs), LIMIT // self.nmax)
+        op, init, bound = self.pair_fold(p)
+        k = self.rng.randint(0, 1)
+        if integer and p.dtype[k] in ("f64", "float"):
+            return self.number(sc, depth, integer)
+        return Val(f"reduce({op}, {p.text}, {init})[{k}]", p.dtype[k], bound)
 
     def num_len(self, sc, depth, integer):
         if not sc.seqs:

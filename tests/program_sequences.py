@@ -8,14 +8,24 @@ import re
 from program_generator import LIMIT, Scope, Val, modulus, promote, strong
 
 
+CASTS = {"i32": "int32", "i64": "int64", "f64": "float64"}
+
+
 class Sequences:
     """Sequence expressions; mixed into program_generator.Generator."""
 
     def small_seq(self, s: Val, limit: float) -> Val:
-        if s.bound <= limit or s.is_float:
-            return s
+        if s.bound <= limit or s.is_float or s.is_pair:  # (pairs: whatever, below)
+            return s if not s.is_pair or s.bound <= limit else self.small_pairs(s, limit)
         q, k = self.fresh("q"), modulus(limit)
         return Val(f"map(lambda {q}: {q} % {k}, {s.text})", s.dtype, k - 1, s.length)
+
+    def small_pairs(self, p: Val, limit: float) -> Val:
+        q, k = self.name("q"), modulus(limit)
+        fields = [f"{q}[{j}]" if d in ("f64", "float") else f"{q}[{j}] % {k}"
+                  for j, d in enumerate(p.dtype)]
+        return Val(f"map(lambda {q}: ({', '.join(fields)}), {p.text})", p.dtype, k - 1,
+                   p.length)
 
     def sequence(self, sc: Scope, depth: int, pairs: bool = False) -> Val:
         """A sequence expression (of pairs too when `pairs`)."""
@@ -148,9 +158,42 @@ class Sequences:
         if self.chance(0.2):
             return Val(f"enumerate({s.text})", ("i64", s.dtype), max(s.bound, self.nmax),
                        s.length)
+        if self.chance(0.25):  # a map whose function returns a tuple
+            v = Val(self.name("v", sc), s.dtype, s.bound)
+            inner = sc.inner([v], s.length)
+            a, b = self.number(inner, 2), self.number(inner, 2)
+            return Val(f"map(lambda {v.text}: ({a.text}, {b.text}), {s.text})",
+                       (strong(a.dtype), strong(b.dtype)), max(a.bound, b.bound), s.length)
+        if self.chance(0.2):
+            return self.pair_scan(sc, depth)
         t = self.like(sc, depth, s)
         return Val(f"zip({s.text}, {t.text})", (s.dtype, t.dtype), max(s.bound, t.bound),
                    s.length)
+
+    def pair_fold(self, p: Val) -> tuple:
+        """An associative operator on pairs of `p`'s elements, the initial value such a fold
+        takes, and a bound on what it makes of n elements: sums, a maximum, or the first
+        pair with the largest first field (only where floats would not decide)."""
+        a, b = ("a", "b") if self.chance(0.5) else (self.fresh("a"), self.fresh("b"))
+        zero = [CASTS.get(d, "int64") + "(0)" for d in p.dtype]
+        if all(d in CASTS or d == "int" for d in p.dtype) and \
+                p.dtype[0] not in ("f64", "float") and self.chance(0.3):
+            return (f"lambda {a}, {b}: {a} if {a}[0] >= {b}[0] else {b}", f"({', '.join(zero)})",
+                    p.bound)
+        second = self.pick([f"{a}[1] + {b}[1]", f"max({a}[1], {b}[1])"])
+        return (f"lambda {a}, {b}: ({a}[0] + {b}[0], {second})", f"({', '.join(zero)})",
+                p.bound * self.nmax)
+
+    def pair_scan(self, sc, depth):
+        p = self.small_seq(self.sequence(sc, depth, pairs=True), LIMIT // self.nmax)
+        if not p.is_pair:
+            return p
+        op, init, bound = self.pair_fold(p)
+        if self.chance(0.5):
+            return Val(f"{self.pick(['scan', 'rscan'])}({op}, {p.text})", p.dtype, bound,
+                       p.length)
+        return Val(f"{self.pick(['exclusive_scan', 'exclusive_rscan'])}({op}, {init}, "
+                   f"{p.text})", p.dtype, bound, p.length)
 
     def seq_scan(self, sc, depth, pairs):
         s = self.small_seq(self.sequence(sc, depth), LIMIT // self.nmax)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class Writer(Rows, Sequences, Generator):
         super().__init__(rng, LONG if long else NMAX, {"m"} if long else None)
         self.seqs, self.nums, self.rows = list(INPUTS), [K0], [M0]
         self.pair_defs: list[tuple] = []  # (name, result Val) of defs taking a pair
+        self.captured: set[str] = set()  # names nested defs read (never assigned again)
 
     def scope(self) -> Scope:
         return Scope(self.nums, self.seqs, self.rows)
@@ -55,11 +57,22 @@ class Writer(Rows, Sequences, Generator):
         return self.rows if v.is_rows else self.seqs if v.length is not None else self.nums
 
     def statement(self) -> None:
-        kind = self.pick(["seq"] * 4 + ["num"] * 2 + ["pair", "def", "if", "unzip", "rows"])
+        kind = self.pick(["seq"] * 4 + ["num"] * 2 + ["pair", "def", "if", "unzip", "rows",
+                                                       "again"])
         getattr(self, "stmt_" + kind)()
 
     def stmt_seq(self) -> None:
         self.bind(self.sequence(self.scope(), 3, pairs=True))
+
+    def stmt_again(self) -> None:
+        """A name assigned again, `t = sort(cmp_lt, t)` (the front end renames it): to a
+        value of the same length and dtype, so all said about the name stays true; never a
+        name a nested def reads (Python would read the new value: a CuparSyntaxError)."""
+        names = [s for s in self.seqs if not s.is_pair and s.text not in self.captured]
+        if not names:
+            return self.stmt_seq()
+        s = self.pick(names)
+        self.emit(f"{s.text} = {self.moved(self.scope(), 1, s).text}")
 
     def stmt_rows(self) -> None:
         self.bind(self.matrix(self.scope(), 2))
@@ -102,6 +115,11 @@ class Writer(Rows, Sequences, Generator):
     def stmt_def(self) -> None:
         """A nested def: of a number (some called at several dtypes, so instantiated more
         than once), of a pair it unpacks, or a tail-recursive loop."""
+        start = len(self.lines)
+        self.write_def()
+        self.captured |= set(re.findall(r"[A-Za-z_]\w*", "\n".join(self.lines[start:])))
+
+    def write_def(self) -> None:
         name, kind = self.fresh("f"), self.pick(["number", "number", "pair", "loop"])
         if kind == "loop":
             v, k, step = self.fresh("v"), self.fresh("k"), self.pick(["1", "k0", "G0"])

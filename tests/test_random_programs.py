@@ -43,9 +43,10 @@ class Rejected(Exception):
 
 
 def outcome(prog, args, place):
-    """`prog(*args)` at `place`, or the located cupar error it raised (as a value)."""
+    """`prog(*args)` at `place` (None: a plain call), or the located cupar error it raised
+    (as a value)."""
     try:
-        return prog(*args, target_place=place)
+        return prog(*args) if place is None else prog(*args, target_place=place)
     except InternalError:
         raise
     except CuparError as error:
@@ -65,7 +66,10 @@ def check(seed: int, compiled: bool, long: bool = False) -> str:
 
 
 def check_source(source: str, seed: int, compiled: bool, sizes: tuple) -> str:
-    prog, rejected, what = load(source), [], "ok"
+    prog = outcome(load, (source,), None)  # (refused when decorated: at every place alike)
+    if isinstance(prog, CuparError):
+        return f"rejected: {type(prog).__name__}: {str(prog).splitlines()[0]}"
+    rejected, what = [], "ok"
     for n in sizes:
         args = inputs(seed + n, n)
         expected = outcome(prog, args, cupar.places.here)
