@@ -26,7 +26,8 @@ test: $(STAMP)
 		tests/test_lanes.py tests/test_dispatch.py tests/test_reduce_by_index.py \
 		tests/test_matmul.py tests/test_grad.py tests/test_nn_functional.py \
 		tests/test_nn_modules.py::test_the_same_model_trains_at_gpu0 \
-		tests/test_nn_conv.py tests/test_nn_rows.py
+		tests/test_nn_conv.py tests/test_nn_rows.py tests/test_random_programs.py \
+		tests/test_fuzz_regressions.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
