@@ -133,7 +133,7 @@ class Generator:
         self.rng, self.nmax, self.small_classes = rng, nmax, small_classes
         self.count = 0
         self.lines: list[str] = []
-        self.lambdas: list[tuple] = []  # (text, arity, param dtypes' floatness, result)
+        self.lambdas: list[tuple] = []  # ((floatness of params, length class), text, body)
         self.defs: list[tuple] = []  # (name, param floatness, result Val factory)
         self.loops: list[str] = ["countdown"]  # tail-recursive functions of (v, k)
 
