@@ -167,8 +167,12 @@ class Generator:
         return Val(f"({v.text} % {k})", v.dtype, k - 1)
 
     def cheap(self, sc: Scope, s: Val) -> bool:
-        """Whether an expression in `sc` may loop over `s`."""
-        return sc.depth == 0 or self.small_classes is None or s.length in self.small_classes
+        """Whether an expression in `sc` may loop over `s`: at the top, in a lambda over
+        short sequences, or over a short one (see `small_classes`). Loops are nested two
+        deep at most, so that programs stay quick to interpret."""
+        if sc.depth == 0 or s.length in (self.small_classes or ()):
+            return True
+        return sc.depth == 1 and self.small_classes is None
 
     def number(self, sc: Scope, depth: int, integer: bool = False) -> Val:
         """A number expression; an integer one when `integer`."""
@@ -259,7 +263,7 @@ class Generator:
         if not seqs:
             return self.number(sc, depth, integer)
         s = self.pick(seqs)
-        if self.chance(0.3) and (sc.depth == 0 or self.small_classes is None):
+        if self.chance(0.3) and (sc.depth == 0 or (sc.depth == 1 and self.small_classes is None)):
             s = self.sequence(sc, 1)  # a sequence made here (in a lambda: a loop in a loop)
             if integer and s.is_float:
                 return self.number(sc, depth, integer)

@@ -14,7 +14,7 @@ class Rows:
     """Sequences of rows; mixed into program_generator.Generator (after Sequences)."""
 
     def matrix(self, sc: Scope, depth: int) -> Val:
-        if depth <= 0 or self.chance(0.4):
+        if depth <= 0 or self.chance(0.4) or not self.cheap(sc, Val("", "", 0)):
             return self.pick(sc.rows)
         kind = self.pick(["make", "make", "each", "transpose", "move", "filter", "scan",
                           "product"])

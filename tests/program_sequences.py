@@ -30,8 +30,8 @@ class Sequences:
     def sequence(self, sc: Scope, depth: int, pairs: bool = False) -> Val:
         """A sequence expression (of pairs too when `pairs`)."""
         named = [s for s in sc.seqs if pairs or not s.is_pair]
-        if depth <= 0 or self.chance(0.3):
-            return self.pick(named)
+        if depth <= 0 or self.chance(0.3) or not self.cheap(sc, Val("", "", 0)):
+            return self.pick(named)  # (no loops where loops may not nest deeper)
         kinds = ["map"] * 4 + ["scan", "sort", "move", "gather", "scatter", "filter", "index",
                                 "call", "replicate", "cond", "histogram"]
         if pairs:

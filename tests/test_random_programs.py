@@ -6,9 +6,10 @@ error, say) which the compiled place then raises alike; an internal error, or an
 exception, is a failure. Its compiled results must equal here's (integers exactly, floats
 within a tolerance for reassociated sums). A failure prints the program's source.
 
-`make test` checks 300 programs at here, the first 60 of them at cpu too, and 3 programs
-for long inputs, through cpu's chunked parallel code (seeds 0, 1, ...; the disk cache keeps
-a second run warm); under the simulator, 10 programs at gpu0. For a longer hunt:
+`make test` checks 300 programs at here, the first 150 of them at cpu too, and 4 programs
+for long inputs, through cpu's chunked parallel code (seeds 0, 1, ...): about 70 s on the
+2-core development machine, 15 s once the disk cache is warm; under the simulator, 10
+programs at gpu0. For a longer hunt:
     CUPAR_FUZZ_PROGRAMS=5000 CUPAR_FUZZ_COMPILED=1000 CUPAR_FUZZ_LONG=50 \
         CUPAR_FUZZ_SEED=100000 .venv/bin/python -m pytest -q -x tests/test_random_programs.py
 or, to list what happens to each program without stopping at the first failure (first
@@ -33,8 +34,8 @@ from strategies import COMPILED, ON_GPU, assert_close
 
 SEED = int(os.environ.get("CUPAR_FUZZ_SEED", "0"))
 PROGRAMS = int(os.environ.get("CUPAR_FUZZ_PROGRAMS", "10" if ON_GPU else "300"))
-COMPILED_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_COMPILED", "10" if ON_GPU else "60"))
-LONG_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_LONG", "0" if ON_GPU else "3"))
+COMPILED_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_COMPILED", "10" if ON_GPU else "150"))
+LONG_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_LONG", "0" if ON_GPU else "4"))
 SIZES = (0, 1, 7) if ON_GPU else (0, 1, 5, NMAX)
 LONG_SIZES = (LONG,)
 
