@@ -178,6 +178,9 @@ MESSAGES = {
                 "pass arguments by position"),
     "comprehension": ("only list comprehensions over one sequence or one zip(...) are supported",
                       "write [f(x) for x in xs] or [f(x, y) for x, y in zip(xs, ys)]"),
+    "late_binding": ("`{what}` reads `{name}`, which is assigned again after `{what}` is "
+                     "defined: Python would read the new value here, cupar the one before",
+                     "give the new value another name, or define `{what}` after it"),
     "nonlocal_assign": ("`{what}` is assigned on only one path of the `if` on line {line}",
                         "assign it in both branches, or before the `if`"),
     "recursion": ("recursive call to `{what}` is not in tail position",

@@ -105,6 +105,11 @@ def strong(d: str) -> str:
     return {"int": "i64", "float": "f64"}.get(d, d)
 
 
+def modulus(limit: float) -> int:
+    """What a value is reduced modulo to keep it within `limit`."""
+    return int(max(2, min(1000, limit)))
+
+
 class Scope:
     """What an expression may read: numbers (lambda parameters, closure numbers), sequences
     (of numbers or pairs), sequences of rows, and the length class a map iterates over
@@ -121,16 +126,30 @@ class Scope:
 
 
 class Generator:
-    def __init__(self, rng: random.Random):
-        self.rng = rng
+    def __init__(self, rng: random.Random, nmax: int = NMAX, small_classes=None):
+        """`nmax`: the longest sequence. `small_classes`: where not None, the only length
+        classes a lambda may loop over (elements looping over long sequences would make a
+        program with long inputs quadratic: too slow to interpret)."""
+        self.rng, self.nmax, self.small_classes = rng, nmax, small_classes
         self.count = 0
         self.lines: list[str] = []
-        self.lambdas: list[tuple] = []  # (text, arity, param dtypes' floatness, result)
+        self.lambdas: list[tuple] = []  # ((floatness of params, length class), text, body)
         self.defs: list[tuple] = []  # (name, param floatness, result Val factory)
+        self.loops: list[str] = ["countdown"]  # tail-recursive functions of (v, k)
 
     def fresh(self, base: str) -> str:
         self.count += 1
         return f"{base}{self.count}"
+
+    def name(self, base: str, sc: Scope | None = None) -> str:
+        """A lambda parameter's name: often a short one other lambdas use too, as people
+        write them (the front end renames such names apart), never one `sc` sees."""
+        if sc is not None and self.chance(0.5):
+            seen = {v.text for v in sc.nums + sc.seqs + sc.rows}
+            free = [n for n in (base, "v", "w", "a", "b") if n not in seen]
+            if free:
+                return free[0]
+        return self.fresh(base)
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
@@ -140,10 +159,20 @@ class Generator:
 
     # -- numbers ----------------------------------------------------------------------------
     def small(self, v: Val, limit: float = 10 ** 4) -> Val:
-        """`v`, reduced modulo 1000 when its bound passes `limit` (floats are left alone)."""
+        """`v`, reduced modulo min(1000, limit) when its bound passes `limit` (floats are
+        left alone)."""
         if v.bound <= limit or v.is_float:
             return v
-        return Val(f"({v.text} % 1000)", v.dtype, 999)
+        k = modulus(limit)
+        return Val(f"({v.text} % {k})", v.dtype, k - 1)
+
+    def cheap(self, sc: Scope, s: Val) -> bool:
+        """Whether an expression in `sc` may loop over `s`: at the top, in a lambda over
+        short sequences, or over a short one (see `small_classes`). Loops are nested two
+        deep at most, so that programs stay quick to interpret."""
+        if sc.depth == 0 or s.length in (self.small_classes or ()):
+            return True
+        return sc.depth == 1 and self.small_classes is None
 
     def number(self, sc: Scope, depth: int, integer: bool = False) -> Val:
         """A number expression; an integer one when `integer`."""
@@ -158,6 +187,8 @@ class Generator:
             kinds += ["div", "math"]
         if sc.cls is not None:
             kinds.append("index")
+        if any(s.is_pair for s in sc.seqs):
+            kinds.append("pair_reduce")
         kind = self.pick(kinds)
         return getattr(self, "num_" + kind)(sc, depth - 1, integer)
 
@@ -217,7 +248,8 @@ class Generator:
                                                                    b.dtype), 2 * a.bound + b.bound)
         if kind == "loop" and not a.is_float:
             k = self.rng.randint(0, 3)
-            return Val(f"countdown({a.text}, {k})", promote(a.dtype, "int"), a.bound + k)
+            return Val(f"{self.pick(self.loops)}({a.text}, {k})", promote(a.dtype, "int"),
+                       a.bound + 5 * k)
         usable = [d for d in self.defs if d[1] == a.is_float]
         if not usable:
             return a
@@ -226,29 +258,31 @@ class Generator:
         return a if integer and value.is_float else value
 
     def num_reduce(self, sc, depth, integer):
-        seqs = [s for s in sc.seqs if not s.is_pair and not (integer and s.is_float)]
+        seqs = [s for s in sc.seqs if not s.is_pair and not (integer and s.is_float)
+                and self.cheap(sc, s)]
         if not seqs:
             return self.number(sc, depth, integer)
         s = self.pick(seqs)
-        if self.chance(0.3):  # a sequence made here (inside a lambda: a loop in a loop)
-            s = self.sequence(sc, 1)
+        if self.chance(0.3) and (sc.depth == 0 or (sc.depth == 1 and self.small_classes is None)):
+            s = self.sequence(sc, 1)  # a sequence made here (in a lambda: a loop in a loop)
             if integer and s.is_float:
                 return self.number(sc, depth, integer)
-        s = self.small_seq(s, LIMIT // NMAX)
+        s = self.small_seq(s, LIMIT // self.nmax)
         form = self.pick(["sum", "max", "reduce", "inner"] if sc.depth < 2 else ["sum", "max"])
         if form == "sum":
-            return Val(f"sum({s.text})", s.dtype, s.bound * NMAX)
+            return Val(f"sum({s.text})", s.dtype, s.bound * self.nmax)
         if form == "max":
             return Val(f"({self.pick(['max', 'min'])}({s.text}) if len({s.text}) > 0 else "
                        f"{self.rng.randint(0, 5)})", promote(s.dtype, "int"), s.bound)
         if form == "reduce":
             op = self.pick(["op_add", "lambda a, b: a + b", "maximum"])
             init = {"f64": "float64(0)", "i32": "int32(0)", "i64": "int64(0)"}.get(s.dtype, "0")
-            return Val(f"reduce({op}, {s.text}, {init})", s.dtype, s.bound * NMAX)
-        w = Val(self.fresh("w"), s.dtype, s.bound)
-        body = self.small(self.number(sc.inner([w], s.length), depth, integer))
+            return Val(f"reduce({op}, {s.text}, {init})", s.dtype, s.bound * self.nmax)
+        w = Val(self.name("w", sc), s.dtype, s.bound)
+        body = self.small(self.number(sc.inner([w], s.length), depth, integer),
+                          LIMIT // self.nmax)
         return Val(f"sum(map(lambda {w.text}: {body.text}, {s.text}))", strong(body.dtype),
-                   body.bound * NMAX)
+                   body.bound * self.nmax)
 
     def num_bits(self, sc, depth, integer):
         a = self.small(self.number(sc, depth, True), 1000)
@@ -279,17 +313,30 @@ class Generator:
                    promote(a.dtype, b.dtype), max(a.bound, b.bound))
 
     def num_arg(self, sc, depth, integer):
-        seqs = [s for s in sc.seqs if not s.is_pair and not s.is_float]  # (floats never
-        if not seqs:  # decide)
+        seqs = [s for s in sc.seqs if not s.is_pair and not s.is_float  # (floats never
+                and self.cheap(sc, s)]  # decide)
+        if not seqs:
             return self.number(sc, depth, integer)
         s = self.pick(seqs)
         return Val(f"({self.pick(['argmax', 'argmin'])}({s.text}) if len({s.text}) > 0 else "
-                   "0)", "i64", NMAX)
+                   "0)", "i64", self.nmax)
+
+    def num_pair_reduce(self, sc, depth, integer):
+        """A field of a reduction of pairs (a tuple-valued fold)."""
+        pairs = [s for s in sc.seqs if s.is_pair and self.cheap(sc, s)]
+        if not pairs:
+            return self.number(sc, depth, integer)
+        p = self.small_seq(self.pick(pairs), LIMIT // self.nmax)
+        op, init, bound = self.pair_fold(p)
+        k = self.rng.randint(0, 1)
+        if integer and p.dtype[k] in ("f64", "float"):
+            return self.number(sc, depth, integer)
+        return Val(f"reduce({op}, {p.text}, {init})[{k}]", p.dtype[k], bound)
 
     def num_len(self, sc, depth, integer):
         if not sc.seqs:
             return Val("G0", "int", 3)
-        return Val(f"len({self.pick(sc.seqs).text})", "int", NMAX)
+        return Val(f"len({self.pick(sc.seqs).text})", "int", self.nmax)
 
     def num_index(self, sc, depth, integer):
         seqs = [s for s in sc.seqs if s.length == sc.cls and not s.is_pair
@@ -313,10 +360,10 @@ class Generator:
         if depth > 0 and self.chance(0.2):
             a, b = self.predicate(sc, depth - 1), self.predicate(sc, depth - 1)
             return self.pick([f"({a} and {b})", f"({a} or {b})", f"(not {a})"])
-        ints = [t for t in sc.seqs if not t.is_pair and not t.is_float]
+        ints = [t for t in sc.seqs if not t.is_pair and not t.is_float and self.cheap(sc, t)]
         if ints and self.chance(0.1):
             t = self.pick(ints)
-            v = Val(self.fresh("v"), t.dtype, t.bound)
+            v = Val(self.name("v", sc), t.dtype, t.bound)
             p = self.predicate(sc.inner([v], t.length), depth - 1)
             return f"{self.pick(['any', 'all'])}(map(lambda {v.text}: {p}, {t.text}))"
         a, b = self.number(sc, depth, True), self.number(sc, depth, True)

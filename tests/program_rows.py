@@ -5,7 +5,7 @@ one length, a class the program also has a sequence of, so a zero row can be mad
 
 from __future__ import annotations
 
-from program_generator import LIMIT, NMAX, Scope, Val, strong
+from program_generator import LIMIT, Scope, Val, modulus, strong
 
 CASTS = {"i32": "int32", "i64": "int64", "f64": "float64"}
 
@@ -14,7 +14,7 @@ class Rows:
     """Sequences of rows; mixed into program_generator.Generator (after Sequences)."""
 
     def matrix(self, sc: Scope, depth: int) -> Val:
-        if depth <= 0 or self.chance(0.4):
+        if depth <= 0 or self.chance(0.4) or not self.cheap(sc, Val("", "", 0)):
             return self.pick(sc.rows)
         kind = self.pick(["make", "make", "each", "transpose", "move", "filter", "scan",
                           "product"])
@@ -24,21 +24,24 @@ class Rows:
         """A named sequence of each length class the program has at its top level."""
         return {s.length: s for s in self.seqs if not s.is_pair}
 
-    def small_rows(self, m: Val) -> Val:
-        if m.bound <= 1000 or m.is_float:
+    def small_rows(self, m: Val, limit: float = 1000) -> Val:
+        if m.bound <= limit or m.is_float:
             return m
-        r, v = self.fresh("r"), self.fresh("v")
-        return Val(f"map(lambda {r}: map(lambda {v}: {v} % 1000, {r}), {m.text})", m.dtype, 999,
-                   m.length, m.row)
+        r, v, k = self.fresh("r"), self.fresh("v"), modulus(limit)
+        return Val(f"map(lambda {r}: map(lambda {v}: {v} % {k}, {r}), {m.text})", m.dtype,
+                   k - 1, m.length, m.row)
 
     def rows_make(self, sc, depth):
         """map(lambda v: <a row>, xs): the row is computed per element, of a length every
         element shares."""
         s = self.sequence(sc, depth)
-        v = Val(self.fresh("v"), s.dtype, s.bound)
+        v = Val(self.name("v", sc), s.dtype, s.bound)
         row = self.sequence(sc.inner([v], s.length), 1)
-        if row.length not in self.top_classes():  # (a filter's length: not one per row)
-            t = self.pick(self.top_classes().values())
+        classes = self.top_classes()
+        if not self.cheap(sc.inner([], None), s):  # (long rows of long sequences: too many)
+            classes = {k: t for k, t in classes.items() if k in self.small_classes}
+        if row.length not in classes:  # (a filter's length: not one per row)
+            t = self.pick(classes.values())
             w = Val(self.fresh("w"), t.dtype, t.bound)
             body = self.number(sc.inner([v, w], t.length), 2)
             row = Val(f"map(lambda {w.text}: {body.text}, {t.text})", strong(body.dtype),
@@ -70,7 +73,8 @@ class Rows:
         if self.chance(0.5):
             return Val(f"rotate({m.text}, {self.rng.randint(-3, 3)})", m.dtype, m.bound, m.length,
                        m.row)
-        return Val(f"gather({m.text}, {self.permutation(m)})", m.dtype, m.bound, m.length, m.row)
+        return Val(f"gather({m.text}, {self.permutation(m, sc)})", m.dtype, m.bound, m.length,
+                   m.row)
 
     def rows_filter(self, sc, depth):
         m = self.matrix(sc, depth)
@@ -86,15 +90,20 @@ class Rows:
         a, b = self.fresh("a"), self.fresh("b")
         form = self.pick(["scan", "rscan"])
         return Val(f"{form}(lambda {a}, {b}: map(op_add, {a}, {b}), {m.text})", m.dtype,
-                   m.bound * NMAX, m.length, m.row)
+                   m.bound * self.nmax, m.length, m.row)
 
     def rows_product(self, sc, depth):
-        m = self.small_rows(self.matrix(sc, depth))
-        if self.chance(0.5):
-            return Val(f"matmul({m.text}, transpose({m.text}))", m.dtype, m.bound ** 2 * NMAX,
-                       m.length, m.length)
-        return Val(f"matmul(transpose({m.text}), {m.text})", m.dtype, m.bound ** 2 * NMAX,
-                   m.row, m.row)
+        """m times its transpose, either way round (in a program with long inputs, only a
+        product with few rows and columns)."""
+        m = self.small_rows(self.matrix(sc, depth), (LIMIT / self.nmax) ** 0.5)
+        inner = sc.inner([], None)
+        forms = [(f"matmul({m.text}, transpose({m.text}))", m.length),
+                 (f"matmul(transpose({m.text}), {m.text})", m.row)]
+        forms = [(text, k) for text, k in forms if self.cheap(inner, Val("", "", 0, k))]
+        if not forms:
+            return m
+        text, k = self.pick(forms)
+        return Val(text, m.dtype, m.bound ** 2 * self.nmax, k, k)
 
     # -- sequences and numbers from rows -------------------------------------------------------
     def seq_from_rows(self, sc, depth, pairs):
@@ -105,12 +114,13 @@ class Rows:
             a, b = self.fresh("a"), self.fresh("b")
             zero = f"replicate({CASTS[m.dtype]}(0), len({self.top_classes()[m.row].text}))"
             return Val(f"reduce(lambda {a}, {b}: map(op_add, {a}, {b}), {m.text}, {zero})",
-                       m.dtype, m.bound * NMAX, m.row)
+                       m.dtype, m.bound * self.nmax, m.row)
         if form == "vector" and m.dtype in CASTS and m.row in self.top_classes():
-            m, t, q = self.small_rows(m), self.top_classes()[m.row], self.fresh("q")
-            vector = f"map(lambda {q}: {CASTS[m.dtype]}({q} % 1000), {t.text})"
-            return Val(f"matmul({m.text}, {vector})", m.dtype, m.bound * 1000 * NMAX, m.length)
+            k = modulus((LIMIT / self.nmax) ** 0.5)
+            m, t, q = self.small_rows(m, k), self.top_classes()[m.row], self.fresh("q")
+            vector = f"map(lambda {q}: {CASTS[m.dtype]}({q} % {k}), {t.text})"
+            return Val(f"matmul({m.text}, {vector})", m.dtype, k * k * self.nmax, m.length)
         r = Val(self.fresh("r"), m.dtype, m.bound, m.row)
-        body = self.small(self.number(sc.inner([], m.length, [r]), 2), LIMIT // NMAX)
+        body = self.small(self.number(sc.inner([], m.length, [r]), 2), LIMIT // self.nmax)
         return Val(f"map(lambda {r.text}: {body.text}, {m.text})", strong(body.dtype),
                    body.bound, m.length)

@@ -2,7 +2,8 @@
 at places.here and at the compiled place (cpu, or gpu0 under the simulator) and compared with
 NumPy where that is short.
 
-Classes: values nothing reads (they reached the back ends, which met code their generators
+Classes: loops merged though one reads what another scatters (siblings.py); values nothing
+reads (they reached the back ends, which met code their generators
 were never tried on: a NumPy sort nothing read, a map of one); names that copies of code
 took blindly (`p_1 is bound twice`: the front end's renaming of shadowed names and the
 instantiation of a polymorphic local function both used `_k` suffixes).
@@ -142,6 +143,36 @@ def test_copies_of_code_take_names_no_one_has():
         (2 * (x + 1)).sum() + (x + 3).sum() + 5.5
 
 
+@parallel
+def used_before_the_name_changes(x):
+    t = 1
+
+    def f(v):
+        return v + t
+    a = map(f, x)
+    t = 100
+    return map(lambda v: v + t, a)
+
+
+@parallel
+def reads_its_own_locals(x):
+    def g(v):
+        u = v * 2
+
+        def f(w):
+            return w + u
+        return sum(map(f, x))
+    return map(g, x)
+
+
+def test_local_functions_read_names_as_python_does():
+    """A local function reading a name assigned again before a use is refused (Python would
+    read the new value: tests/errors/late_binding.py); these read what Python reads."""
+    x = np.arange(3)
+    assert_close(at_every_place(used_before_the_name_changes, x), x + 101)
+    assert_close(at_every_place(reads_its_own_locals, x), 3 + 6 * x)
+
+
 # -- NumPy's sort, called from Python ---------------------------------------------------------
 
 @parallel
@@ -164,8 +195,75 @@ def rows_of_nothing(x, y):
     return transpose(m), matmul(m, y), map(lambda r: sum(r), transpose(m))
 
 
-def test_a_map_over_nothing_has_rows_of_the_length_they_would_have():
+@parallel
+def replicated_rows_of_nothing(x, y):
+    return transpose(map(lambda v: replicate(argmin(y) if len(y) > 0 else 0, len(y)), x))
+
+
+def test_rows_of_nothing_have_the_length_the_function_gives():
+    assert at_every_place(replicated_rows_of_nothing, np.zeros(0, np.int32),
+                          np.arange(3)).shape == (3, 0)  # (rows of a length no type shows)
+
+
+def test_rows_of_nothing_take_the_length_of_a_value_of_the_function():
     x, y = np.zeros(0, np.int64), np.arange(4, dtype=np.int64)  # (here made them 0 x 0 and
     rows, product, sums = at_every_place(rows_of_nothing, x, y)  # refused the product)
     assert rows.shape == (4, 0) and product.shape == (0,)
     assert_close(sums, np.zeros(4, np.int64))
+
+
+@parallel
+def column_sums_of_nothing(x, y, m):
+    return map(lambda v: reduce(lambda a, b: map(op_add, a, b), m, replicate(int32(0), len(y))),
+               x)
+
+
+def test_column_sums_for_each_of_nothing():
+    x, y = np.zeros(0, np.int32), np.arange(5)  # (the rows were 0 x 0 at cpu)
+    assert at_every_place(column_sums_of_nothing, x, y, np.ones((0, 5), np.int32)).shape == \
+        (0, 5)
+
+
+@parallel
+def spin(v):
+    return v if v == 5 else spin(v + 2)  # (from 0, never 5: a loop without end)
+
+
+@parallel
+def rows_of_nothing_from_a_loop(x, y):
+    return map(lambda v: replicate(spin(v), len(y)), x)
+
+
+@pytest.mark.xfail(strict=True, reason="here learns the length of rows no length variable "
+                   "sizes by running the function on an element of zeros; on which this one "
+                   "loops, so here stops it and says 0 (cpu computes len(y) before the loop)")
+def test_rows_of_nothing_from_a_function_looping_on_zeros():
+    assert at_every_place(rows_of_nothing_from_a_loop, np.zeros(0, np.int32),
+                          np.arange(5)).shape == (0, 5)
+
+
+# -- loops merged into a reduction ------------------------------------------------------------
+
+@parallel
+def scatter_then_read_it(y):
+    total = sum(y)
+    rotated = permute(y, map(lambda i: (i + 2) % len(y), indices(y)))
+    moved = update(permute(y, map(lambda i: (i + 5) % len(y), indices(y))),
+                   zip(map(lambda i: (i + 1) % len(y), indices(y)), rotated))
+    return map(lambda v: where(all(map(lambda w: w == 3, moved)), total, v), y), moved
+
+
+def test_a_loop_reading_a_scattered_array_is_not_merged_into_the_scatter():
+    """The scatters ran inside the sum's loop, and so did the update reading `rotated`
+    (element i read rotated[i] before the element writing it ran) and copying the
+    destination (before it was written)."""
+    y = np.array([0, -4, 5, -6], np.int64)
+    rotated = np.empty_like(y)
+    rotated[(np.arange(4) + 2) % 4] = y
+    moved = np.empty_like(y)
+    moved[(np.arange(4) + 5) % 4] = y
+    moved[(np.arange(4) + 1) % 4] = rotated
+    values, got = at_every_place(scatter_then_read_it, y)
+    assert_close(got, moved)
+    assert_close(values, y)
+

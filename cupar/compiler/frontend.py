@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import replace
 
 from ..errors import CuparSyntaxError, Loc, message
+from .closures import Captures
 from .ir import Body, Const, Function, Lambda, Let, Prim, Var
 
 BINOPS = {ast.Add: "op_add", ast.Sub: "op_sub", ast.Mult: "op_mul", ast.Div: "op_div",
@@ -43,20 +44,26 @@ def parse_function(source: str, file: str, first_line: int) -> Function:
 
 
 class Scope:
-    """Names visible at a point: source name -> IR Var. Inner scopes see outer ones."""
+    """Names visible at a point: source name -> IR Var. Inner scopes see outer ones.
+    `function`: the scope of a Python function (def, lambda, comprehension), not of a
+    branch of an `if`."""
 
-    def __init__(self, parent: Scope | None = None):
+    def __init__(self, parent: Scope | None = None, function: bool = False):
         self.names: dict[str, Var] = {}
         self.maybe_unbound: dict[str, int] = {}  # name -> line of the `if` that left it so
-        self.parent = parent
+        self.parent, self.function = parent, function
 
     def lookup(self, name: str) -> Var | None:
+        return self.find(name)[1]
+
+    def find(self, name: str) -> tuple:
+        """(the scope binding `name`, its Var), or (None, None)."""
         scope = self
         while scope is not None:
             if name in scope.names:
-                return scope.names[name]
+                return scope, scope.names[name]
             scope = scope.parent
-        return None
+        return None, None
 
     def unbound_line(self, name: str) -> int | None:
         scope = self
@@ -72,6 +79,8 @@ class Translator:
         self.file, self.line_offset, self.col_offset = file, line_offset, col_offset
         self.used: set[str] = set()
         self.temps = 0
+        self.captures = Captures()  # free names of local functions (see closures.py)
+        self.lambdas: dict[int, tuple] = {}  # id of a Lambda -> what Captures.leave said
 
     # -- helpers -------------------------------------------------------------------------
     def loc(self, node: ast.AST) -> Loc:
@@ -109,7 +118,7 @@ class Translator:
 
     # -- functions -----------------------------------------------------------------------
     def function(self, fdef: ast.FunctionDef) -> Function:
-        scope = Scope()
+        scope = Scope(function=True)
         params = self.params(fdef.args, scope)
         body = self.block_body(fdef.body, scope, fdef)
         return Function(fdef.name, params, body, self.loc(fdef))
@@ -185,7 +194,10 @@ class Translator:
     def assign(self, target: ast.expr, value, scope: Scope, lets: list) -> None:
         match target:
             case ast.Name(id=name):
-                lets.append(Let(self.bind(scope, name, target), value, self.loc(target)))
+                var = self.bind(scope, name, target)
+                if isinstance(value, Lambda) and id(value) in self.lambdas:  # f = lambda ...
+                    self.captures.bind(var.name, self.lambdas[id(value)])
+                lets.append(Let(var, value, self.loc(target)))
             case ast.Tuple(elts=elts) | ast.List(elts=elts):
                 if any(isinstance(e, ast.Starred) for e in elts):
                     self.fail(target, "expression", what="starred assignment")
@@ -210,9 +222,11 @@ class Translator:
         if fdef.decorator_list:
             self.fail(fdef.decorator_list[0], "decorated_def")
         var = self.bind(scope, fdef.name, fdef)  # bound first: the body may call itself
-        inner = Scope(scope)
+        inner = Scope(scope, function=True)
         params = self.params(fdef.args, inner)
+        self.captures.enter(inner)
         body = self.block_body(fdef.body, inner, fdef)
+        self.captures.bind(var.name, self.captures.leave())
         lets.append(Let(var, Lambda(params, body, self.loc(fdef)), self.loc(fdef)))
 
     def if_stmt(self, stmt: ast.If, rest: list, scope: Scope, lets: list):
@@ -305,9 +319,12 @@ class Translator:
             case ast.Call():
                 return self.call(node, scope, lets)
             case ast.Lambda(args=args, body=body):
-                inner = Scope(scope)
+                inner = Scope(scope, function=True)
                 params = self.params(args, inner)
-                return Lambda(params, self.expr_body(body, inner), loc)
+                self.captures.enter(inner)
+                lam = Lambda(params, self.expr_body(body, inner), loc)
+                self.lambdas[id(lam)] = self.captures.leave()
+                return lam
             case ast.Tuple(elts=elts):
                 if any(isinstance(e, ast.Starred) for e in elts):
                     self.fail(node, "expression", what="starred expression")
@@ -329,7 +346,10 @@ class Translator:
         return Body(tuple(lets), result)
 
     def name(self, node: ast.Name, scope: Scope) -> Var:
-        var = scope.lookup(node.id)
+        found, var = scope.find(node.id)
+        stale = self.captures.read(node.id, found, var, scope)
+        if stale is not None:
+            self.fail(node, "late_binding", what=node.id, name=stale)
         if var is not None:
             return Var(var.name, loc=self.loc(node))
         line = scope.unbound_line(node.id)
@@ -418,7 +438,7 @@ class Translator:
         if len(node.generators) != 1 or node.generators[0].is_async:
             self.fail(node, "comprehension")
         gen = node.generators[0]
-        inner = Scope(scope)
+        inner = Scope(scope, function=True)
         target = gen.target
         source = gen.iter
         if (isinstance(target, ast.Tuple) and isinstance(source, ast.Call)
@@ -435,7 +455,7 @@ class Translator:
         for cond in gen.ifs:
             if len(seqs) > 1:
                 self.fail(cond, "comprehension")
-            own = Scope(scope)  # the predicate binds the loop variable afresh (single binding)
+            own = Scope(scope, True)  # the predicate binds the loop variable afresh (once)
             pred_params = (self.bind(own, target.id, target),)
             pred = Lambda(pred_params, self.expr_body(cond, own), self.loc(cond))
             seqs = (self.emit(lets, Prim("filter", (pred, *seqs), self.loc(cond)), cond),)

@@ -338,9 +338,8 @@ class Lowerer(SequenceRules, MatrixRules):
         if isinstance(t, Seq):
             if not isinstance(value, (Mat, Delayed)) or i in value.length:
                 raise NotLowered("rows whose length depends on the row")
+            # (computed before the loop, the length even no rows have: the interpreter's too)
             row = self.hoisted_length(value.length, body, i, out)
-            if row != value.length:  # no rows, no row to compute it: 0, as places.here says
-                row = f"({row} if {n} != 0 else 0)"
             name = self.fresh("rows")
             base = base_scalar(t)
             if isinstance(t.elem, Seq):  # rows of rows: an array of three or more axes

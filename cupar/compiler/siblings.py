@@ -76,7 +76,8 @@ def sibling_of(s, done: list) -> int | None:
             made = computed(p)
             reads = names_in(s) | set().union(*map(names_in, between))
             return k if (compatible(p, s) and not made & reads
-                         and not assigned(p) & assigned(s)) else None
+                         and not assigned(p) & assigned(s)
+                         and elementwise(p, [s, *between])) else None
         if not simple(p):
             return None
     return None
@@ -93,10 +94,57 @@ def loop_sibling_of(s, done: list) -> int | None:
         if isinstance(p, Reduce) and p.parallel:
             reads = names_in(s) | set().union(*map(names_in, done[k + 1:]))
             return k if (p.stop == s.stop and not computed(p) & reads
-                         and not assigned(p) & assigned(s)) else None
+                         and not assigned(p) & assigned(s)
+                         and elementwise(p, [s, *done[k + 1:]])) else None
         if not simple(p):
             return None
     return None
+
+
+def elementwise(p, later: list) -> bool:
+    """Whether the arrays fold `p` stores into are stored, and used by the `later`
+    statements (renamed to p's index), only at p's own element, `a[i]` (or `a[i, k]` for a
+    row), or by shape: merged, an element's statements would otherwise read what another
+    element has not written yet (a scatter's destination, gathered from)."""
+    index, stores = p.index, {}
+    for st in walk(p.body):
+        if isinstance(st, Store):
+            stores.setdefault(st.array, []).append(st.index)
+    later = [rename(s, s.index, index) if hasattr(s, "index") and isinstance(s.index, str)
+             else s for s in later]
+    for array, at in stores.items():
+        uses = [u for s in later for u in subscripts(s, array)]
+        if uses and any(first(i) != index for i in at + uses):
+            return False
+    return True
+
+
+def subscripts(node, array: str) -> list:
+    """The subscripts `array` is read or stored at in `node` ('' for a use of the whole
+    array; its shape does not count)."""
+    if isinstance(node, Store) and node.array == array:
+        return [node.index] + subscripts(replace(node, array=""), array)
+    if isinstance(node, str):
+        found = re.finditer(rf"\b{re.escape(array)}\b(\[([^\]]*)\]|\.shape)?", node)
+        return [m.group(2) or "" for m in found if m.group(1) != ".shape"]
+    if isinstance(node, (tuple, list)):
+        return [u for n in node for u in subscripts(n, array)]
+    if is_dataclass(node):
+        return [u for f in fields(node) for u in subscripts(getattr(node, f.name), array)]
+    return []
+
+
+def first(index: str) -> str:
+    return index.split(",")[0].strip()
+
+
+def walk(stmts):
+    """Every statement in `stmts`, nested ones included."""
+    for st in stmts:
+        yield st
+        for a in ("body", "then", "orelse"):
+            if isinstance(getattr(st, a, None), tuple):
+                yield from walk(getattr(st, a))
 
 
 def compatible(p, s) -> bool:

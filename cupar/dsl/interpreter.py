@@ -17,7 +17,14 @@ from ..compiler.ir import Body, Const, FnRef, Lambda, Prim, Program, Var
 from ..compiler.primitives import PRIMITIVES
 from ..compiler.types import Scalar, Seq
 from ..errors import CuparError, CuparValueError
-from .values import coerce
+from .values import TupleSeq, coerce
+
+
+FUEL = 100_000  # loop iterations a function may run while rows_made tries it
+
+
+class OutOfFuel(Exception):
+    """A function tried by rows_made ran FUEL iterations of loops: perhaps forever."""
 
 
 class TailCall:
@@ -66,6 +73,7 @@ class FunctionValue:
 class Interpreter:
     def __init__(self, program: Program):
         self.program = program
+        self.fuel: int | None = None  # loop steps left, while rows_made tries a function
 
     def run(self, args: tuple):
         entry = FunctionValue(self, self.program.functions[self.program.entry])
@@ -81,6 +89,10 @@ class Interpreter:
             if not isinstance(result, TailCall):
                 return result
             target, args = result.target, result.args
+            if self.fuel is not None:  # (a loop: the only code that might not end)
+                self.fuel -= 1
+                if self.fuel < 0:
+                    raise OutOfFuel
 
     def body(self, body: Body, env: dict, tail: bool):
         last = len(body.lets) - 1
@@ -91,14 +103,32 @@ class Interpreter:
             if isinstance(value, TailCall):
                 return value
             if not isinstance(let.value, (Lambda, Var)):
-                if isinstance(value, list) and not value:
-                    value = empty_rows(let, env) if depth(let.var.type) > 1 else value
+                if isinstance(value, list) and not value and depth(let.var.type) > 1:
+                    value = empty_rows(let, env, self.rows_made(let.value, env))
                 try:
                     value = record(env, coerce(value, let.var.type), let.var.type)
                 except CuparError as err:  # e.g. ragged rows: blame the primitive that made them
                     raise located(err, let.loc) from None
             env[let.var.name] = value
         return self.atom(body.result, env)
+
+    def rows_made(self, value, env: dict) -> tuple:
+        """The shape of the rows a `map` of no elements would make: those its function makes
+        of an element of zeros, where that raises no error and ends within FUEL iterations
+        of tail-recursive loops (the only code that might not end); else ()."""
+        if not (isinstance(value, Prim) and value.name == "map"):
+            return ()
+        outer = self.fuel
+        self.fuel = FUEL if outer is None else outer  # (nested tries share the outer's)
+        try:
+            fn = self.atom(value.args[0], env)
+            row = fn(*[zero_element(self.atom(a, env)) for a in value.args[1:]])
+        except Exception:  # (the element of zeros is not one the program ever sees)
+            return ()
+        finally:
+            if outer is None:
+                self.fuel = None
+        return row.shape if isinstance(row, np.ndarray) else ()
 
     def atom(self, atom, env: dict):
         match atom:
@@ -152,12 +182,20 @@ def record(env: dict, value, t):
     return value
 
 
-def empty_rows(let, env: dict):
+def zero_element(xs):
+    """An element of zeros of the sequence `xs`."""
+    if isinstance(xs, TupleSeq):
+        return tuple(zero_element(c) for c in xs.columns)
+    a = np.asarray(xs)
+    return np.zeros(a.shape[1:], a.dtype) if a.ndim > 1 else a.dtype.type(0)
+
+
+def empty_rows(let, env: dict, made: tuple = ()):
     """An empty sequence of rows for `let`, shaped (0, m, ...): each row length is taken from
     an argument whose type has the same length variable (map, gather, filter, rotate ... of a
     (0, 3) or (2, 3) matrix give (0, 3)), else from any value of the function with that
     variable (`map(lambda v: y, xs)` over no xs gives rows of len(y), as compiled places do);
-    a length nothing shows is 0."""
+    a length nothing shows is that of the rows `made` (see Interpreter.rows_made), or 0."""
     sizes: dict = dict(env.get(SIZES, {}))
     for arg in getattr(let.value, "args", ()):
         value = env.get(arg.name) if isinstance(arg, Var) else None
@@ -168,7 +206,8 @@ def empty_rows(let, env: dict):
             sizes[t.length], t = size, t.elem
     t, shape = let.var.type.elem, [0]
     while isinstance(t, Seq):
-        shape.append(sizes.get(t.length, 0))
+        k = len(shape) - 1
+        shape.append(sizes.get(t.length, made[k] if k < len(made) else 0))
         t = t.elem
     return np.empty(shape, dtype=t.dtype) if isinstance(t, Scalar) else []
 
