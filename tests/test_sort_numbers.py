@@ -14,9 +14,12 @@ N = 50_000 + 123  # with the sizes below: many chunks, an uneven last one
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
-    """Splitting from a few thousand elements on, in chunks of 4096 (fast tests)."""
+    """Splitting from a few thousand elements on, in chunks of 4096 (fast tests); every
+    sort looks afresh at whether its threads run side by side."""
     monkeypatch.setattr(numba_sort, "PARALLEL_FROM", 1 << 12)
     monkeypatch.setattr(numba_sort, "CHUNK", 1 << 12)
+    monkeypatch.setattr(numba_sort, "ALONE_S", 0.0)
+    monkeypatch.setattr(numba_sort, "_alone_until", 0.0)
 
 
 def bits(a):

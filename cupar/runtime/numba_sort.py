@@ -12,7 +12,9 @@ from one queue until none is left, so a thread that the operating system does no
 while delays no one: the others take its share. Where the threads did not run side by side
 during the first pass (Linux's autogroups give a session one core's share while another
 session is busy, however many threads it runs), partitioning would only add work: the copy is
-sorted whole, as NumPy would, and the counting cost next to nothing. A part is split only
+sorted whole, as NumPy would, and the counting cost next to nothing. Such a machine tends to
+stay busy: sorts in the next ALONE_S seconds go straight to one sort (sparing the helpers'
+wake-ups), and the first after them looks again. A part is split only
 where the sample leaves both sides at least 1/BALANCE of it (else it is copied whole: many
 equal numbers). NaN is never below a splitter, so NaNs stay in the upper part, which NumPy
 ends with them; descending reverses the result, NaNs first.
@@ -39,6 +41,8 @@ CHUNK = 1 << 18  # elements a task counts or partitions (1 MiB of float32)
 SAMPLE = 1024  # elements sampled for a splitter
 BALANCE = 8
 PARALLEL_GAIN = 1.3  # parallelism below which one thread sorts (see Counts)
+ALONE_S = 0.5  # seconds after such a finding in which sorts skip the first pass's helpers
+_alone_until = 0.0  # (time.monotonic())
 
 
 def sort_numbers(xs: np.ndarray, descending: bool, threads: int | None = None) -> np.ndarray:
@@ -69,14 +73,21 @@ def zeros_in_order(xs, target, zeros) -> None:
 def sorted_copy(xs: np.ndarray, threads: int):
     """xs sorted ascending (NaN last), in memory of its own (pooled when large); and the
     zeros in each chunk of xs, where counted (else None)."""
+    global _alone_until
     out = pool.empty(xs.shape, xs.dtype)
-    if xs.shape[0] < PARALLEL_FROM or threads < 2 or xs.dtype.kind not in "iuf":
-        out[...] = xs
+    if xs.shape[0] < PARALLEL_FROM or threads < 2 or xs.dtype.kind not in "iuf" or \
+            time.monotonic() < _alone_until:
+        zeros = None
+        if xs.dtype.kind == "f":
+            zeros = copy_counting_zeros(xs, out, CHUNK)
+        else:
+            out[...] = xs
         out.sort()
-        return out, None
+        return out, zeros
     parts = [(0, xs.shape[0])]
     counts = Counts(xs, parts, threads, copy_to=out)
     if counts.parallelism < PARALLEL_GAIN:  # the helpers did not run alongside: one sort
+        _alone_until = time.monotonic() + ALONE_S
         out.sort()
         return out, counts.zeros
     source, spare = out, pool.empty(xs.shape, xs.dtype)
@@ -219,6 +230,21 @@ def copy_count_chunk(xs, lo, hi, s, out):
         below += np.int32(v < s)
         zeros += np.int32(v == 0)
     return np.int64(below), np.int64(zeros)
+
+
+@numba.njit(cache=True, nogil=True)
+def copy_counting_zeros(xs, out, chunk):
+    """xs copied into out; the zeros in each chunk of xs (as fast as a plain copy)."""
+    n = xs.shape[0]
+    zeros = np.zeros((n + chunk - 1) // chunk, np.int64)
+    for c in range(zeros.shape[0]):
+        lo, hi, k = c * chunk, min((c + 1) * chunk, n), np.int32(0)
+        for i in range(hi - lo):
+            v = xs[np.uint64(lo + i)]
+            out[np.uint64(lo + i)] = v
+            k += np.int32(v == 0)
+        zeros[c] = k
+    return zeros
 
 
 @numba.njit(cache=True, nogil=True)
