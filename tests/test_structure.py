@@ -155,6 +155,38 @@ def test_spmv_rows_are_read_unchecked_when_their_ranges_are_inside():
     assert sum(t.startswith("not inside") for t in tests(slow)) == 2
 
 
+@parallel
+def spmv_by_subscripts(data, cols, rowptr, x):
+    def row(i):
+        return sum(map(lambda k: data[k] * x[cols[k]], bounded_range(rowptr[i], rowptr[i + 1])))
+    return map(row, range(len(rowptr) - 1))
+
+
+def test_subscripts_of_an_index_range_are_checked_once_per_range():
+    """`data[k]` and `cols[k]` for k in a row's range: the same two versions of the row loop
+    as with gathers, the flags computed before it (not per element)."""
+    rowptr = np.array([0, 2, 3], np.int64)
+    body = kernels(spmv_by_subscripts, X[:3], np.zeros(3, np.int64), rowptr, X).entry.body
+    assert kernel_count(body) == 1
+    (loop,) = [s for s in body if isinstance(s, Loop)]
+    (versions,) = [s for s in loop.body if isinstance(s, If) and s.cond.startswith("inside")]
+    flags = set(versions.cond.split(" and "))
+    assert len(flags) == 2
+    assert flags <= {s.target for s in loop.body if type(s).__name__ == "Assign"}
+    fast, slow = versions.then[0], versions.orelse[0]
+    tests = lambda r: [s.cond for s in walk(r.body) if isinstance(s, If)]  # noqa: E731
+    assert tests(fast) == [t for t in tests(fast) if not t.startswith("not inside")]
+    assert len(tests(fast)) == 1  # x[cols[k]]: the column value is still checked
+    assert sum(t.startswith("not inside") for t in tests(slow)) == 2
+
+
+def test_subscripts_of_an_index_range_outside_still_fail_where_they_read():
+    rowptr = np.array([0, 2, 5], np.int64)  # the second row runs past data's end
+    with pytest.raises(IndexError, match="out of range") as info:
+        spmv_by_subscripts(X[:3], np.zeros(3, np.int64), rowptr, X, target_place=cupar.places.cpu)
+    assert "test_structure.py" in str(info.value)
+
+
 def walk(stmts):
     for s in stmts:
         yield s

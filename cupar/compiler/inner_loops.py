@@ -1,10 +1,13 @@
 """Kernel-IR rewrites of the sequential loops inside kernels, run after `lower_to_kernels`.
 
-`unswitch_range_checks`: a gather of an index range (`gather(values, bounded_range(lo, hi))`,
-an SpMV row) tests the whole range once, before the loop that reads it, into a flag; the
-loop then checks each element only `if not <flag>`. That test is loop-invariant, but LLVM
-does not hoist it, and in a short gather-bound loop it costs as much as the reads. So every
-sequential loop testing such flags, set before it, becomes
+`hoist_range_flags`: a read at an index of an index range (`gather(values, bounded_range(lo,
+hi))`, or `values[k]` for k in it: an SpMV row) tests the whole range into a flag, and the
+element only `if not <flag>` (lower.py, `checked`). The flag is the same for every element:
+its assignment moves out of every loop that assigns none of the names it reads.
+
+`unswitch_range_checks`: that test is loop-invariant, but LLVM does not hoist it, and in a
+short gather-bound loop it costs as much as the reads. So every sequential loop testing
+such flags, set before it, becomes
 
     if inside_1 and inside_2:
         <the loop without those tests>
@@ -28,6 +31,14 @@ import re
 from dataclasses import fields, is_dataclass, replace
 
 from .kernel_ir import Assign, If, KernelProgram, Loop, Reduce
+from .siblings import assigned, names_in
+
+
+def hoist_range_flags(program: KernelProgram, flags: frozenset) -> KernelProgram:
+    """`flags`: the names of the range flags (pure expressions of names set before)."""
+    if not flags:
+        return program
+    return _each_function(program, lambda body: _hoist(body, flags))
 
 
 def unswitch_range_checks(program: KernelProgram, flags: frozenset) -> KernelProgram:
@@ -89,6 +100,28 @@ def _tested(stmts: tuple, flags: frozenset) -> frozenset:
 
 def _assigned(stmts: tuple) -> frozenset:
     return frozenset(s.target for s in _walk(stmts) if isinstance(s, Assign))
+
+
+# -- hoisting ------------------------------------------------------------------------------
+def _hoist(stmts: tuple, flags: frozenset) -> tuple:
+    """Innermost loops first, so a flag moves out as far as it can."""
+    out = []
+    for s in stmts:
+        s = _map_bodies(s, lambda body: _hoist(body, flags))
+        if hasattr(s, "index") and isinstance(getattr(s, "body", None), tuple):  # a loop
+            inner = assigned(s)
+            moved = tuple(x for x in _walk(s.body) if isinstance(x, Assign)
+                          and x.target in flags and not names_in(x.expr) & inner)
+            if moved:
+                out += moved
+                s = _map_bodies(s, lambda body: _without(body, set(moved)))
+        out.append(s)
+    return tuple(out)
+
+
+def _without(stmts: tuple, drop: set) -> tuple:
+    return tuple(_map_bodies(s, lambda body: _without(body, drop)) for s in stmts
+                 if s not in drop)
 
 
 # -- unsigned reads ------------------------------------------------------------------------

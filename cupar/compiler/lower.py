@@ -34,7 +34,7 @@ from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar,
                            unflatten_value)
 from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_code, scalar_expr
 from .types import Scalar, Seq, Tuple
-from .inner_loops import unsigned_inner_reads, unswitch_range_checks
+from .inner_loops import hoist_range_flags, unsigned_inner_reads, unswitch_range_checks
 from .siblings import IDENT, assigned, fuse_sibling_folds
 
 
@@ -50,7 +50,8 @@ def lower_to_kernels(program: Program) -> KernelProgram:
                             tuple(lowerer.notes))
     kernels = drop_unused_products(kernels, lowerer.eager)
     kernels = fuse_sibling_folds(kernels)
-    kernels = unswitch_range_checks(kernels, frozenset(lowerer.range_flags))
+    flags = frozenset(lowerer.range_flags)
+    kernels = unswitch_range_checks(hoist_range_flags(kernels, flags), flags)
     return unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
 
 
@@ -65,9 +66,10 @@ class Lowerer(SequenceRules, MatrixRules):
         self.recomputed: dict[int, tuple] = {}  # maps each consumer recomputes, by id:
         # (the Delayed, the arrays it reads)
         # for inner_loops.py: names of range flags and of checked indices; and the indices
-        # of gathered ranges, read unsigned everywhere (no negative-index wrap, so LLVM
-        # sees contiguous reads)
+        # of index ranges read, unsigned everywhere (no negative-index wrap, so LLVM sees
+        # contiguous reads); the index expressions of index ranges: (start, length)
         self.range_flags: set[str] = set()
+        self.range_elements: dict[str, tuple[str, str]] = {}
         self.checked_indices: set[str] = set()
         self.unsigned_reads: set[str] = set()
         self.eager: dict = {}  # matrix products stored where they stand, by array name
@@ -276,11 +278,11 @@ class Lowerer(SequenceRules, MatrixRules):
                 return value
         raise NotLowered(f"element of {xs!r}")
 
-    def checked(self, i: str, xs, out: list, loc: Loc, what: str,
-                inside: str | None = None) -> str:
-        """Python's index rule: negative counts from the end; outside is an error. With
-        `inside`, the name of a flag saying every index is known to be in range, the test is
-        made only when the flag is false."""
+    def checked(self, i: str, xs, out: list, loc: Loc, what: str) -> str:
+        """Python's index rule: negative counts from the end; outside is an error. An index
+        of an index range (`range_elements`) is tested only when a flag says the range is
+        not wholly inside; the flag, the same for the whole range, is moved out of the
+        loops around it and the loop made twice (inner_loops.py)."""
         n, j = length_of(xs), self.fresh("j")
         wrap = Assign(j, f"({i} + {n} if {i} < 0 else {i})")
         message = f"{what} index is out of range"
@@ -288,10 +290,14 @@ class Lowerer(SequenceRules, MatrixRules):
         # after a flagged failure inside a parallel loop, read a harmless element
         test = If(f"np.uint64({j}) >= np.uint64({n})",
                   (self.fail("index", message, loc), Assign(j, "0")), ())
-        if inside is None:
+        if i not in self.range_elements:
             out += [wrap, test]
         else:
-            out += [Assign(j, i), If(f"not {inside}", (wrap, test), ())]
+            start, length = self.range_elements[i]
+            inside = self.fresh("inside")
+            out += [Assign(inside, f"({length} == 0 or (0 <= {start} and "
+                                   f"{start} + {length} <= {n}))"),
+                    Assign(j, i), If(f"not {inside}", (wrap, test), ())]
             self.range_flags.add(inside)
             self.unsigned_reads.add(j)
         self.checked_indices.add(j)

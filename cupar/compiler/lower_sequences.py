@@ -54,18 +54,26 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
             # each column recomputes its field: no arrays (which gpu0 cannot make inside
             # a kernel), and less traffic than storing the columns and reading them back
             return tuple(Delayed(xs.length, lambda i, stmts, k=k: xs.elem(i, stmts)[k],
-                                 Seq(e, xs.type.length), xs.start, cheap=True)
+                                 Seq(e, xs.type.length), cheap=True)
                          for k, e in enumerate(xs.type.elem.elems))
         return self.materialize(xs, out).cols
 
+    def index_range(self, length: str, start: str, at, t, cheap: bool = False) -> Delayed:
+        """Element i is the index `at(i)`, known to lie in [start, start + length): reading
+        a sequence there is checked once per range, not per element (see `checked`)."""
+        def elem(i, stmts):
+            index = at(i)
+            self.range_elements[index] = (start, length)
+            return index
+        return Delayed(length, elem, t, cheap=cheap)
+
     def p_indices(self, let, prim, args, out):
-        return Delayed(length_of(args[0]), lambda i, stmts: i, let.var.type, start="0",
-                       cheap=True)
+        return self.index_range(length_of(args[0]), "0", lambda i: i, let.var.type, cheap=True)
 
     def p_range(self, let, prim, args, out):
         if len(args) == 1:
-            return Delayed(f"max(np.int64({args[0]}), 0)", lambda i, stmts: i, let.var.type,
-                           start="0")
+            return self.index_range(f"max(np.int64({args[0]}), 0)", "0", lambda i: i,
+                                    let.var.type)
         if len(args) == 2:
             return self.p_bounded_range(let, prim, args, out)
         lo, hi, step = (self.emit(out, f"np.int64({a})") for a in args)
@@ -77,21 +85,14 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
     def p_bounded_range(self, let, prim, args, out):
         lo = self.fresh("lo")
         out.append(Assign(lo, f"np.int64({args[0]})"))
-        return Delayed(f"max(np.int64({args[1]}) - {lo}, 0)",
-                       lambda i, stmts: f"({lo} + {i})", let.var.type, start=lo)
+        return self.index_range(f"max(np.int64({args[1]}) - {lo}, 0)", lo,
+                                lambda i: f"({lo} + {i})", let.var.type)
 
     def p_gather(self, let, prim, args, out):
         xs, idx = args
-        inside = None
-        if isinstance(idx, Delayed) and idx.start is not None:
-            # an index range is checked once, here; elements are then checked only when it
-            # is not wholly inside (see inner_loops.py)
-            inside = self.fresh("inside")
-            out.append(Assign(inside, f"({length_of(idx)} == 0 or (0 <= {idx.start} and "
-                                      f"{idx.start} + {length_of(idx)} <= {length_of(xs)}))"))
         return Delayed(length_of(idx), lambda i, stmts: self.element(
-            xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather",
-                             inside), stmts), let.var.type)
+            xs, self.checked(self.element(idx, i, stmts), xs, stmts, prim.loc, "gather"),
+            stmts), let.var.type)
 
     def p_join(self, let, prim, args, out):
         """Element k of the joined rows is element k % m of row k // m, m the rows' length

@@ -44,7 +44,6 @@ class Delayed:
     length: str
     elem: Callable  # (index expression, statements list) -> element value
     type: Seq
-    start: str | None = None  # an index range: element i is `start + i` (gather checks once)
     swapped: Mat | None = None  # the transpose of a stored matrix: that matrix
     stored: Mat | None = None  # the same sequence, also stored in this array (a product)
     # a join of rows (xss, m: the rows' length), or a slice of one (xss, m, start: element j
