@@ -62,7 +62,10 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
         """Element i is the index `at(i)`, known to lie in [start, start + length): reading
         a sequence there is checked once per range, not per element (see `checked`)."""
         def elem(i, stmts):
-            index = at(i)
+            # a name of its own, assigned once here: the expression itself ("0", or a name
+            # assigned again later) may stand elsewhere for an index outside the range
+            index = self.fresh("k")
+            stmts.append(Assign(index, at(i)))
             self.range_elements[index] = (start, length)
             return index
         return Delayed(length, elem, t, cheap=cheap)
