@@ -62,7 +62,7 @@ def allreduce(array, op: str = "sum", check: bool = True, out=None) -> np.ndarra
         host = checked_for_allreduce(array, op, caller_loc())
     w = world()
     if check and w.size > 1:
-        w.agree_quickly("allreduce", (host.shape, str(host.dtype), op), caller_loc)
+        w.agree_quickly("allreduce", (host.shape, host.dtype, op), caller_loc)
     if out is not None:
         check_out(out, host, caller_loc)
     if host.ndim == 0:  # a number: a NumPy scalar back (ascontiguousarray makes it 1-D)

@@ -103,6 +103,7 @@ class World:
             self.ops = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN,
                         "prod": MPI.PROD, "band": MPI.BAND, "bor": MPI.BOR,
                         "bxor": MPI.BXOR}
+        self.max_op = self.ops.get("max")
 
     def mpi_op(self, op: str):
         return self.ops[op]
@@ -157,16 +158,18 @@ class World:
 
     def agree_quickly(self, what: str, signature, where) -> None:
         """`agree` at the price of one collective of two integers (a hash of the signature
-        and its negation, reduced with MAX: every rank passed the same one when the two
-        results negate each other); the full exchange runs only to describe a mismatch.
-        `where` is a function giving the error's location, called only on error."""
-        code = self.codes.get(signature)
-        if code is None:
-            code = self.codes[signature] = hash_signature(signature)
-        values = np.array([code, -code], np.int64)
-        out = np.empty(2, np.int64)
-        self.comm.Allreduce(values, out, op=self.ops["max"])
-        if out[0] != -out[1]:
+        and its negation, reduced with MAX: every rank passed the same one when the result
+        is the pair itself); the full exchange runs only to describe a mismatch. `where` is
+        a function giving the error's location, called only on error. The buffers are kept
+        per signature: in a loop of small allreduces, Python's share is the cost."""
+        entry = self.codes.get(signature)
+        if entry is None:
+            code = hash_signature(signature)
+            entry = self.codes[signature] = (np.array([code, -code], np.int64),
+                                             np.empty(2, np.int64), code)
+        values, out, code = entry
+        self.comm.Allreduce(values, out, op=self.max_op)
+        if out[0] != code or out[1] != -code:
             self.agree(what, signature, where())
 
     def agree(self, what: str, signature, where) -> None:
