@@ -20,6 +20,7 @@ import traceback
 import numpy as np
 
 from ..errors import CuparValueError, PlaceUnavailableError
+from ..runtime import pool
 
 # Environment variables through which MPI launchers tell a process its world size.
 LAUNCHER_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
@@ -88,6 +89,7 @@ def install_abort_on_error(comm) -> None:
 
 
 OPS = ("sum", "mean", "max", "min", "prod")
+POOLED_FROM = 1 << 18  # bytes: larger results come from cupar's pool (see runtime/pool.py)
 
 
 class World:
@@ -112,7 +114,8 @@ class World:
         """The reduction of a contiguous host array over all ranks, into `out` (which may
         be `array`) or a new array."""
         if out is None:
-            out = np.empty(array.shape, array.dtype)
+            out = np.empty(array.shape, array.dtype) if array.nbytes < POOLED_FROM else \
+                pool.empty(array.shape, array.dtype, pooled_from=POOLED_FROM)
         if self.size == 1:
             if out is not array:
                 out[...] = array
