@@ -115,6 +115,11 @@ def p_dropout(x, c):
 
 
 @parallel
+def p_dropout4(x, c):
+    return sum(map(op_mul, F.flatten_all(F.dropout4(x, 0.5, True, 11)), c))
+
+
+@parallel
 def p_layer_norm(x, w, b, eps, c):
     return weigh(F.layer_norm(x, w, b, eps), c)
 
@@ -213,6 +218,7 @@ GRADIENTS = {
     "softmax": (p_softmax, lambda: (normal(B, N_IN) * 3, normal(B, N_IN)), (0,)),
     "flatten": (p_flatten, lambda: (normal(B, 2, 3), normal(B, 6)), (0,)),
     "dropout": (p_dropout, lambda: (normal(B, N_IN), normal(B, N_IN)), (0,)),
+    "dropout4": (p_dropout4, lambda: (normal(B, 2, 2, 3), normal(B * 12)), (0,)),
     "layer_norm": (p_layer_norm, lambda: (normal(B, N_IN), normal(N_IN), normal(N_IN),
                                           np.float64(1e-5), normal(B, N_IN)), (0, 1, 2)),
     "embedding": (p_embedding, lambda: (labels(7, 4), normal(4, N_IN), normal(7, N_IN)), (1,)),
@@ -266,6 +272,25 @@ def test_dropout_is_reproducible_scaled_and_off_in_eval():
     for training, p in ((False, 0.25), (True, 0.0)):
         assert np.array_equal(cupar.places.to_host(
             F.dropout(x, p, training, 42, target_place=COMPILED)), x)
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+@pytest.mark.parametrize("shape", [(0, 2, 3), (2, 0, 3), (1, 1, 1), (3, 2, 5), (2, 3, 2, 4),
+                                   (0, 3, 2, 2), (1, 2, 0, 2)])
+def test_dropout_of_any_rank_is_dropout_of_the_flattened_rows(shape, place):
+    """dropout3 and dropout4 number each sample's numbers as one row, and dropout_flat the
+    whole array's: flattening first gives the same mask."""
+    x = (np.arange(int(np.prod(shape))) + 1.0).astype(np.float32).reshape(shape)
+    rows = x.reshape(shape[0], int(np.prod(shape[1:])))
+    fn = F.dropout3 if len(shape) == 3 else F.dropout4
+    got = np.asarray(cupar.places.to_host(fn(x, 0.4, True, 7, target_place=place)))
+    want = np.asarray(cupar.places.to_host(F.dropout(rows, 0.4, True, 7, target_place=here)))
+    assert got.shape == x.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
+    flat = np.asarray(cupar.places.to_host(F.dropout_flat(x.reshape(-1), 0.4, True, 7,
+                                                          target_place=place)))
+    np.testing.assert_array_equal(flat, want.reshape(-1))
+    assert np.array_equal(cupar.places.to_host(fn(x, 0.4, False, 7, target_place=place)), x)
 
 
 # -- errors: located, and never a Numba traceback -------------------------------------------

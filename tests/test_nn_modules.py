@@ -101,6 +101,31 @@ def test_dropout_acts_in_training_only():
     np.testing.assert_allclose(out_train[~zeros], 2 * out_eval[~zeros], rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(4, 6, 5), (3, 2, 4, 5)])
+def test_dropout_takes_sequences_and_images(shape):
+    x = np.ones(shape, np.float32)
+    model = nn.Sequential(nn.Dropout(0.5))
+    model.eval()
+    np.testing.assert_array_equal(model(x), x)
+    model.train()
+    out = np.asarray(model(x))
+    assert out.shape == shape and set(np.unique(out)) <= {0.0, 2.0}
+    assert 0.3 < (out == 0).mean() < 0.7
+
+
+def test_dropout_between_convolutions_keeps_their_pixel_rows():
+    """After a convolution, images flow as rows of pixels; dropout stays in that form."""
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Dropout(0.5), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype(np.float32)
+    model.eval()
+    quiet = np.asarray(model(x))
+    model.train()
+    noisy = np.asarray(model(x))
+    assert noisy.shape == quiet.shape == (2, 3) and not np.allclose(noisy, quiet)
+
+
 # -- optimizers against NumPy's formulas ----------------------------------------------------
 
 def numpy_grads(params, x, t):

@@ -33,8 +33,8 @@ from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelu
 from .conv import (avg_pool2d, avg_pool2d_rows, conv1d, conv2d, conv2d_rows,  # noqa: F401
                    conv2d_rows_sized, max_pool2d, max_pool2d_rows, nchw_rows, rows_flatten,
                    rows_nchw)
-from .layers import (dropout, embedding, flatten, flatten4, flatten_all,  # noqa: F401
-                     layer_norm, linear, shaped_like)
+from .layers import (dropout, dropout3, dropout4, dropout_flat, embedding,  # noqa: F401
+                     flatten, flatten4, flatten_all, layer_norm, linear, shaped_like)
 from .losses import (  # noqa: F401
     binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
 )
@@ -42,7 +42,8 @@ from .norm import batch_norm, batch_norm2d  # noqa: F401
 from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell  # noqa: F401
 
 __all__ = [
-    "linear", "flatten", "dropout", "layer_norm", "embedding",
+    "linear", "flatten", "dropout", "dropout_flat", "dropout3", "dropout4", "layer_norm",
+    "embedding",
     "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "batch_norm", "batch_norm2d",
     "conv2d_rows", "conv2d_rows_sized", "max_pool2d_rows", "avg_pool2d_rows", "nchw_rows",
     "rows_nchw", "rows_flatten",

@@ -82,6 +82,44 @@ def dropout(x, p, training, seed):
 
 
 @parallel
+def dropout_flat(v, p, training, seed):
+    """`dropout` of a flat sequence: element k's mask is drawn from (seed, k), as element
+    (i, j) of rows of width w is in `dropout` (k = i * w + j): flattening first gives the
+    same mask."""
+    if training and p > 0.0:
+        scale = 1.0 / (1.0 - p)
+
+        def keep(k, e):
+            u = float64(dropout_hash(seed, k) >> 8) / 16777216.0
+            return e * scale if u >= p else e * 0.0
+        return map(keep, indices(v), v)
+    return v
+
+
+@parallel
+def dropout3(x, p, training, seed):
+    """`dropout` of a batch of matrices (batch, steps, features), each sample's numbers in
+    row-major order numbered as one row (so the mask is `dropout`'s of `flatten(x)`)."""
+    if len(x) == 0:  # (no numbers: nothing to drop, and no row to read the shape from)
+        return x
+    if len(x[0]) == 0 or len(x[0][0]) == 0:
+        return x
+    return split(split(dropout_flat(join(join(x)), p, training, seed), len(x[0][0])),
+                 len(x[0]))
+
+
+@parallel
+def dropout4(x, p, training, seed):
+    """`dropout` of a batch of NCHW images, numbered as `dropout3`'s (the mask is
+    `dropout`'s of `flatten4(x)`)."""
+    if len(x) == 0:
+        return x
+    if len(x[0]) == 0 or len(x[0][0]) == 0 or len(x[0][0][0]) == 0:
+        return x
+    return shaped_like(dropout_flat(flatten_all(x), p, training, seed), x)
+
+
+@parallel
 def layer_norm(x, weight, bias, eps):
     """Each row normalised to mean 0 and variance 1 (the biased variance, as torch), then
     scaled by `weight` and shifted by `bias` (both as long as a row): torch's

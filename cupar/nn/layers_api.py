@@ -129,7 +129,11 @@ class LogSoftmax(Module):
 class Dropout(Module):
     """Zeroes elements with probability p in training (scaling the rest by 1 / (1 - p));
     the identity in eval. The mask is drawn from the step number and the layer's position,
-    so a seeded run is reproducible."""
+    so a seeded run is reproducible. Any batch of 1 to 4 dimensions: each sample's numbers
+    are numbered in row-major order (images flowing as rows of pixels keep that order)."""
+
+    takes_rows = True
+    CALLS = {1: "F.dropout_flat", 2: "F.dropout", 3: "F.dropout3", 4: "F.dropout4"}
 
     def __init__(self, p: float = 0.5):
         super().__init__()
@@ -141,10 +145,10 @@ class Dropout(Module):
     def emit(self, g, x: str) -> str:
         if not g.training or self.p == 0.0:
             return x
-        if g.rank != 2:
-            raise CuparValueError("Dropout takes a batch of rows (2-D) for now", None,
-                                  "put it after Flatten or a Linear layer")
-        return g.let(f"F.dropout({x}, {self.p!r}, True, {g.dropout_seed()})")
+        if g.rank not in self.CALLS:
+            raise CuparValueError(f"Dropout takes a batch of 1 to 4 dimensions, not {g.rank}",
+                                  None, "flatten the input first")
+        return g.let(f"{self.CALLS[g.rank]}({x}, {self.p!r}, True, {g.dropout_seed()})")
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
