@@ -63,6 +63,12 @@ def np_pool(x, kernel, stride, reduce):
                       for j in range(ow)] for i in range(oh)]).transpose(2, 3, 0, 1)
 
 
+def np_padded_pool(x, kernel, stride, padding, reduce, fill):
+    wide = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+                  constant_values=fill)
+    return np_pool(wide, kernel, stride, reduce)
+
+
 def np_batch_norm(x, mean, var, w, b, training, momentum, eps):
     """torch's batch norm: statistics over every axis but the features' (axis 1)."""
     axes = (0,) + tuple(range(2, x.ndim))
@@ -97,6 +103,10 @@ FORWARD = {
                    lambda x, k, s: np_pool(x, k, s, np.max)),
     "avg_pool2d": (F.avg_pool2d, lambda: (normal(2, 3, 6, 7), 3, 2),
                    lambda x, k, s: np_pool(x, k, s, np.mean)),
+    "max_pool2d_padded": (F.max_pool2d_padded, lambda: (normal(2, 3, 6, 7) - 5.0, 3, 2, 1),
+                          lambda x, k, s, p: np_padded_pool(x, k, s, p, np.max, -np.inf)),
+    "avg_pool2d_padded": (F.avg_pool2d_padded, lambda: (normal(2, 3, 5, 7), 2, 2, 1),
+                          lambda x, k, s, p: np_padded_pool(x, k, s, p, np.mean, 0.0)),
     "batch_norm_train": (F.batch_norm, lambda: bn_args((5, 3), True), np_batch_norm),
     "batch_norm_eval": (F.batch_norm, lambda: bn_args((5, 3), False), np_batch_norm),
     "batch_norm2d_train": (F.batch_norm2d, lambda: bn_args((2, 3, 4, 5), True), np_batch_norm),
@@ -167,6 +177,12 @@ def p_pools(x, c_max, c_avg):
 
 
 @parallel
+def p_padded_pools(x, c_max, c_avg):
+    return weigh4(F.max_pool2d_padded(x, 3, 2, 1), c_max) + \
+        weigh4(F.avg_pool2d_padded(x, 2, 1, 1), c_avg)
+
+
+@parallel
 def p_batch_norm(x, weight, bias, mean, var, training, c):
     y, new_mean, new_var = F.batch_norm(x, mean, var, weight, bias, training, MOMENTUM, EPS)
     return weigh(y, c)
@@ -192,6 +208,8 @@ GRADIENTS = {
                                   normal(2, 3, 6)), (0, 1, 2)),
     "pools": (p_pools, lambda: (spread(2, 2, 4, 5), normal(2, 2, 2, 2), normal(2, 2, 2, 3)),
               (0,)),
+    "padded_pools": (p_padded_pools, lambda: (spread(2, 2, 4, 5), normal(2, 2, 2, 3),
+                                              normal(2, 2, 5, 6)), (0,)),
     "batch_norm_train": (p_batch_norm, lambda: bn_grad_args((4, 3), True), (0, 1, 2)),
     "batch_norm_eval": (p_batch_norm, lambda: bn_grad_args((4, 3), False), (0, 1, 2, 3, 4)),
     "batch_norm2d_train": (p_batch_norm2d, lambda: bn_grad_args((2, 3, 2, 3), True),
@@ -251,7 +269,8 @@ def torch_reference(torch, name, args):
         y = tf.batch_norm(x, mean, var, w, b, training, momentum, eps)
         return y, mean, var  # torch updated the running statistics in place
     call = {"conv2d": tf.conv2d, "conv1d": tf.conv1d, "max_pool2d": tf.max_pool2d,
-            "avg_pool2d": tf.avg_pool2d}[name.split("_un")[0].split("_strided")[0]]
+            "avg_pool2d": tf.avg_pool2d, "max_pool2d_padded": tf.max_pool2d,
+            "avg_pool2d_padded": tf.avg_pool2d}[name.split("_un")[0].split("_strided")[0]]
     return call(*t)
 
 

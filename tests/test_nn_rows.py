@@ -14,6 +14,7 @@ import cupar
 import cupar.nn.functional as F
 from cupar import *  # noqa: F403
 from cupar import nn
+from cupar.errors import CuparValueError
 from cupar.nn import optim
 from gradcheck import check_gradient
 from strategies import COMPILED
@@ -215,3 +216,24 @@ def test_patches_are_copied_a_row_at_a_time_without_a_row_per_element():
     body = code[code.index("def regrouped"):]
     assert body.count("np.empty") - body.count("cupar_err = np.empty") == 1  # the result
     assert "first_" in body and "% " in body
+
+
+def test_padded_pools_give_torchs_outputs():
+    """A padded pool takes its windows over NCHW images: the rows before it become
+    images, and the layers after it start rows again."""
+    torch = pytest.importorskip("torch")
+    tn = torch.nn
+    nn.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.MaxPool2d(3, 2, padding=1),
+                          nn.Conv2d(3, 2, 1), nn.AvgPool2d(2, 1, padding=1), nn.Flatten())
+    twin = tn.Sequential(tn.Conv2d(2, 3, 3, padding=1), tn.MaxPool2d(3, 2, padding=1),
+                         tn.Conv2d(3, 2, 1), tn.AvgPool2d(2, 1, padding=1), tn.Flatten())
+    twin.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    x = normal(2, 2, 7, 6) - 3.0  # negative numbers: the max pool's padding must not win
+    model.eval()
+    with torch.no_grad():
+        expected = twin(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(host(model(x)), expected, rtol=2e-5, atol=2e-5)
+    assert "padding=1" in repr(model)
+    with pytest.raises(CuparValueError, match="half the kernel"):
+        nn.MaxPool2d(2, padding=2)

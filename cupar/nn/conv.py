@@ -156,6 +156,49 @@ def avg_pool2d(x, kernel, stride):
                   kernel, stride)
 
 
+NEGATIVE_INFINITY = float("-inf")  # what a max pool's padding reads, as torch's does
+
+
+@parallel
+def padded_pooled(x, values, kernel, stride, padding):
+    """`pooled` for windows over images padded by `padding` on every side."""
+    height = len(x[0][0]) if len(x) > 0 and len(x[0]) > 0 else 0
+    width = len(x[0][0][0]) if height > 0 else 0
+    oh = (height + 2 * padding - kernel) // stride + 1
+    ow = (width + 2 * padding - kernel) // stride + 1
+    channels = len(x[0]) if len(x) > 0 else 0
+    return split(split(split(values, max(ow, 1)), max(oh, 1)), max(channels, 1))
+
+
+@parallel
+def max_pool2d_padded(x, kernel, stride, padding):
+    """torch's `F.max_pool2d(x, kernel, stride, padding)`: the padding reads as -inf, so
+    only the image's numbers win (every window holds one when padding <= kernel // 2, as
+    torch requires); the gradient goes to the window's first maximum."""
+    planes = split(join(x), 1)
+    flat = join(join(join(planes)))
+    taps = kernel * kernel
+    src = window_sources(planes, kernel, kernel, stride, stride, padding, padding)
+
+    def window_max(w):
+        def value(t):
+            k = src[w * taps + t]
+            return flat[k] if k >= 0 else NEGATIVE_INFINITY
+        return flat[src[w * taps + argmax(map(value, range(taps)))]]
+    return padded_pooled(x, map(window_max, range(len(src) // taps)), kernel, stride, padding)
+
+
+@parallel
+def avg_pool2d_padded(x, kernel, stride, padding):
+    """torch's `F.avg_pool2d(x, kernel, stride, padding)` (count_include_pad: the padding
+    counts as zeros in each window's mean)."""
+    planes = split(join(x), 1)
+    windows = patches(planes, window_sources(planes, kernel, kernel, stride, stride, padding,
+                                             padding), kernel * kernel)
+    return padded_pooled(x, map(lambda row: sum(row) / len(row), windows), kernel, stride,
+                         padding)
+
+
 # -- images as rows of pixels ---------------------------------------------------------------
 #
 # A batch of images in "rows" layout is a 2-D array (batch * height * width, channels): one row

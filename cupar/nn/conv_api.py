@@ -118,36 +118,50 @@ class Conv1d(ConvNd):
 class Pool2d(Module):
     call = ""
 
-    def __init__(self, kernel_size, stride=None):
+    def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size = positive("kernel_size", square("kernel_size", kernel_size))
         self.stride = positive("stride", square("stride", stride)) if stride is not None \
             else self.kernel_size
+        pad = square("padding", padding)
+        if not isinstance(pad, (int, np.integer)) or isinstance(pad, bool) or \
+                not 0 <= pad <= self.kernel_size // 2:
+            raise CuparValueError(f"padding must be an integer from 0 to half the kernel "
+                                  f"size ({self.kernel_size // 2}), not {padding!r}",
+                                  caller_loc(), "as torch requires: every window then holds "
+                                  "a pixel of the image")
+        self.padding = int(pad)
 
     takes_rows = True
 
     def emit(self, g, x: str) -> str:
-        k, stride = self.kernel_size, self.stride
-        if g.can_use_rows():
+        k, stride, pad = self.kernel_size, self.stride, self.padding
+        if pad == 0 and g.can_use_rows():
             x = g.to_rows(x)
             channels, height, width = g.image
             g.image = (channels, (height - k) // stride + 1, (width - k) // stride + 1)
             return g.let(f"{self.call}_rows({x}, {height}, {width}, {k}, {stride})")
+        x = g.images(x)  # padded windows are taken over NCHW images
         if g.image is not None and g.rank == 4:
             channels, height, width = g.image
-            g.image = (channels, (height - k) // stride + 1, (width - k) // stride + 1)
+            g.image = (channels, (height + 2 * pad - k) // stride + 1,
+                       (width + 2 * pad - k) // stride + 1)
+        if pad:
+            return g.let(f"{self.call}_padded({x}, {k}, {stride}, {pad})")
         return g.let(f"{self.call}({x}, {k}, {stride})")
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        padding = f", padding={self.padding}" if self.padding else ""
+        return f"kernel_size={self.kernel_size}, stride={self.stride}{padding}"
 
 
 class MaxPool2d(Pool2d):
-    """torch.nn.MaxPool2d without padding (stride defaults to the kernel size)."""
+    """torch.nn.MaxPool2d (stride defaults to the kernel size; padding reads as -inf)."""
     call = "F.max_pool2d"
 
 
 class AvgPool2d(Pool2d):
+    """torch.nn.AvgPool2d (count_include_pad: padding counts as zeros in the mean)."""
     call = "F.avg_pool2d"
 
 

@@ -30,9 +30,9 @@ from .activations import (  # noqa: F401
     sigmoid1, softmax, softplus1,
 )
 from .activations import tanh_ as tanh  # noqa: F401  (the batch tanh; the prelude's is scalar)
-from .conv import (avg_pool2d, avg_pool2d_rows, conv1d, conv2d, conv2d_rows,  # noqa: F401
-                   conv2d_rows_sized, max_pool2d, max_pool2d_rows, nchw_rows, rows_flatten,
-                   rows_nchw)
+from .conv import (avg_pool2d, avg_pool2d_padded, avg_pool2d_rows, conv1d,  # noqa: F401
+                   conv2d, conv2d_rows, conv2d_rows_sized, max_pool2d, max_pool2d_padded,
+                   max_pool2d_rows, nchw_rows, rows_flatten, rows_nchw)
 from .layers import (dropout, dropout3, dropout4, dropout_flat, embedding,  # noqa: F401
                      flatten, flatten4, flatten_all, layer_norm, linear, shaped_like)
 from .losses import (  # noqa: F401
@@ -44,7 +44,8 @@ from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell  # noqa: F4
 __all__ = [
     "linear", "flatten", "dropout", "dropout_flat", "dropout3", "dropout4", "layer_norm",
     "embedding",
-    "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "batch_norm", "batch_norm2d",
+    "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool2d_padded",
+    "avg_pool2d_padded", "batch_norm", "batch_norm2d",
     "conv2d_rows", "conv2d_rows_sized", "max_pool2d_rows", "avg_pool2d_rows", "nchw_rows",
     "rows_nchw", "rows_flatten",
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
