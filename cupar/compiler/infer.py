@@ -63,7 +63,8 @@ def infer_types(program: Program) -> Program:
     inference = Inference(program)
     entry, _ = inference.function(program.entry, program.arg_types, program.main.loc)
     functions = {name: inference.finish(fn) for name, fn in inference.out.items()}
-    return Program(functions, entry, program.arg_types, program.sources, program.deps)
+    return Program(functions, entry, program.arg_types, program.sources, program.deps,
+                   program.kept | frozenset(inference.kept))
 
 
 class Inference:
@@ -73,6 +74,7 @@ class Inference:
         self.u = Unifier()
         self.out: dict[str, Function] = {}
         self.specs: dict = {}  # (function, key) -> (specialised name, result type)
+        self.kept: set[str] = set()  # a spliced derivative's helpers (see `derived`)
         self.active: dict = {}  # function -> (key, specialised name, result TVar)
         self.names = itertools.count(1)
         # names copies must not take: every binder, and every function's name
@@ -127,7 +129,10 @@ class Inference:
     def derived(self, name: str, derive, arg_types: tuple, key, loc: Loc):
         """A call of a derivative (`cupar.grad(f)` called in a @parallel function): the
         derived program for these argument types, made by its own pipeline, spliced in
-        under fresh names (`inline_calls` then inlines it like any callee)."""
+        under fresh names. `inline_calls` then inlines its entry like any callee, but not the
+        helpers its own pipeline kept apart (the adjoint of a loop's step, called from the
+        backward loop): inlined into that loop, the GRU classifier's training step took 18.2
+        ms instead of its gradient's 13.4 ms."""
         types = tuple(strong(self.u.resolve(t)) for t in arg_types)
         if any(has_type_var(t) for t in types):
             raise CuparTypeError(f"the argument types of `{name}` are not known here", loc,
@@ -138,6 +143,7 @@ class Inference:
                  for old in program.functions}
         for old, fn in program.functions.items():
             self.out[table[old]] = rename_functions(fn, table)
+        self.kept |= {new for old, new in table.items() if old != program.entry}
         spec = (table[program.entry], program.main.result_type)
         self.specs[(name, key)] = spec
         return spec

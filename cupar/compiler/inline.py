@@ -3,8 +3,9 @@
 Precondition: a typed Program. Postcondition: the same meaning, with every call of a function
 outside a call-graph cycle replaced by the callee's lets (renamed apart, parameters bound to
 the arguments) and the functions no longer called dropped. Recursive functions stay calls:
-they are loops. Inlining is what lets fusion see across function boundaries (Black-Scholes'
-`cnd` inside its `map`).
+they are loops; so do the helpers of a derivative called in the program (`Program.kept`),
+which the derivative's own pipeline kept apart. Inlining is what lets fusion see across
+function boundaries (Black-Scholes' `cnd` inside its `map`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .tailcalls import callees, reaches
 def inline_calls(program: Program) -> Program:
     graph = {name: callees(fn.body) for name, fn in program.functions.items()}
     recursive = {name for name in graph if reaches(graph, name, name)}
-    inliner = Inliner(program.functions, recursive)
+    inliner = Inliner(program.functions, recursive | program.kept)
     functions = {name: inliner.function(name) for name in program.functions}
     live = reachable(functions, program.entry)
     return program.replace_functions({n: f for n, f in functions.items() if n in live})
@@ -36,8 +37,9 @@ def reachable(functions: dict, entry: str) -> set[str]:
 
 
 class Inliner:
-    def __init__(self, functions: dict, recursive: set[str]):
-        self.functions, self.recursive = functions, recursive
+    def __init__(self, functions: dict, called: set[str]):
+        """`called`: the functions left as calls (recursive ones, and `Program.kept`)."""
+        self.functions, self.called = functions, called
         self.done: dict[str, Function] = {}
         self.ids = itertools.count()
         self.taken = program_names(functions.values())  # (a user may name a local `t__0`)
@@ -73,7 +75,7 @@ class Inliner:
         if isinstance(value, Prim) and value.name == "call":
             fn = value.args[0]
             if isinstance(fn, Const) and isinstance(fn.value, FnRef) and \
-                    fn.value.name not in self.recursive:
+                    fn.value.name not in self.called:
                 return fn.value.name
         return None
 

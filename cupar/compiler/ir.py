@@ -140,9 +140,12 @@ class Program:
     arg_types: tuple = ()
     sources: dict = field(default_factory=dict, compare=False, repr=False)
     deps: tuple = field(default=(), compare=False, repr=False)  # (handle, name, value) read
+    # functions `inline_calls` leaves as calls: a spliced derivative's helpers (infer.py)
+    kept: frozenset = field(default=frozenset(), compare=False, repr=False)
 
     def replace_functions(self, functions: dict, entry: str | None = None) -> "Program":
-        return Program(functions, entry or self.entry, self.arg_types, self.sources, self.deps)
+        return Program(functions, entry or self.entry, self.arg_types, self.sources, self.deps,
+                       self.kept)
 
     def is_current(self) -> bool:
         """Whether every global it was compiled against still has the same value. (Asked at

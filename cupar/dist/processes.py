@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import traceback
 
 import numpy as np
@@ -83,12 +84,16 @@ def install_abort_on_error(comm) -> None:
         sys.stderr.flush()
         if previous is not sys.__excepthook__:
             previous(kind, value, tb)
+        # mpiexec forwards a rank's output through its process manager: aborting at once
+        # can end the job before the message arrives (seen on a loaded machine)
+        time.sleep(ABORT_GRACE_S)
         comm.Abort(1)
 
     sys.excepthook = hook
 
 
 OPS = ("sum", "mean", "max", "min", "prod")
+ABORT_GRACE_S = 0.5  # seconds between a rank's error message and MPI_Abort
 POOLED_FROM = 1 << 18  # bytes: larger results come from cupar's pool (see runtime/pool.py)
 
 

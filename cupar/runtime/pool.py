@@ -75,6 +75,7 @@ def empty(shape: tuple, dtype, pooled_from: int | None = None) -> np.ndarray:
     which halves a 4 MiB allreduce's time.)"""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes < (POOL_FROM if pooled_from is None else pooled_from) or POOL.idle_cap == 0 or dtype.hasobject:
+    threshold = POOL_FROM if pooled_from is None else pooled_from
+    if nbytes < threshold or POOL.idle_cap == 0 or dtype.hasobject:
         return np.empty(shape, dtype)
     return np.asarray(Lease(POOL, POOL.take(nbytes), tuple(shape), dtype))
