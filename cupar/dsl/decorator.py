@@ -219,10 +219,11 @@ def quick_signature(args: tuple):
     key = []
     for a in args:
         kind = type(a)
-        if kind is np.ndarray and a.ndim == 0:
-            return None  # a 0-d array is a scalar: prepare() unwraps it on the full path
         if kind is np.ndarray or kind is DeviceArray:
-            key.append((a.dtype.num, a.dtype.isnative, a.ndim))
+            ndim, dtype = a.ndim, a.dtype
+            if ndim == 0 and kind is np.ndarray:
+                return None  # a 0-d array is a scalar: prepare() unwraps it on the full path
+            key.append((dtype.num, dtype.isnative, ndim))
         elif kind is int and not -(1 << 63) <= a < (1 << 63):
             return None  # the slow path reports it
         elif kind in (int, float, bool) or isinstance(a, np.generic):
