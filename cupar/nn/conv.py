@@ -144,14 +144,16 @@ def pooled(x, values, kernel, stride):
 
 @parallel
 def max_pool2d(x, kernel, stride):
-    """torch's `F.max_pool2d(x, kernel, stride)`, without padding: the maximum of each
-    (kernel, kernel) window; its gradient goes to the first maximum of a window."""
+    """torch's `F.max_pool2d(x, kernel, stride)`, without padding (`max_pool2d_padded`
+    takes it): the maximum of each (kernel, kernel) window; its gradient goes to the first
+    maximum of a window."""
     return pooled(x, map(lambda row: max(row), pool_windows(x, kernel, stride)), kernel, stride)
 
 
 @parallel
 def avg_pool2d(x, kernel, stride):
-    """torch's `F.avg_pool2d(x, kernel, stride)`, without padding: each window's mean."""
+    """torch's `F.avg_pool2d(x, kernel, stride)`, without padding (`avg_pool2d_padded`
+    takes it): each window's mean."""
     return pooled(x, map(lambda row: sum(row) / len(row), pool_windows(x, kernel, stride)),
                   kernel, stride)
 
