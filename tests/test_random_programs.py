@@ -19,6 +19,7 @@ seed, programs, how many of them compiled too; `long` for long inputs):
 
 import contextlib
 import os
+import signal
 import sys
 import warnings
 from collections import Counter
@@ -38,10 +39,38 @@ COMPILED_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_COMPILED", "10" if ON_GPU els
 LONG_PROGRAMS = int(os.environ.get("CUPAR_FUZZ_LONG", "0" if ON_GPU else "4"))
 SIZES = (0, 1, 7) if ON_GPU else (0, 1, 5, NMAX)
 LONG_SIZES = (LONG,)
+# seconds a program may take at here on one input: the interpreter evaluates a loop-invariant
+# expression inside a lambda again for every element, so a generated program whose loops
+# nest two deep can still take hours on long inputs (seed 70007: a scan inside a map inside
+# a map); such a program is reported as "slow" and not compared
+HERE_SECONDS = float(os.environ.get("CUPAR_FUZZ_HERE_SECONDS", "60"))
 
 
 class Rejected(Exception):
     """Raised by `run` when here rejects a program with a located cupar error."""
+
+
+class TooSlow(BaseException):
+    """Raised inside the interpreter when a program overruns HERE_SECONDS (a BaseException,
+    as KeyboardInterrupt is, so that cupar passes it through rather than reporting it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """TooSlow after `seconds` of this thread's running (only where signals are usable)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TooSlow(f"over {seconds:g} s at here")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def outcome(prog, args, place):
@@ -74,7 +103,11 @@ def check_source(source: str, seed: int, compiled: bool, sizes: tuple) -> str:
     rejected, what = [], "ok"
     for n in sizes:
         args = inputs(seed + n, n)
-        expected = outcome(prog, args, cupar.places.here)
+        try:
+            with time_limit(HERE_SECONDS):
+                expected = outcome(prog, args, cupar.places.here)
+        except TooSlow as slow:
+            return f"slow: {slow}"
         if isinstance(expected, CuparError):
             rejected.append(f"{type(expected).__name__}: {str(expected).splitlines()[0]}")
         if not compiled:
