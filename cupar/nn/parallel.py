@@ -72,6 +72,10 @@ class DistributedStep(TrainStep):
         if optimizer.linear_scaling:
             optimizer.world_factor = self.world.size
         self.checked = False
+        # whether every rank of this machine has a core of its own: a blocking reduction
+        # then spins on a core no one else wants (else the wait tests and yields)
+        self.own_cores = self.world.size <= len(os.sched_getaffinity(0)) \
+            if hasattr(os, "sched_getaffinity") else False
         # seconds spent in each part of the steps so far, for benchmarks and tuning
         self.seconds = {"gradient": 0.0, "allreduce": 0.0, "update": 0.0}
 
@@ -163,7 +167,10 @@ class DistributedStep(TrainStep):
             if (offset - start) * packed.itemsize >= self.bucket_bytes:
                 requests.append(self.start_reduce(packed[start:offset]))
                 start = offset
-        requests.append(self.start_reduce(packed[start:]))
+        if not requests and self.world.size > 1 and self.own_cores:
+            self.world.allreduce_into(packed, "sum")  # one bucket, no other rank to let run
+        else:
+            requests.append(self.start_reduce(packed[start:]))
         for request in requests:
             if request is not None:
                 self.wait(request)
