@@ -2,6 +2,8 @@
 float64, at places.here and at the compiled place (cpu, or gpu0 under the simulator), the
 derived programs' structure, their dtypes and shapes, and their errors."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -622,3 +624,23 @@ def test_a_spliced_derivative_keeps_its_loop_helpers_as_calls():
     for place in (cupar.places.here, COMPILED):
         assert_close(np.asarray(cupar.places.to_host(fn(x, w, 3, target_place=place))),
                      expected, terms=64)
+
+
+def test_a_recorded_loop_runs_once_forward_in_its_derivative():
+    """The forward sweep records the loop's states and takes the value from the last one
+    (the loop called there returns at once), rather than running the loop once for the
+    value and again for the record; the value and gradients do not change."""
+    x, w = normal(3, 4), normal(4, 4) * 0.5
+    vg = cupar.value_and_grad(matrix_loop, (0, 1))
+    derived = cupar.explain(vg, x, w, 3, quiet=True)["differentiate"]
+    (entry,) = [f for f in derived.split("\ndef ") if "iterate(" in f]
+    assert entry.count("iterate(") == 1
+    (value_call,) = re.findall(r"= lifted_run\((.*)\)", entry)
+    assert not value_call.startswith("0, ")  # not the first state: the record's last
+    value, grads = vg(x, w, 3, target_place=cupar.places.here)
+    assert_close(value, matrix_loop(x, w, 3, target_place=cupar.places.here), terms=64)
+    for place in (cupar.places.here, COMPILED):
+        got = vg(x, w, 3, target_place=place)
+        assert_close(got[0], value, terms=64)
+        for g, expected in zip(got[1], grads):
+            assert_close(np.asarray(cupar.places.to_host(g)), np.asarray(expected), terms=64)

@@ -187,6 +187,44 @@ def test_subscripts_of_an_index_range_outside_still_fail_where_they_read():
     assert "test_structure.py" in str(info.value)
 
 
+
+@parallel
+def halves_gated(g, c):
+    """A recurrent cell's shape: each row's gates read at j and at width + j."""
+    width = len(c[0])
+    return map(lambda grow, crow: map(lambda j: grow[j] * crow[j] + grow[width + j],
+                                      range(width)), g, c)
+
+
+def test_reads_at_a_shifted_index_range_are_checked_once_per_range():
+    """`g[width + j]` for j in range(width) is an element of the range shifted by width: it
+    is tested by a flag too, computed before the loops with the shift it reads (which the
+    element code assigned), and the fast version of the row loop tests nothing."""
+    g, c = np.ones((3, 8), F32), np.ones((3, 4), F32)
+    body = kernels(halves_gated, g, c).entry.body
+    (loop,) = [s for s in body if isinstance(s, Loop)]
+    (versions,) = [s for s in walk(loop.body) if isinstance(s, If) and s.cond.startswith("inside")]
+    assert len(versions.cond.split(" and ")) == 3  # g[j], c[j], g[width + j]
+    fast = versions.then[0]
+    assert not [s for s in walk(fast.body) if isinstance(s, If)]
+    np.testing.assert_array_equal(halves_gated(g, c, target_place=cupar.places.cpu),
+                                  np.full((3, 4), 2, F32))
+
+
+@pytest.mark.parametrize("place", [cupar.places.here, cupar.places.cpu])
+def test_shifted_index_ranges_keep_pythons_index_rules(place):
+    """A shift past the end fails where it reads; a negative one counts from the end."""
+    with pytest.raises(IndexError, match="out of range") as info:
+        halves_gated(np.ones((3, 7), F32), np.ones((3, 4), F32), target_place=place)
+    assert "test_structure.py" in str(info.value)
+    x = np.arange(6, dtype=F32)
+    np.testing.assert_array_equal(back_three(x, target_place=place), np.roll(x, 3))
+
+
+@parallel
+def back_three(x):
+    return map(lambda j: x[j - 3], range(len(x)))
+
 def walk(stmts):
     for s in stmts:
         yield s

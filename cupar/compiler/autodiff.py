@@ -175,11 +175,13 @@ class Differentiator:
     def forward(self, lets, b: Builder) -> None:
         """Emit `lets` and mark which of them depend on the active names."""
         for let in lets:
-            b.lets.append(let)
+            active = not isinstance(let.value, Lambda) and self.depends(let.value)
+            value = self.loops.record_early(self, let, b) if active else None
+            b.lets.append(let if value is None else Let(let.var, value, let.loc))
             self.types[let.var.name] = let.var.type
             if isinstance(let.value, Lambda):
                 self.lambdas[let.var.name] = let.value
-            elif differentiable(let.var.type) and self.depends(let.value):
+            elif differentiable(let.var.type) and active:
                 self.active.add(let.var.name)
 
     def depends(self, value) -> bool:

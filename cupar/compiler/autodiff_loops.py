@@ -9,10 +9,13 @@ captures, weights) are invariant; the others vary.
 Where some varying part of the state is an array (a recurrence over a batch), the states are
 recorded: `iterate` runs the step n + 1 times from the first state, storing each state's
 varying parts in arrays of n + 1 rows (O(n) steps, O(n x state) memory), and the backward loop
-reads them in reverse. `iterate` gives an empty sequence where the states' shapes change (a
-loop that halves its array), and the backward loop then recomputes each state from the
-first, as loops whose state holds only numbers always do: no memory, O(n^2) steps, fine for
-the short loops (Newton iterations, small fixed counts) that such loops are.
+reads them in reverse. The record is made in the forward sweep, in place of the loop: its value
+is F at the last recorded state, a call that returns at once (`record_early`), so the loop's
+steps run once forward, not once for the value and again for the record. `iterate` gives an
+empty sequence where the states' shapes change (a loop that halves its array), and the
+backward loop then recomputes each state from the first, as loops whose state holds only
+numbers always do: no memory, O(n^2) steps, fine for the short loops (Newton iterations,
+small fixed counts) that such loops are.
 
 The number of steps n is counted first by a copy of the loop that carries only what its
 stopping decisions read (the counter of `for t in range(T)`-like loops: no step's work).
@@ -33,6 +36,7 @@ from __future__ import annotations
 from .build import Builder
 from .dead_values import prune
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Var, free_vars, substitute
+from .tailcalls import callees
 from .types import Scalar, Seq, Tuple
 
 
@@ -46,6 +50,7 @@ class Loops:
     def __init__(self, program, names):
         self.program, self.names = program, names
         self.functions: dict[str, Function] = {}  # helpers, added to the derived program
+        self.early: dict[str, tuple] = {}  # a loop's result -> its recording (record_early)
         self.made: dict[str, dict] = {}
 
     def function(self, name: str) -> Function:
@@ -53,25 +58,18 @@ class Loops:
 
     def rule(self, d, s) -> None:
         """The adjoint of `s.y = call(F, args...)` for a loop F."""
-        fn, *args = s.args
-        if isinstance(fn, Var):  # a recursive nested def: lift it, captures as arguments
-            name, captured = self.lift(d, fn)
-            args = args + captured
-        else:
-            name = fn.value.name
+        name, args = self.callee(d, s.args)
         loop = self.function(name)
-        # the varying parts of the state carry cotangents; an invariant part needs one only
-        # where its argument is active here (the data a recurrence reads needs none)
-        varying = varying_parts(loop, tail_structure(loop)[0])
-        wrt = [k for k, p in enumerate(loop.params) if d.differentiable(p.type) and
-               (k in varying or (isinstance(args[k], Var) and args[k].name in d.active))]
+        wrt = self.wrt(d, loop, args)
         if not wrt:
             return
         self.check_simple(loop, s)
         h, b = self.helpers(d, loop, tuple(wrt)), s.b
+        if s.y.name in self.early:
+            return self.recorded(s, loop, h, wrt, args, self.early.pop(s.y.name))
         n = b.prim("call", ref(h["count"], b.loc), *args, b.const(0))
         if h["varying"] is not None:
-            return self.recorded(s, loop, h, wrt, args, n)
+            return self.recorded(s, loop, h, wrt, args, self.record(b, h, args, n))
         last = b.prim("call", ref(h["advance"], b.loc), *args, n)
         state = [b.field(last, k) for k in range(len(loop.params))]
         grads = b.prim("call", ref(h["final"], b.loc), *state, s.ct)
@@ -81,9 +79,51 @@ class Loops:
         for k in wrt:
             s.adj.add(args[k], b.field(first, k))
 
-    def recorded(self, s, loop: Function, h: dict, wrt: list, args: list, n) -> None:
-        """The adjoint through the recorded states (see the module's docstring)."""
-        b, varying = s.b, h["varying"]
+    def callee(self, d, call_args) -> tuple:
+        """(the loop's name, its arguments) of `call(F, args...)`."""
+        fn, *args = call_args
+        if isinstance(fn, Var):  # a recursive nested def: lift it, captures as arguments
+            name, captured = self.lift(d, fn)
+            return name, args + captured
+        return fn.value.name, args
+
+    def wrt(self, d, loop: Function, args: list) -> list:
+        """The varying parts of the state carry cotangents; an invariant part needs one only
+        where its argument is active here (the data a recurrence reads needs none)."""
+        varying = varying_parts(loop, tail_structure(loop)[0])
+        return [k for k, p in enumerate(loop.params) if d.differentiable(p.type) and
+                (k in varying or (isinstance(args[k], Var) and args[k].name in d.active))]
+
+    def record_early(self, d, let, b: Builder):
+        """In the forward sweep, for `y = call(F, args...)` of a recorded loop F: record
+        the states there, and return the value as F at the last state (a call that returns
+        at once), rather than run the loop twice, once for the value and once for the
+        record (an LSTM's forward pass then ran twice per gradient). None otherwise."""
+        value = let.value
+        if not (isinstance(value, Prim) and value.name == "call"):
+            return None
+        fn = value.args[0]
+        if isinstance(fn, Var) and fn.name not in d.lambdas or isinstance(fn, Const) and (
+                not isinstance(fn.value, FnRef) or fn.value.name in d.ignore):
+            return None
+        name, args = self.callee(d, value.args)
+        loop = self.function(name)
+        wrt = self.wrt(d, loop, args)
+        if not wrt or loop.name not in callees(loop.body):
+            return None
+        h = self.helpers(d, loop, tuple(wrt))
+        if h["varying"] is None:
+            return None
+        n = b.prim("call", ref(h["count"], b.loc), *args, b.const(0))
+        self.early[let.var.name] = recording = self.record(b, h, args, n)
+        last = recording[3]
+        return Prim("call", (ref(name, let.loc), *(b.field(last, k)
+                                                   for k in range(len(loop.params)))),
+                    let.loc)
+
+    def record(self, b: Builder, h: dict, args: list, n) -> tuple:
+        """(n, the tape of states, whether it is stored, the last state)."""
+        varying = h["varying"]
         m = b.prim("op_add", n, b.const(1))
 
         def step(ib, x):
@@ -93,7 +133,12 @@ class Loops:
         first = packed(b, [args[k] for k in varying])
         tape = b.prim("iterate", b.lam(1, step, "state"), first, m)
         stored = b.prim("cmp_eq", b.prim("len", tape), m)
-        last = self.state_at(b, h, tape, stored, args, n, varying)
+        return n, tape, stored, self.state_at(b, h, tape, stored, args, n, varying)
+
+    def recorded(self, s, loop: Function, h: dict, wrt: list, args: list, recording) -> None:
+        """The adjoint through the recorded states (see the module's docstring)."""
+        b = s.b
+        n, tape, stored, last = recording
         state = [b.field(last, k) for k in range(len(loop.params))]
         grads = b.prim("call", ref(h["final"], b.loc), *state, s.ct)
         ct = self.full_state(b, grads, loop, wrt, state)

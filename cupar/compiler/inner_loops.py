@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields, is_dataclass, replace
 
-from .kernel_ir import Assign, If, KernelProgram, Loop, Reduce
+from .kernel_ir import Assign, Histogram, If, KernelProgram, Loop, Reduce
 from .siblings import assigned, names_in
 
 
@@ -38,7 +38,7 @@ def hoist_range_flags(program: KernelProgram, flags: frozenset) -> KernelProgram
     """`flags`: the names of the range flags (pure expressions of names set before)."""
     if not flags:
         return program
-    return _each_function(program, lambda body: _hoist(body, flags))
+    return _each_function(program, lambda body: _hoist(body, flags, _assigned_once(body)))
 
 
 def unswitch_range_checks(program: KernelProgram, flags: frozenset) -> KernelProgram:
@@ -61,7 +61,7 @@ def _each_function(program: KernelProgram, change) -> KernelProgram:
 
 
 def _sequential(s) -> bool:
-    return isinstance(s, (Loop, Reduce)) and not s.parallel
+    return isinstance(s, (Loop, Reduce, Histogram)) and not s.parallel
 
 
 # -- unswitching ---------------------------------------------------------------------------
@@ -103,20 +103,73 @@ def _assigned(stmts: tuple) -> frozenset:
 
 
 # -- hoisting ------------------------------------------------------------------------------
-def _hoist(stmts: tuple, flags: frozenset) -> tuple:
-    """Innermost loops first, so a flag moves out as far as it can."""
+def _hoist(stmts: tuple, flags: frozenset, once: frozenset) -> tuple:
+    """Innermost loops first, so a flag moves out as far as it can. A flag of a shifted
+    range (`lower.offset_range_element`) reads the shift, computed in the loop (`2 *
+    hidden`): such an assignment, pure and the only one of its name, moves out with it."""
     out = []
     for s in stmts:
-        s = _map_bodies(s, lambda body: _hoist(body, flags))
+        s = _map_bodies(s, lambda body: _hoist(body, flags, once))
         if hasattr(s, "index") and isinstance(getattr(s, "body", None), tuple):  # a loop
-            inner = assigned(s)
-            moved = tuple(x for x in _walk(s.body) if isinstance(x, Assign)
-                          and x.target in flags and not names_in(x.expr) & inner)
+            moved = _invariant(s, flags, once)
             if moved:
                 out += moved
                 s = _map_bodies(s, lambda body: _without(body, set(moved)))
         out.append(s)
     return tuple(out)
+
+
+def _invariant(loop, flags: frozenset, once: frozenset) -> tuple:
+    """The flags' assignments in `loop` that read nothing it assigns, with the pure
+    assignments at the top of its body that they read (directly or not), in their order."""
+    inner = assigned(loop)
+    pure = {x.target: x for x in loop.body if isinstance(x, Assign) and x.target in once
+            and x.target not in flags and _pure(x.expr)}
+    flagged = {x.target: x for x in _walk(loop.body)
+               if isinstance(x, Assign) and x.target in flags}
+    needed, stack = set(), [n for x in flagged.values() for n in names_in(x.expr)]
+    while stack:
+        name = stack.pop()
+        if name in pure and name not in needed:
+            needed.add(name)
+            stack += names_in(pure[name].expr)
+    candidates = {**{n: pure[n] for n in needed}, **flagged}
+    moved: set[str] = set()
+    changed = True
+    while changed:  # moving one may let those reading it move
+        changed = False
+        for name, x in candidates.items():
+            if name not in moved and not names_in(x.expr) & (inner - moved):
+                moved.add(name)
+                changed = True
+    return tuple(x for x in _walk(loop.body) if isinstance(x, Assign)
+                 and x.target in moved and candidates[x.target] is x)
+
+
+PURE_CALLS = {"np.int64", "np.uint64", "np.int32", "max", "min", "abs"}
+
+
+def _pure(expr: str) -> bool:
+    """Integer arithmetic on names and shapes: no element reads, calls other than casts
+    and max/min, nor divisions (which may fail where the loop would not have run)."""
+    text = re.sub(r"\.shape\[\d+\]", "", expr)
+    calls = set(re.findall(r"([A-Za-z_][\w.]*)\s*\(", text))
+    return not re.search(r"[\[/%]", text) and calls <= PURE_CALLS
+
+
+def _assigned_once(body: tuple) -> frozenset:
+    """The names one statement of `body` assigns, and no other."""
+    counts: dict[str, int] = {}
+    for s in _walk(body):
+        for name in assigned(s) - _nested_assigned(s):
+            counts[name] = counts.get(name, 0) + 1
+    return frozenset(n for n, c in counts.items() if c == 1)
+
+
+def _nested_assigned(s) -> set:
+    bodies = [getattr(s, a) for a in ("body", "then", "orelse")
+              if isinstance(getattr(s, a, None), tuple)]
+    return set().union(*(assigned(b) for b in bodies)) if bodies else set()
 
 
 def _without(stmts: tuple, drop: set) -> tuple:

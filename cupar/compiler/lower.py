@@ -70,6 +70,8 @@ class Lowerer(SequenceRules, MatrixRules):
         # contiguous reads); the index expressions of index ranges: (start, length)
         self.range_flags: set[str] = set()
         self.range_elements: dict[str, tuple[str, str]] = {}
+        # index range elements (and shifts of them) as (position, offset): element = p + o
+        self.range_positions: dict[str, tuple[str, str]] = {}
         self.checked_indices: set[str] = set()
         self.unsigned_reads: set[str] = set()
         self.eager: dict = {}  # matrix products stored where they stand, by array name
@@ -188,6 +190,7 @@ class Lowerer(SequenceRules, MatrixRules):
             expr = scalar_expr(value.name, args, [a.type for a in value.args], let.var.type)
             name = self.fresh(let.var.name)
             out.append(Assign(name, expr))
+            self.offset_range_element(name, value.name, args, let.var.type)
             return name
         method = getattr(self, "p_" + value.name, None)
         if method is None:
@@ -337,9 +340,10 @@ class Lowerer(SequenceRules, MatrixRules):
         self.depth -= 1
         return self.write(value, xs.type.elem, n, i, body, out)
 
-    def write(self, value, t, n: str, i: str, body: list, out: list):
+    def write(self, value, t, n: str, i: str, body: list, out: list, column: bool = False):
         if isinstance(t, Tuple):
-            cols = tuple(self.write(v, e, n, i, body, out) for v, e in zip(value, t.elems))
+            cols = tuple(self.write(v, e, n, i, body, out, column=True)
+                         for v, e in zip(value, t.elems))
             return Cols(cols, Seq(t, None))
         if isinstance(t, Seq):
             if not isinstance(value, (Mat, Delayed)) or i in value.length:
@@ -361,6 +365,8 @@ class Lowerer(SequenceRules, MatrixRules):
             loop = Loop(k, row, tuple(inner), parallel=False)
             body.append(self.segment_loop(value, name, i, row, loop) or loop)
             return Mat(name, Seq(t, None), (n, row))
+        if column and (shifted := self.shifted_positions(value, t, n, i, body, out)):
+            return shifted
         name = self.fresh("out")
         out.append(Alloc(name, t.dtype.name, (n,)))
         body.append(Store(name, i, value))

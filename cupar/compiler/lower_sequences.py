@@ -6,6 +6,8 @@ statement each: `Reduce`, `Scan`, `Filter`, `SortIndices`, or a `Loop` for scatt
 
 from __future__ import annotations
 
+import re
+
 from ..errors import Loc
 from .ir import Lambda, Prim, Var
 from .kernel_ir import (Alloc, Assign, Combine, Filter, If, Loop, ObjectMode, Reduce, Scan,
@@ -17,6 +19,10 @@ from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, length_of, p
                            unpack)
 from .scalar_code import literal, scalar_code
 from .types import BOOL, INT64, Scalar, Seq, Tuple
+
+
+# a shift of an index range: a name, a length (`w.shape[0]`) or an integer literal
+SHIFT = re.compile(r"^(?:-?\d+|np\.int64\(-?\d+\)|[A-Za-z_]\w*(?:\.shape\[\d+\])?)$")
 
 
 class SequenceRules(RowRules, HistogramRules, IterateRules):
@@ -67,8 +73,44 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
             index = self.fresh("k")
             stmts.append(Assign(index, at(i)))
             self.range_elements[index] = (start, length)
+            self.range_positions[index] = (i, start)  # (every caller's at(i) is start + i)
             return index
         return Delayed(length, elem, t, cheap=cheap)
+
+    def offset_range_element(self, name: str, prim: str, args: list, t) -> None:
+        """`name` = k + c, c + k or k - c, for k an element of an index range and c an
+        integer: an element of the shifted range, so a read there is checked once per range
+        too (the gates of a recurrent cell, read at `hidden + j` for j in range(hidden))."""
+        if not (isinstance(t, Scalar) and t.dtype.kind == "i" and len(args) == 2):
+            return
+        k, c = args
+        if prim == "op_add" and c in self.range_elements and k not in self.range_elements:
+            k, c = c, k
+        if k not in self.range_elements or c in self.range_elements or not SHIFT.match(c):
+            return
+        if prim not in ("op_add", "op_sub"):
+            return
+        sign = "+" if prim == "op_add" else "-"
+        start, length = self.range_elements[k]
+        self.range_elements[name] = (f"({start} {sign} {c})", length)
+        if k in self.range_positions:
+            position, offset = self.range_positions[k]
+            self.range_positions[name] = (position, f"({offset} {sign} {c})")
+
+    def shifted_positions(self, value, t, n: str, i: str, body: list, out: list):
+        """A column of integers that are the loop's positions plus a number the same for
+        every element (`offset + j` for j in range(n)), not stored but kept as an index
+        range: the indices of a derivative's (index, value) pairs for reads at `offset + j`
+        (a recurrent cell's gates), whose scatter-add then adds into a contiguous run,
+        checked once. (Columns only: a materialised sequence is otherwise stored.)"""
+        if not (isinstance(value, str) and isinstance(t, Scalar) and t.dtype.kind == "i"
+                and self.range_positions.get(value, (None,))[0] == i):
+            return None
+        try:
+            offset = self.hoisted_length(self.range_positions[value][1], body, i, out)
+        except NotLowered:
+            return None
+        return self.index_range(n, offset, lambda p: f"({offset} + {p})", Seq(t, None))
 
     def p_indices(self, let, prim, args, out):
         return self.index_range(length_of(args[0]), "0", lambda i: i, let.var.type, cheap=True)
