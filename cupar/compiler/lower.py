@@ -34,7 +34,8 @@ from .lower_values import (Closure, Cols, Delayed, Mat, NotLowered, base_scalar,
                            unflatten_value)
 from .scalar_code import MATH, SCALAR_PRIMS, literal, scalar_code, scalar_expr
 from .types import Scalar, Seq, Tuple
-from .inner_loops import hoist_range_flags, unsigned_inner_reads, unswitch_range_checks
+from .inner_loops import (hoist_range_flags, rows_in_place, unsigned_inner_reads,
+                          unswitch_range_checks)
 from .siblings import IDENT, assigned, fuse_sibling_folds
 
 
@@ -52,7 +53,8 @@ def lower_to_kernels(program: Program) -> KernelProgram:
     kernels = fuse_sibling_folds(kernels)
     flags = frozenset(lowerer.range_flags)
     kernels = unswitch_range_checks(hoist_range_flags(kernels, flags), flags)
-    return unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
+    kernels = unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
+    return rows_in_place(kernels)
 
 
 class Lowerer(SequenceRules, MatrixRules):
