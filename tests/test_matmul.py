@@ -6,6 +6,8 @@ Float results are compared within a tolerance derived from the dtype and the inn
 results must be exact (they wrap alike in any order).
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -187,3 +189,64 @@ def test_other_consumers_read_the_stored_product():
 
 def test_transpose_fuses_into_its_consumer():
     assert kernel_count(kernels(flipped, F)) == 1  # both results in one loop, no copy
+
+
+@pytest.mark.skipif(ON_GPU, reason="the cpu back end's product loops")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("at", [False, True])
+def test_blas_tiles_agree_with_the_own_loops(dtype, at):
+    """A tile of a product by BLAS (where NumPy ships one) and by cupar's own loops, at
+    offsets in the operands and in the destination, `a` read transposed or not."""
+    from cupar.runtime.numba_blas import AVAILABLE, blas_tile
+    from cupar.runtime.numba_matmul import wide_tile
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((37, 29) if at else (29, 37)).astype(dtype)
+    b = rng.standard_normal((37, 23)).astype(dtype)
+    i0, i1, j0, j1 = 3, 27, 5, 21
+    ours = np.full((30, 20), 7.0, dtype)
+    theirs = ours.copy()
+    wide_tile(a, at, b, i0, i1, j0, j1, ours, 2, 1)
+    assert blas_tile(a, at, b, i0, i1, j0, j1, theirs, 2, 1) == AVAILABLE
+    if AVAILABLE:
+        np.testing.assert_allclose(theirs, ours, rtol=np.finfo(dtype).eps * 64,
+                                   atol=np.finfo(dtype).eps * 64)
+        expected = (a.T if at else a)[i0:i1] @ b[:, j0:j1]
+        np.testing.assert_allclose(theirs[2:26, 1:17], expected, rtol=1e-5, atol=1e-5)
+    assert (theirs[:2] == 7).all() and (theirs[:, :1] == 7).all()  # outside: untouched
+
+
+@pytest.mark.skipif(ON_GPU, reason="the cpu back end's product loops")
+def test_blas_refuses_what_it_cannot_take():
+    """Empty products, integers (not reaching it) and rows that are not contiguous fall
+    back to the own loops (blas_tile answers False and writes nothing)."""
+    from cupar.runtime.numba_blas import blas_tile
+    a, b = np.ones((4, 6), np.float32), np.ones((6, 5), np.float32)
+    dest = np.zeros((4, 5), np.float32)
+    assert not blas_tile(a, False, b, 0, 4, 0, 0, dest, 0, 0)
+    assert not blas_tile(a[:, ::2], False, b[:3], 0, 4, 0, 5, dest, 0, 0)
+    assert (dest == 0).all()
+
+
+@pytest.mark.skipif(ON_GPU, reason="the cpu back end's product loops")
+def test_products_without_blas_use_the_own_loops(tmp_path):
+    """CUPAR_NO_BLAS=1 (or a NumPy without scipy-openblas): the stubs stand in for the
+    library and are never called; the products are right, whatever the cache holds."""
+    import subprocess
+    import sys
+    script = tmp_path / "no_blas.py"
+    script.write_text(
+        "import numpy as np, cupar\n"
+        "from cupar.runtime.numba_blas import AVAILABLE\n"
+        "assert not AVAILABLE\n"
+        "a = np.arange(12, dtype=np.float32).reshape(3, 4) / 7\n"
+        "b = np.arange(8, dtype=np.float32).reshape(4, 2) / 5\n"
+        "@cupar.parallel\n"
+        "def mm(a, b):\n"
+        "    return cupar.matmul(a, b)\n"
+        "np.testing.assert_allclose(mm(a, b, target_place=cupar.places.cpu), a @ b, "
+        "rtol=1e-6)\n"
+        "print('ok')\n")
+    env = {**os.environ, "CUPAR_NO_BLAS": "1"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]

@@ -18,9 +18,11 @@ Measured on the 2-core development machine (float32; benchmarks/matmul_sizes.py)
 in 6.3 ms on both cores against NumPy's (OpenBLAS) 9.1 ms; one core each (steadier on a
 shared machine), 1024^3 13.1 ms against 17.4 (Numba calling BLAS through SciPy's np.dot:
 17.3), 32x1024 @ 1024x1024 0.39 ms against 0.62 (0.84), 256x512 @ 512x512 1.14 against 1.09
-(1.13), 1024x1024 @ 1024x64 1.54 against 1.14 (1.15). BLAS is therefore not called: it would
-need SciPy, gain little, and split the epilogue into a second pass. The smallest products
-(32x64 @ 64x128: 9.5 us against 5.9) pay call and set-up costs that BLAS's C entry avoids.
+(1.13), 1024x1024 @ 1024x64 1.54 against 1.14 (1.15). The products of small models' layers
+are another matter (100x192 @ 192x64: 47.6 us against BLAS's 22.0), so a float tile is
+computed by the BLAS NumPy ships where there is one (numba_blas.py, called from compiled
+code, one thread per tile), and by these loops otherwise: integers, rows that are not
+contiguous, a NumPy without scipy-openblas. The epilogue still runs on the tile in cache.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import numba
 import numpy as np
 from numba import prange
 from numba.np.ufunc import parallel as _threading
+
+from .numba_blas import blas_tile, one_float_type
 
 # The thread count as a call of the threading layer's C function by its symbol name, not
 # `numba.get_num_threads()`, whose ctypes pointer is a dynamic global: a function using that
@@ -99,12 +103,15 @@ def transpose_block(x, out, block, k, m):
 @numba.njit(fastmath=FLOAT_OPTIONS, cache=True, nogil=True)
 def product_tile(a, at: bool, b, i0, i1, j0, j1, dest, di, dj):
     """dest[di + r, dj + c] = sum over p of A[i0 + r, p] * b[p, j0 + c], for the rows
-    i0..i1-1 and columns j0..j1-1, where A is `a`, or `a`'s transpose when `at`. A tile
+    i0..i1-1 and columns j0..j1-1, where A is `a`, or `a`'s transpose when `at`: by BLAS
+    where it can (`blas_tile`), else by the loops below. A tile
     fewer than NARROW columns wide (a layer of 10 outputs, its weights' gradient), whose
     inner loop along the columns ran scalar, is computed as dot products of rows
     (`narrow_dots`), or when `at` and at least 4 * NARROW rows tall, transposed
     (`narrow_tile`; a shorter transposed tile's rows are too short for the vector loop to
     pay its set-up)."""
+    if one_float_type(a, b, dest) and blas_tile(a, at, b, i0, i1, j0, j1, dest, di, dj):
+        return
     if j1 - j0 < NARROW and at and i1 - i0 >= 4 * NARROW:
         narrow_tile(a, b, i0, i1, j0, j1, dest, di, dj)
     elif j1 - j0 < NARROW and not at and b.shape[0] >= NARROW:

@@ -39,9 +39,12 @@ def tiles(s: MatMul, kind: str, indent: str, par: bool) -> list[str]:
     """The loop over tiles: t -> rows i0..i1-1, columns j0..j1-1."""
     o, i1, i2, i3 = s.out, indent + "    ", indent + "        ", indent + "            "
     a = f"{s.a}, {s.a_transposed}, {o}_b"
+    # (max(..., 0): LLVM then knows the epilogue's row and column indices are not negative
+    # and reads its arrays contiguously; it gathered and scattered them, wrapping negative
+    # indices, and an LSTM step's 100 x 256 epilogue of two bias adds took 24 us, not 4)
     lines = [f"{indent}for {o}_t in {kind}({o}_nt):",
-             f"{i1}{o}_i0 = {o}_t // {o}_cb * {o}_mc",
-             f"{i1}{o}_j0 = {o}_t % {o}_cb * {o}_nc",
+             f"{i1}{o}_i0 = max({o}_t // {o}_cb * {o}_mc, 0)",
+             f"{i1}{o}_j0 = max({o}_t % {o}_cb * {o}_nc, 0)",
              f"{i1}{o}_i1 = min({o}_i0 + {o}_mc, {s.rows})",
              f"{i1}{o}_j1 = min({o}_j0 + {o}_nc, {s.cols})"]
     bounds = f"{o}_i0, {o}_i1, {o}_j0, {o}_j1"
@@ -50,8 +53,10 @@ def tiles(s: MatMul, kind: str, indent: str, par: bool) -> list[str]:
     return lines + [
         f"{i1}{o}_tile = np.empty(({o}_mc, {o}_nc), np.{s.dtype})",
         f"{i1}product_tile({a}, {bounds}, {o}_tile, 0, 0)",
-        f"{i1}for {s.i} in range({o}_i0, {o}_i1):",
-        f"{i2}for {s.j} in range({o}_j0, {o}_j1):",
-        f"{i3}{s.acc} = {o}_tile[{s.i} - {o}_i0, {s.j} - {o}_j0]",
+        f"{i1}for {o}_r in range({o}_i1 - {o}_i0):",
+        f"{i2}{s.i} = {o}_i0 + {o}_r",
+        f"{i2}for {o}_c in range({o}_j1 - {o}_j0):",
+        f"{i3}{s.j} = {o}_j0 + {o}_c",
+        f"{i3}{s.acc} = {o}_tile[{o}_r, {o}_c]",
         *(base.statements(s.body, i3, par) if s.body else []),
         f"{i3}{o}[{s.i}, {s.j}] = {s.value}"]
