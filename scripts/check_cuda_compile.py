@@ -5,8 +5,8 @@ generated kernel. This script closes that gap in two steps:
 
     # 1. record the kernels the simulator launched and their argument types
     NUMBA_ENABLE_CUDASIM=1 python scripts/check_cuda_compile.py record /tmp/kernels.json
-    # 2. compile each one to PTX where numba-cuda and NVVM are installed (no GPU needed:
-    #    pip install numba-cuda[cu13])
+    # 2. compile each one to PTX with numba-cuda and its NVVM (no GPU needed:
+    #    pip install 'numba-cuda[cu13]'; Numba's own deprecated CUDA target is refused)
     python scripts/check_cuda_compile.py compile /tmp/kernels.json
 
 Step 1 runs the differential tests, the gpu0 tests, the golden programs and the examples
@@ -80,6 +80,7 @@ def run_programs() -> None:
 
 def compile_all(path: str) -> int:
     from numba import cuda, types
+    require_numba_cuda(cuda)
     pretend_a_device(cuda)
     failures = 0
     entries = json.loads(Path(path).read_text())
@@ -95,6 +96,15 @@ def compile_all(path: str) -> int:
                   f"{str(exc)[:1500]}")
     print(f"{len(entries) - failures} of {len(entries)} kernels compile to PTX")
     return 1 if failures else 0
+
+
+def require_numba_cuda(cuda) -> None:
+    """Numba's own CUDA target is deprecated and lags Numba's typing: it cannot compile the
+    varargs builtins (`min(a, b)` fails with "2 argument types given, but function takes 1").
+    Only numba-cuda, which gpu0 runs on, gives an answer worth having."""
+    if "numba_cuda" not in Path(cuda.__file__).parts:
+        sys.exit("compile needs numba-cuda, the CUDA target gpu0 uses (pip install "
+                 f"'numba-cuda[cu13]'); numba.cuda here is Numba's own: {cuda.__file__}")
 
 
 def pretend_a_device(cuda) -> None:
