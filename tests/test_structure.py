@@ -253,3 +253,30 @@ def walk(stmts):
         yield s
         for part in (getattr(s, "then", ()), getattr(s, "orelse", ()), getattr(s, "body", ())):
             yield from walk(part)
+
+
+@parallel
+def pieces(xss, k):
+    """Rows of k of the joined rows, read at `i * k + c`: an im2col derivative's shape."""
+    flat = join(xss)
+    return map(lambda i: map(lambda c: flat[i * k + c], range(k)), range(len(flat) // k))
+
+
+@pytest.mark.parametrize("width, k", [(6, 3), (6, 2), (6, 4), (4, 8), (5, 5), (1, 1)])
+def test_reads_of_joined_rows_divide_once_per_range(width, k):
+    """Where the range i * k + c lies in one row of xss, that row and the first column are
+    divided out once per range and the row read contiguously; where it crosses rows (k = 4
+    of rows of 6, k = 8 of rows of 4), each element divides, as before. Both agree with
+    the interpreter."""
+    xss = np.arange(12 * width, dtype=np.int32).reshape(12, width)
+    expected = xss.reshape(-1)[:len(xss.reshape(-1)) // k * k].reshape(-1, k)
+    for place in (cupar.places.here, cupar.places.cpu):
+        np.testing.assert_array_equal(pieces(xss, k, target_place=place), expected)
+    body = kernels(pieces, xss, k).entry.body
+    versions = [s for s in walk(body) if isinstance(s, If) and "within" in s.cond
+                and not s.cond.startswith("not")]  # (a version per serial/parallel loop)
+    assert versions
+    for v in versions:
+        fast, slow = v.then[0], v.orelse[0]
+        assert isinstance(fast, Loop) and "//" not in str(fast.body)
+        assert "//" in str(slow.body)

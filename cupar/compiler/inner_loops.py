@@ -34,11 +34,15 @@ from .kernel_ir import Alloc, Assign, Histogram, If, KernelProgram, Loop, Reduce
 from .siblings import assigned, names_in
 
 
-def hoist_range_flags(program: KernelProgram, flags: frozenset) -> KernelProgram:
-    """`flags`: the names of the range flags (pure expressions of names set before)."""
+def hoist_range_flags(program: KernelProgram, flags: frozenset,
+                      divided: frozenset = frozenset()) -> KernelProgram:
+    """`flags`: the names of the range flags (pure expressions of names set before);
+    `divided`: names whose assignments divide, but by a positive divisor, so that they may
+    move too."""
     if not flags:
         return program
-    return _each_function(program, lambda body: _hoist(body, flags, _assigned_once(body)))
+    return _each_function(program, lambda body: _hoist(body, flags, _assigned_once(body),
+                                                        divided))
 
 
 def unswitch_range_checks(program: KernelProgram, flags: frozenset) -> KernelProgram:
@@ -103,15 +107,16 @@ def _assigned(stmts: tuple) -> frozenset:
 
 
 # -- hoisting ------------------------------------------------------------------------------
-def _hoist(stmts: tuple, flags: frozenset, once: frozenset) -> tuple:
+def _hoist(stmts: tuple, flags: frozenset, once: frozenset,
+           divided: frozenset = frozenset()) -> tuple:
     """Innermost loops first, so a flag moves out as far as it can. A flag of a shifted
     range (`lower.offset_range_element`) reads the shift, computed in the loop (`2 *
     hidden`): such an assignment, pure and the only one of its name, moves out with it."""
     out = []
     for s in stmts:
-        s = _map_bodies(s, lambda body: _hoist(body, flags, once))
+        s = _map_bodies(s, lambda body: _hoist(body, flags, once, divided))
         if hasattr(s, "index") and isinstance(getattr(s, "body", None), tuple):  # a loop
-            moved = _invariant(s, flags, once)
+            moved = _invariant(s, flags, once, divided)
             if moved:
                 out += moved
                 s = _map_bodies(s, lambda body: _without(body, set(moved)))
@@ -119,12 +124,12 @@ def _hoist(stmts: tuple, flags: frozenset, once: frozenset) -> tuple:
     return tuple(out)
 
 
-def _invariant(loop, flags: frozenset, once: frozenset) -> tuple:
+def _invariant(loop, flags: frozenset, once: frozenset, divided: frozenset) -> tuple:
     """The flags' assignments in `loop` that read nothing it assigns, with the pure
     assignments at the top of its body that they read (directly or not), in their order."""
     inner = assigned(loop)
     pure = {x.target: x for x in loop.body if isinstance(x, Assign) and x.target in once
-            and x.target not in flags and _pure(x.expr)}
+            and x.target not in flags and (x.target in divided or _pure(x.expr))}
     flagged = {x.target: x for x in _walk(loop.body)
                if isinstance(x, Assign) and x.target in flags}
     needed, stack = set(), [n for x in flagged.values() for n in names_in(x.expr)]

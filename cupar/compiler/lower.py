@@ -52,7 +52,8 @@ def lower_to_kernels(program: Program) -> KernelProgram:
     kernels = drop_unused_products(kernels, lowerer.eager)
     kernels = fuse_sibling_folds(kernels)
     flags = frozenset(lowerer.range_flags)
-    kernels = unswitch_range_checks(hoist_range_flags(kernels, flags), flags)
+    kernels = unswitch_range_checks(
+        hoist_range_flags(kernels, flags, frozenset(lowerer.divided_once)), flags)
     kernels = unsigned_inner_reads(kernels, frozenset(lowerer.checked_indices))
     return rows_in_place(kernels)
 
@@ -71,6 +72,10 @@ class Lowerer(SequenceRules, MatrixRules):
         # of index ranges read, unsigned everywhere (no negative-index wrap, so LLVM sees
         # contiguous reads); the index expressions of index ranges: (start, length)
         self.range_flags: set[str] = set()
+        # assignments that divide by a positive divisor (`x // max(m, 1)`): safe to move
+        # out of a loop with the flags that read them
+        self.divided_once: set[str] = set()
+        self.range_of_checked: dict[str, str] = {}  # checked index -> its range element
         self.range_elements: dict[str, tuple[str, str]] = {}
         # index range elements (and shifts of them) as (position, offset): element = p + o
         self.range_positions: dict[str, tuple[str, str]] = {}
@@ -305,6 +310,7 @@ class Lowerer(SequenceRules, MatrixRules):
                     Assign(j, i), If(f"not {inside}", (wrap, test), ())]
             self.range_flags.add(inside)
             self.unsigned_reads.add(j)
+            self.range_of_checked[j] = i
         self.checked_indices.add(j)
         return j
 

@@ -149,9 +149,34 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
             raise NotLowered("join of rows whose length depends on the row")
         m = self.emit(out, self.hoisted_length(row.length, probe, k, out))
         n = self.emit(out, f"{length_of(xss)} * {m}")
-        return Delayed(n, lambda i, stmts: self.element(
-            self.element(xss, f"({i} // {m})", stmts), f"({i} % {m})", stmts), let.var.type,
-            joined=(xss, m))
+        return Delayed(n, lambda i, stmts: self.joined_element(xss, m, i, stmts),
+                       let.var.type, joined=(xss, m))
+
+    def joined_element(self, xss, m: str, i: str, stmts: list):
+        """Element i of join(xss): element i % m of row i // m. Where i is an element of a
+        shifted index range (`k * width + c` for c in range(width): a row of a reshape, such
+        as an im2col's derivative reading a pixel's taps), a flag says whether the whole
+        range lies in one row; then the row and the first column are divided out once per
+        range, and the loop, made twice (inner_loops.py), reads the row contiguously."""
+        row, column = f"({i} // {m})", f"({i} % {m})"
+        ranged = self.range_of_checked.get(i, i)  # (the index before its check)
+        if ranged in self.range_positions and ranged in self.range_elements:
+            position, offset = self.range_positions[ranged]
+            length = self.range_elements[ranged][1]
+            first, start, within = self.fresh("q"), self.fresh("r"), self.fresh("within")
+            row, column = self.fresh("row"), self.fresh("column")
+            # (within: the range lies in row `first`, which exists; i is then the checked
+            # index unchanged)
+            stmts += [Assign(first, f"{offset} // max({m}, 1)"),
+                      Assign(start, f"{offset} % max({m}, 1)"),
+                      Assign(within, f"(0 <= {offset} and {first} < {length_of(xss)} and "
+                                     f"{start} + {length} <= {m})"),
+                      Assign(row, first), Assign(column, f"({start} + {position})"),
+                      If(f"not {within}", (Assign(row, f"({i} // {m})"),
+                                           Assign(column, f"({i} % {m})")), ())]
+            self.range_flags.add(within)
+            self.divided_once |= {first, start}
+        return self.element(self.element(xss, row, stmts), column, stmts)
 
     def p_split(self, let, prim, args, out):
         """Row i of the split is the elements [i * k, (i + 1) * k), delayed."""

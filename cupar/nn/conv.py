@@ -332,34 +332,40 @@ def conv2d_rows(x, w, b, height, width, stride, padding):
 
 @parallel
 def pool_corners(x, height, width, kernel, stride):
-    """For each output element (pixel * channels + channel) of a pooling without padding:
-    the index into join(x) of its window's first element (top left)."""
-    channels = len(x[0]) if len(x) > 0 else 1
+    """For each output pixel of a pooling without padding: the row of x (a pixel) at its
+    window's top left."""
     oh = (height - kernel) // stride + 1
     ow = (width - kernel) // stride + 1
     pixels = oh * ow
 
-    def corner(e):
-        p, ch = e // channels, e % channels
+    def corner(p):
         n, q = p // pixels, p % pixels
-        return ((n * height + q // ow * stride) * width + q % ow * stride) * channels + ch
-    return map(corner, range(len(x) // (height * width) * pixels * channels))
+        return (n * height + q // ow * stride) * width + q % ow * stride
+    return map(corner, range(len(x) // (height * width) * pixels))
+
+
+@parallel
+def window_taps(width, kernel):
+    """The rows of a window's pixels, from its top left's, in row-major order."""
+    return map(lambda t: t // kernel * width + t % kernel, range(kernel * kernel))
 
 
 @parallel
 def max_pool2d_rows(x, height, width, kernel, stride):
     """torch's `F.max_pool2d(x, kernel, stride)` (no padding) on rows of pixels (batch *
     height * width, c): rows (batch * oh * ow, c). Each output is a gathered input element,
-    the window's first maximum, so the gradient is one scatter-add of numbers."""
+    the window's first maximum, so the gradient is one scatter-add of numbers. The maximum
+    is found reading x at (pixel, channel), with no division per element."""
     channels = len(x[0]) if len(x) > 0 else 1
-    flat = join(x)
+    taps = window_taps(width, kernel)
+    corners = pool_corners(x, height, width, kernel, stride)
 
-    def first_maximum(corner):
-        def at(t):
-            return corner + (t // kernel * width + t % kernel) * channels
-        return at(argmax(map(lambda t: flat[at(t)], range(kernel * kernel))))
-    picks = map(first_maximum, pool_corners(x, height, width, kernel, stride))
-    return split(gather(flat, picks), max(channels, 1))
+    def first_maximum(e):  # (a flat map: picks of a map of rows, joined, would make a
+        corner, ch = corners[e // channels], e % channels  # whole row per element)
+        best = argmax(map(lambda t: x[corner + t][ch], taps))
+        return (corner + taps[best]) * channels + ch
+    picks = map(first_maximum, range(len(corners) * channels))
+    return split(gather(join(x), picks), max(channels, 1))
 
 
 @parallel
@@ -369,8 +375,10 @@ def avg_pool2d_rows(x, height, width, kernel, stride):
     channels = len(x[0]) if len(x) > 0 else 1
     flat = join(x)
     area = kernel * kernel
+    corners = pool_corners(x, height, width, kernel, stride)
 
-    def mean(corner):
+    def mean(e):
+        corner = corners[e // channels] * channels + e % channels
         return sum(map(lambda t: flat[corner + (t // kernel * width + t % kernel) * channels],
                        range(area))) / area
-    return split(map(mean, pool_corners(x, height, width, kernel, stride)), max(channels, 1))
+    return split(map(mean, range(len(corners) * channels)), max(channels, 1))
