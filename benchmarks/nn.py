@@ -231,8 +231,16 @@ def blas_threads() -> str:
         from threadpoolctl import threadpool_info
     except ImportError:
         return "threadpoolctl not installed"
+    forced = os.environ.get("OPENBLAS_CORETYPE")  # (OpenBLAS's kernels as the user chose)
     return ", ".join(f"{i['internal_api']} {i.get('version') or ''} {i['num_threads']} threads"
-                     .replace("  ", " ") for i in threadpool_info())
+                     .replace("  ", " ") + kernels_of(i, forced) for i in threadpool_info())
+
+
+def kernels_of(info: dict, forced: str | None) -> str:
+    if not info.get("architecture"):
+        return ""
+    chosen = f"OPENBLAS_CORETYPE={forced} in the environment" if forced else "detected"
+    return f", {info['architecture']} kernels ({chosen})"
 
 
 def markdown(rows: list, notes: dict, meta: dict) -> str:
