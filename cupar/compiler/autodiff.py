@@ -242,8 +242,13 @@ class Differentiator:
         if not outputs:
             return
         result = outputs[0] if len(outputs) == 1 else inner.prim("tuple", *outputs)
-        back = Lambda(lam.params + (ct_elem,), prune(inner.body(result)), let.loc)
-        mapped = b.prim("map", back, *seqs, ct)
+        body = prune(inner.body(result))
+        # only the sequences whose elements the reverse body reads (ct has their length):
+        # the forward values of a sum's operands, say, may then never be computed
+        used = free_vars(body)
+        kept = [(p, xs) for p, xs in zip(lam.params, seqs) if p.name in used]
+        back = Lambda(tuple(p for p, _ in kept) + (ct_elem,), body, let.loc)
+        mapped = b.prim("map", back, *(xs for _, xs in kept), ct)
         columns = [mapped] if len(outputs) == 1 else \
             [b.field(cols, k) for cols in [b.prim("unzip", mapped)] for k in range(len(outputs))]
         self.distribute(layout, columns, adj, b, seqs)

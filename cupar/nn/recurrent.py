@@ -29,10 +29,15 @@ ms (LSTM) with whole-gate products (`benchmarks/nn_recurrent.py`). The gate read
 + j` are reads of a shifted index range, checked once per row (their checks per element had
 kept the loops from vectorising), and their derived scatter-adds add into contiguous runs;
 the derivative runs the loop's steps once forward (recording the states), not twice: 12.9
--> 7.1 ms (GRU) and 18.7 -> 10.0 ms (LSTM), forward 2.9 -> 1.8 and 5.5 -> 3.0 ms. About
-two thirds of what is left is the matrix products (4 per step: the backward step
-recomputes its gates' product), which run at about two thirds of OpenBLAS's speed at these
-shapes (100x64 @ 64x192: 31.6 against 21.8 us).
+-> 7.1 ms (GRU) and 18.7 -> 10.0 ms (LSTM), forward 2.9 -> 1.8 and 5.5 -> 3.0 ms.
+
+The product of h and w_hh (the LSTM: all its gates) is carried into the next step as part
+of the loop's state, so it is recorded with the states: the derived backward step then
+reads it instead of computing it again, and the product it computes for the next state
+goes unread and is never computed. That is three products of h's size per step where there
+were four (the forward one, and the two of its derivative), as torch's; LSTM
+value_and_grad 8.7 -> 7.7 ms on one thread, with OpenBLAS's products (Haswell kernels:
+about two thirds of the time).
 
 The input projections are taken per step, not as one product of all steps before the loop
 (as Deep Speech does): the loop would then read step t's rows of that (steps, batch, k H)
@@ -63,26 +68,43 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
 def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     """torch's `GRUCell`: r = sigmoid(x W_ir + b_ir + h W_hr + b_hr), z likewise,
     n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
-    hidden = len(w_hh)
+    return gru_update(linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h)
 
-    def row(a, c, hrow):
-        s = map(op_add, a, c)  # r's and z's pre-activations (n's part of it goes unused)
+
+@parallel
+def gru_update(a, c, h):
+    """A GRU step from its two products (a = x w_ih + b_ih, c = h w_hh + b_hh)."""
+    hidden = len(h[0]) if len(h) > 0 else 0
+
+    def row(arow, crow, hrow):
+        s = map(op_add, arow, crow)  # r's and z's pre-activations (n's part goes unused)
 
         def unit(j):
             r = sigmoid1(s[j])
             z = sigmoid1(s[hidden + j])
-            n = tanh(a[2 * hidden + j] + r * c[2 * hidden + j])
+            n = tanh(arow[2 * hidden + j] + r * crow[2 * hidden + j])
             return (1.0 - z) * n + z * hrow[j]
         return map(unit, range(hidden))
-    return map(row, linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h)
+    return map(row, a, c, h)
 
 
 @parallel
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     """torch's `LSTMCell`, returning (h', c'): i, f, o = sigmoid of their gates,
     g = tanh of its gate, c' = f c + i g, h' = o tanh(c')."""
-    hidden = len(w_hh)
-    gates = map(lambda a, b: map(op_add, a, b), linear(x, w_ih, b_ih), linear(h, w_hh, b_hh))
+    return lstm_update(lstm_gates(x, h, w_ih, w_hh, b_ih, b_hh), c)
+
+
+@parallel
+def lstm_gates(x, h, w_ih, w_hh, b_ih, b_hh):
+    """The four gates' pre-activations, side by side: x w_ih + b_ih + h w_hh + b_hh."""
+    return map(lambda a, b: map(op_add, a, b), linear(x, w_ih, b_ih), linear(h, w_hh, b_hh))
+
+
+@parallel
+def lstm_update(gates, c):
+    """An LSTM step, (h', c'), from its gates' pre-activations."""
+    hidden = len(c[0]) if len(c) > 0 else 0
 
     def cell_row(g, crow):
         def unit(j):
@@ -116,36 +138,44 @@ def rnn(x, h0, w_ih, w_hh, b_ih, b_hh):
     (batch, H): the last hidden state, h' = tanh(x_t w_ih + b_ih + h w_hh + b_hh)."""
     steps = steps_of(x)
 
-    def run(t, h):
+    def run(t, h, c):  # c: h w_hh + b_hh, carried (see the module's notes)
         if t >= steps:
             return h
-        return run(t + 1, map(lambda a, c: map(lambda u, v: tanh(u + v), a, c),
-                              linear(at_step(x, t), w_ih, b_ih), linear(h, w_hh, b_hh)))
-    return run(0, h0)
+        h_new = map(lambda a, crow: map(lambda u, v: tanh(u + v), a, crow),
+                    linear(at_step(x, t), w_ih, b_ih), c)
+        return run(t + 1, h_new, linear(h_new, w_hh, b_hh))
+    return run(0, h0, linear(h0, w_hh, b_hh))
 
 
 @parallel
 def gru(x, h0, w_ih, w_hh, b_ih, b_hh):
     """torch's `GRU` (one layer, batch_first) over x (batch, steps, in) from h0 (batch, H):
-    the last hidden state, each step a `gru_cell`."""
+    the last hidden state, each step a `gru_cell`. The product of h and w_hh is carried
+    into the next step (see the module's notes)."""
     steps = steps_of(x)
 
-    def run(t, h):
+    def run(t, h, c):
         if t >= steps:
             return h
-        return run(t + 1, gru_cell(at_step(x, t), h, w_ih, w_hh, b_ih, b_hh))
-    return run(0, h0)
+        h_new = gru_update(linear(at_step(x, t), w_ih, b_ih), c, h)
+        return run(t + 1, h_new, linear(h_new, w_hh, b_hh))
+    return run(0, h0, linear(h0, w_hh, b_hh))
 
 
 @parallel
 def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     """torch's `LSTM` (one layer, batch_first) over x (batch, steps, in) from h0 and c0
-    (batch, H): the last (h, c), each step an `lstm_cell`."""
+    (batch, H): the last (h, c), each step an `lstm_cell`. The gates of the next step are
+    carried into it (see the module's notes)."""
     steps = steps_of(x)
 
-    def run(t, h, c):
+    def run(t, h, c, gates):
         if t >= steps:
             return (h, c)
-        h_new, c_new = lstm_cell(at_step(x, t), h, c, w_ih, w_hh, b_ih, b_hh)
-        return run(t + 1, h_new, c_new)
-    return run(0, h0, c0)
+        h_new, c_new = lstm_update(gates, c)
+        later = min(t + 1, steps - 1)  # (the last step's next gates go unused)
+        return run(t + 1, h_new, c_new,
+                   lstm_gates(at_step(x, later), h_new, w_ih, w_hh, b_ih, b_hh))
+    first = lstm_gates(at_step(x, 0), h0, w_ih, w_hh, b_ih, b_hh) if steps > 0 \
+        else linear(h0, w_hh, b_hh)  # (no steps: unused)
+    return run(0, h0, c0, first)
