@@ -186,6 +186,27 @@ def matrix_loop(x, w, k):
 
 
 @parallel
+def plus(a, b):
+    """A bias added to each row, as `linear` adds it."""
+    return map(lambda r: map(lambda u, v: u + v, r, b), a)
+
+
+@parallel
+def carried_product_loop(x, w, k):
+    """`matrix_loop` with the product carried into the next step, as the recurrent layers
+    carry theirs: the step's derivative reads the recorded product and never computes the
+    next one, whose value nothing reads."""
+    def run(t, h, p):
+        if t == k:
+            return h
+        h_new = map(lambda r: map(tanh, r), p)
+        return run(t + 1, h_new, plus(matmul(h_new, w), w[0]))
+    h0 = map(lambda r: map(sin, r), x)
+    h = run(0, h0, plus(matmul(h0, w), w[0]))
+    return sum(map(lambda r: sum(map(lambda a: a * a, r)), h))
+
+
+@parallel
 def calls_helper(x):
     return scalar_ops(x, map(lambda v: v + 3.0, x))
 
@@ -644,3 +665,12 @@ def test_a_recorded_loop_runs_once_forward_in_its_derivative():
         assert_close(got[0], value, terms=64)
         for g, expected in zip(got[1], grads):
             assert_close(np.asarray(cupar.places.to_host(g)), np.asarray(expected), terms=64)
+
+
+@pytest.mark.parametrize("place", [cupar.places.here, COMPILED])
+def test_a_loop_carrying_its_product_into_the_next_step(place):
+    """The recurrent layers' shape: the product for the next step is part of the state,
+    recorded by the derivative and read back by its step (whose own product for the next
+    state nothing reads). Its gradients agree with finite differences."""
+    x, w = normal(3, 4), normal(4, 4) * 0.5
+    check_gradient(carried_product_loop, (x, w, 3), argnums=(0, 1), place=place)
