@@ -360,8 +360,9 @@ def max_pool2d_rows(x, height, width, kernel, stride):
     taps = window_taps(width, kernel)
     corners = pool_corners(x, height, width, kernel, stride)
 
-    def first_maximum(e):  # (a flat map: picks of a map of rows, joined, would make a
-        corner, ch = corners[e // channels], e % channels  # whole row per element)
+    # (one flat map of outputs: a map of rows of picks, joined, makes a row per element)
+    def first_maximum(e):
+        corner, ch = corners[e // channels], e % channels
         best = argmax(map(lambda t: x[corner + t][ch], taps))
         return (corner + taps[best]) * channels + ch
     picks = map(first_maximum, range(len(corners) * channels))
