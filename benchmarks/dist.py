@@ -13,7 +13,8 @@ gradient, allreduce and update). Then fits the model
 
 (compute: the one-rank step; bandwidth and latency: least squares over the allreduce
 timings of ranks that own a core each; delay: what an oversubscribed step pays the
-scheduler, fitted to those runs, with a held-out check), reports its predictions beside the measured step times, and
+scheduler, fitted to those runs, with a held-out check), reports its predictions beside
+the measured step times, and
 predicts the efficiency compute / step(p) at 8 to 128 workers for stated interconnects.
 """
 
@@ -178,7 +179,8 @@ def markdown(data: dict, args, cores: int) -> str:
                    "| one call a step | | |")
     out += ["", "Weak-scaling efficiency: samples/s at p ranks ÷ (p × samples/s at one rank), "
             "the same per-rank batch (the last rows: against one process training without "
-            "DataParallel, one compiled call a step instead of two and no packing). The step's parts are medians of per-step means; "
+            "DataParallel, one compiled call a step instead of two and no packing). The "
+            "step's parts are medians of per-step means; "
             "the allreduce part includes packing and the wait for the slowest rank.", "",
             f"With more ranks than cores ({cores} here) the compute term is "
             "compute · p / cores, perfect time-slicing, and the steps pay more: a rank "

@@ -191,7 +191,11 @@ def test_transpose_fuses_into_its_consumer():
     assert kernel_count(kernels(flipped, F)) == 1  # both results in one loop, no copy
 
 
-@pytest.mark.skipif(ON_GPU, reason="checks the cpu back end's BLAS and own product loops directly; the gpu0 run of this file checks CUDA's products")
+CPU_ONLY = ("checks the cpu back end's BLAS and own product loops directly; the gpu0 run "
+            "of this file checks CUDA's products")
+
+
+@pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("at", [False, True])
 def test_blas_tiles_agree_with_the_own_loops(dtype, at):
@@ -215,7 +219,7 @@ def test_blas_tiles_agree_with_the_own_loops(dtype, at):
     assert (theirs[:2] == 7).all() and (theirs[:, :1] == 7).all()  # outside: untouched
 
 
-@pytest.mark.skipif(ON_GPU, reason="checks the cpu back end's BLAS and own product loops directly; the gpu0 run of this file checks CUDA's products")
+@pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
 def test_blas_refuses_what_it_cannot_take():
     """Empty products, integers (not reaching it) and rows that are not contiguous fall
     back to the own loops (blas_tile answers False and writes nothing)."""
@@ -227,7 +231,7 @@ def test_blas_refuses_what_it_cannot_take():
     assert (dest == 0).all()
 
 
-@pytest.mark.skipif(ON_GPU, reason="checks the cpu back end's BLAS and own product loops directly; the gpu0 run of this file checks CUDA's products")
+@pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
 def test_products_without_blas_use_the_own_loops(tmp_path):
     """CUPAR_NO_BLAS=1 (or a NumPy without scipy-openblas): the stubs stand in for the
     library and are never called; the products are right, whatever the cache holds."""
