@@ -121,8 +121,8 @@ def report(args) -> str:
     lines += ["", *textwrap.wrap(
         f"Without the progress thread, overlapping saved between {min(saved[False]):.1%} "
         f"and {max(saved[False]):.1%} of a step (negative: a loss): MPICH advances a "
-        "nonblocking reduction only inside MPI calls, so the reduction started before the gradient program "
-        "still runs in its Wait. With the thread (2 ranks and 2 threads on the 2 cores "
+        "nonblocking reduction only inside MPI calls, so the reduction started before "
+        "the gradient program still runs in its Wait. With the thread (2 ranks and 2 threads on the 2 cores "
         "here), the reduction itself often took milliseconds instead of microseconds; "
         "what `overlapped` saves then is time lost to the thread, not a gain over the "
         "first row. So `DataParallel` reduces after the gradient program, in one "
