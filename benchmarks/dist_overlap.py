@@ -123,12 +123,13 @@ def report(args) -> str:
         f"and {max(saved[False]):.1%} of a step (negative: a loss): MPICH advances a "
         "nonblocking reduction only inside MPI calls, so the reduction started before "
         "the gradient program still runs in its Wait. With the thread (2 ranks and 2 "
-        "threads on the 2 cores here), the reduction itself often took milliseconds instead of microseconds; "
-        "what `overlapped` saves then is time lost to the thread, not a gain over the "
-        "first row. So `DataParallel` reduces after the gradient program, in one "
-        "blocking call where a bucket is all there is. Overlap would pay with a "
-        "progress engine that runs beside the computation (a NIC's, or a spare core), "
-        "and a backward pass cut into pieces (one compiled call each).", width=92)]
+        "threads on the 2 cores here), the reduction itself often took milliseconds "
+        "instead of microseconds; what `overlapped` saves then is time lost to the "
+        "thread, not a gain over the first row. So `DataParallel` reduces after the "
+        "gradient program, in one blocking call where a bucket is all there is. Overlap "
+        "would pay with a progress engine that runs beside the computation (a NIC's, or "
+        "a spare core), and a backward pass cut into pieces (one compiled call each).",
+        width=92)]
     return "\n".join(lines) + "\n"
 
 
