@@ -25,7 +25,7 @@ test: $(STAMP)
 		tests/test_compiled_prims.py tests/test_compiled_differential.py tests/test_out.py \
 		tests/test_testing_compare.py \
 		tests/test_lanes.py tests/test_dispatch.py tests/test_reduce_by_index.py \
-		tests/test_matmul.py tests/test_grad.py tests/test_nn_functional.py \
+		tests/test_matmul.py tests/test_grad.py tests/test_grad_iterate.py tests/test_nn_functional.py \
 		tests/test_nn_modules.py::test_the_same_model_trains_at_gpu0 \
 		tests/test_nn_modules.py::test_a_classifier_step_compiles_for_gpu0_without_falling_back_to_cpu \
 		tests/test_nn_conv.py tests/test_nn_rows.py tests/test_random_programs.py \

@@ -99,8 +99,16 @@ def countdown(x):
     return go(0, 0)
 
 
+@parallel
+def recurrences(x):
+    """iterate: states of a tuple, states read by each step, states that change shape."""
+    counted = iterate(lambda s: (s[0] + 1, map(op_add, s[1], x)), (0, x), 3)
+    halved = iterate(lambda v: map(lambda i: v[2 * i], range(len(v) // 2)), x, 3)
+    return counted, halved, iterate(lambda v: v, x, 0)
+
+
 PROGRAMS = ["arithmetic", "weak_literals", "reductions", "scans", "movement", "tuple_movement",
-            "scatter_pairs", "row_filters", "sorting", "rows", "countdown"]
+            "scatter_pairs", "row_filters", "sorting", "rows", "countdown", "recurrences"]
 
 
 @pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=str)
@@ -124,7 +132,7 @@ def test_weak_literals(dtype, data):
 @examples(12)
 def test_reductions_scans_sorts_loops(dtype, data):
     x = data.draw(arrays(dtype, integral=True))
-    for fn in (reductions, scans, sorting, countdown):
+    for fn in (reductions, scans, sorting, countdown, recurrences):
         agree(fn, x, terms=max(len(x), 1))
 
 

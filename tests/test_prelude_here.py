@@ -1089,6 +1089,30 @@ def test_matmul_errors():
         here(transpose_of, np.ones(3))
 
 
+# -- recurrences --------------------------------------------------------------------------
+
+@parallel
+def doubling_states(x, n):
+    return iterate(lambda v: map(lambda a: a * 2, v), x, n)
+
+
+@parallel
+def counted_states(x, n):
+    return unzip(iterate(lambda s: (s[0] + 1, map(lambda a: a + s[0], s[1])), (0, x), n))
+
+
+@given(st.data(), dtypes(NUMERIC_DTYPES), lengths(5), st.integers(-1, 5))
+@SETTINGS
+def test_iterate_gives_the_first_n_states(data, dtype, m, n):
+    x = data.draw(arrays(dtype, m, lo=-4, hi=4, integral=True))  # (no int8 overflow)
+    expected = np.array([x * 2 ** k for k in range(max(n, 0))], dtype).reshape(max(n, 0), m)
+    assert_close(here(doubling_states, x, n), expected)
+    counts, states = here(counted_states, x, n)
+    assert list(counts) == list(range(max(n, 0)))
+    assert_close(states, np.array([x + k * (k - 1) // 2 for k in range(max(n, 0))],
+                                  dtype).reshape(max(n, 0), m))
+
+
 def test_every_sequence_primitive_is_exercised_here():
     """Every name of the prelude is called by some @parallel function of this file."""
     with open(__file__, encoding="utf-8") as source:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..errors import CuparTypeError
 from .adjoint_sums import Pair, sum_over
 from .autodiff import differentiable
+from .autodiff_iterate import rule_iterate
 from .ir import Const, FnRef, Lambda, Prim, Var
 from .types import Scalar, Seq
 
@@ -468,10 +469,8 @@ CONSTANT = {
 }
 STRUCTURAL = {"map", "cond"}
 RULES["call"] = rule_call
-REJECTED: dict = {  # primitive -> rule raising a located error
-    "iterate": lambda s: s.fail("it records a loop's states for a derivative, and has no "
-                                "derivative itself"),
-}
+RULES["iterate"] = rule_iterate
+REJECTED: dict = {}  # primitive -> rule raising a located error
 
 
 def apply_rule(d, let, ct, adj, b) -> None:

@@ -26,7 +26,7 @@ __all__ = ["map", "reduce", "sum", "any", "all", "min", "max", "argmin", "argmax
            "range", "bounded_range", "zip", "unzip", "filter", "enumerate", "gather", "scatter",
            "permute", "update", "scan", "rscan", "exclusive_scan", "exclusive_rscan", "indices",
            "replicate", "shift", "rotate", "sort", "reduce_by_index", "matmul",
-           "transpose", "join", "split"]
+           "transpose", "join", "split", "iterate"]
 
 
 def same_length(name: str, *seqs) -> int:
@@ -463,14 +463,24 @@ def split(xs, k):
     return a.reshape((builtins.len(a) // k, k) + a.shape[1:])
 
 
-# -- internal: what derived programs use ------------------------------------------------
+# -- recurrences ----------------------------------------------------------------------------
 
 @primitive("(a -> a, a, int) -> [a]", rules.iterate_rule, (3, 3))
 def iterate(f, x, n):
-    """The first n states of x, f(x), f(f(x)), ... (f applied n - 1 times), as a sequence;
-    the empty sequence when some state's arrays have other shapes than x's (a regular
-    sequence cannot hold them). Not in the prelude: the derivative of a loop records its
-    states with it (autodiff_loops.py), and recomputes them where it is empty."""
+    """The first n states of x, f(x), f(f(x)), ... (f applied n - 1 times), as a sequence
+    (a sequence of tuples for a tuple state); the empty sequence when some state's arrays
+    have other shapes than x's (a regular sequence cannot hold them). The steps run one
+    after another (each needs the one before); what runs in parallel is each step's work.
+    Every hidden state of an RNN over x (steps, batch, in):
+
+        ts, hs = unzip(iterate(lambda s: (s[0] + 1, cell(x[s[0]], s[1])), (0, h0), n + 1))
+
+    Differentiable (autodiff_iterate.py: the states read backwards, O(n)); the derivative
+    of a tail-recursive loop also records its states with it (autodiff_loops.py).
+
+    >>> iterate(lambda v: v * 2, 1, 4)
+    array([1, 2, 4, 8])
+    """
     packed = isinstance(x, tuple)
     parts = x if packed else (x,)
     shapes = [np.shape(v) for v in parts]
