@@ -8,7 +8,7 @@ import pytest
 
 import cupar
 from cupar import *  # noqa: F403
-from cupar.nn.recurrent import gru, lstm, rnn
+from cupar.nn.recurrent import gru, gru_sequence, lstm, lstm_sequence, rnn, rnn_sequence
 from gradcheck import check_gradient
 from strategies import COMPILED, assert_close
 
@@ -171,6 +171,58 @@ def test_gradients_against_torch():
                 layer.bias_hh_l0.grad)
     for g, e in zip(grads, expected):
         close32(g, e.numpy())
+
+
+# -- every hidden state: the `*_sequence` forms, through iterate --------------------------
+
+SEQUENCES = {"rnn": rnn_sequence, "gru": gru_sequence, "lstm": lstm_sequence}
+
+
+def every_state(name, args):
+    """The reference's hidden state after each prefix of the steps, (batch, steps, H)."""
+    _, _, ref, cell = CASES[name]
+    x, rest = args[0], args[1:]
+    outs = [ref(x[:, :t], *rest) for t in range(1, x.shape[1] + 1)]
+    outs = [o[0] if cell else o for o in outs]
+    return np.stack(outs, 1) if outs else np.zeros((len(x), 0, H))
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_hidden_state_against_numpy(name, place):
+    for steps in (0, 1, T):
+        args = arguments(name, np.float32, steps=steps)
+        close32(SEQUENCES[name](*args, target_place=place),
+                every_state(name, tuple(a.astype(np.float64) for a in args)))
+
+
+@parallel
+def sequence_loss(x, h, w_ih, w_hh, b_ih, b_hh, c):
+    """Every step's state weighted by c, as a loss reading all outputs."""
+    hs = gru_sequence(x, h, w_ih, w_hh, b_ih, b_hh)
+    return sum(map(lambda m: sum(map(lambda r: sum(map(op_mul, r, c)), m)), hs))
+
+
+@parallel
+def stacked_loss(x, h, s, w_ih, w_hh, b_ih, b_hh, v, u, c):
+    """Two layers: an LSTM's every state into an RNN (x of the second is differentiated),
+    the RNN's weights v (H, H) for both products, u (H,) for both biases."""
+    last = rnn(lstm_sequence(x, h, s, w_ih, w_hh, b_ih, b_hh), h, v, v, u, u)
+    return sum(map(lambda r: sum(map(op_mul, r, c)), last))
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+@pytest.mark.parametrize("loss,name", [(sequence_loss, "gru"), (stacked_loss, "lstm")],
+                         ids=["gru_sequence", "lstm_sequence_into_rnn"])
+def test_gradients_of_every_hidden_state_match_finite_differences(loss, name, place):
+    second = (normal(H, H) * 0.5, normal(H) * 0.5) if loss is stacked_loss else ()
+    args = (*arguments(name), *second, normal(H))
+    argnums = tuple(range(len(args) - 1))
+    key = loss.__name__
+    if key not in DERIVED:
+        DERIVED[key] = cupar.value_and_grad(loss, argnums)
+    check_gradient(loss, args, argnums, place=place, rng=np.random.default_rng(3),
+                   derived=DERIVED[key])
 
 
 # -- loops whose states change shape: the recorded states give way to recomputing ----------

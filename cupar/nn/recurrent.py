@@ -179,3 +179,61 @@ def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     first = lstm_gates(at_step(x, 0), h0, w_ih, w_hh, b_ih, b_hh) if steps > 0 \
         else linear(h0, w_hh, b_hh)  # (no steps: unused)
     return run(0, h0, c0, first)
+
+
+# -- every hidden state ---------------------------------------------------------------------
+# `rnn_sequence`, `gru_sequence`, `lstm_sequence`: the same recurrences, returning every
+# hidden state (batch, steps, H) (torch's `output`), for stacked layers and models that read
+# each step. Their steps run under `iterate`, whose states are the outputs; its derivative
+# reads them backwards (compiler/autodiff_iterate.py). The state carries the next product
+# of h as the loops above do.
+
+@parallel
+def batch_first(hs):
+    """States (steps + 1, batch, H), the first the initial one, as (batch, steps, H)."""
+    steps = len(hs) - 1
+    if steps <= 0:  # (batch, 0, H), rows made from the initial state's rows
+        return map(lambda r: map(lambda t: r, range(0)), hs[0])
+    batch = len(hs[0])
+    order = map(lambda k: (k % steps + 1) * batch + k // steps, range(batch * steps))
+    return split(gather(join(hs), order), steps)
+
+
+@parallel
+def rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """Every hidden state of `rnn` (batch, steps, H)."""
+    def step(s):
+        t, h, c = s
+        h_new = map(lambda a, crow: map(lambda u, v: tanh(u + v), a, crow),
+                    linear(at_step(x, t), w_ih, b_ih), c)
+        return (t + 1, h_new, linear(h_new, w_hh, b_hh))
+    ts, hs, cs = unzip(iterate(step, (0, h0, linear(h0, w_hh, b_hh)), steps_of(x) + 1))
+    return batch_first(hs)
+
+
+@parallel
+def gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """Every hidden state of `gru` (batch, steps, H)."""
+    def step(s):
+        t, h, c = s
+        h_new = gru_update(linear(at_step(x, t), w_ih, b_ih), c, h)
+        return (t + 1, h_new, linear(h_new, w_hh, b_hh))
+    ts, hs, cs = unzip(iterate(step, (0, h0, linear(h0, w_hh, b_hh)), steps_of(x) + 1))
+    return batch_first(hs)
+
+
+@parallel
+def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """Every hidden state h of `lstm` (batch, steps, H) (the cell states are not kept)."""
+    steps = steps_of(x)
+
+    def step(s):
+        t, h, c, gates = s
+        h_new, c_new = lstm_update(gates, c)
+        later = min(t + 1, steps - 1)  # (the last step's next gates go unused)
+        return (t + 1, h_new, c_new,
+                lstm_gates(at_step(x, later), h_new, w_ih, w_hh, b_ih, b_hh))
+    first = lstm_gates(at_step(x, 0), h0, w_ih, w_hh, b_ih, b_hh) if steps > 0 \
+        else linear(h0, w_hh, b_hh)  # (no steps: unused)
+    ts, hs, cs, gs = unzip(iterate(step, (0, h0, c0, first), steps + 1))
+    return batch_first(hs)
