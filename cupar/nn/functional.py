@@ -34,12 +34,14 @@ from .conv import (avg_pool2d, avg_pool2d_padded, avg_pool2d_rows, conv1d,  # no
                    conv2d, conv2d_rows, conv2d_rows_sized, max_pool2d, max_pool2d_padded,
                    max_pool2d_rows, nchw_rows, rows_flatten, rows_nchw)
 from .layers import (dropout, dropout3, dropout4, dropout_flat, embedding,  # noqa: F401
-                     flatten, flatten4, flatten_all, layer_norm, linear, shaped_like)
+                     flatten, flatten4, flatten_all, layer_norm, linear, linear_steps,
+                     matmul_steps, shaped_like)
 from .losses import (  # noqa: F401
     binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
 )
 from .norm import batch_norm, batch_norm2d  # noqa: F401
-from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell  # noqa: F401
+from .recurrent import (gru, gru_cell, gru_sequence, lstm, lstm_cell,  # noqa: F401
+                        lstm_sequence, rnn, rnn_cell, rnn_sequence)
 
 __all__ = [
     "linear", "flatten", "dropout", "dropout_flat", "dropout3", "dropout4", "layer_norm",
@@ -49,7 +51,8 @@ __all__ = [
     "conv2d_rows", "conv2d_rows_sized", "max_pool2d_rows", "avg_pool2d_rows", "nchw_rows",
     "rows_nchw", "rows_flatten",
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
-    "rnn_cell", "gru_cell", "lstm_cell", "rnn", "gru", "lstm",
+    "rnn_cell", "gru_cell", "lstm_cell", "rnn", "gru", "lstm", "rnn_sequence", "gru_sequence",
+    "lstm_sequence", "linear_steps", "matmul_steps",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "correct_rows",
     "relu1", "leaky_relu1", "gelu1", "sigmoid1", "softplus1", "logsumexp_row",
 ]

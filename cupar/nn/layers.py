@@ -34,6 +34,27 @@ def linear(x, w, b):
 
 
 @parallel
+def per_step(rows, x):
+    """(batch * steps, n) rows, one per step of x (batch, steps, ...), as (batch, steps, n)."""
+    steps = len(x[0]) if len(x) > 0 else 0
+    if steps == 0:  # (split needs rows of positive length)
+        return map(lambda s: map(lambda t: rows[0], range(0)), x)
+    return split(rows, steps)
+
+
+@parallel
+def linear_steps(x, w, b):
+    """`linear` at every step of x (batch, steps, in): (batch, steps, out), one product."""
+    return per_step(linear(join(x), w, b), x)
+
+
+@parallel
+def matmul_steps(x, w):
+    """matmul(x_t, w) at every step of x (batch, steps, in), one product."""
+    return per_step(matmul(join(x), w), x)
+
+
+@parallel
 def flatten(x):
     """A batch of matrices (batch, h, w) as a batch of rows (batch, h * w), row-major.
 

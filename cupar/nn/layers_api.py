@@ -41,7 +41,8 @@ def check_rows(layer, x, width: int | None, dtype, rank: int = 2) -> None:
 
 
 class Linear(Module):
-    """y = x @ weight + bias, weight (in_features, out_features) initialised as torch's."""
+    """y = x @ weight + bias, weight (in_features, out_features) initialised as torch's; on
+    a sequence (batch, steps, in_features), at every step (as torch's, on the last axis)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, seed=None,
                  dtype=np.float32):
@@ -55,13 +56,14 @@ class Linear(Module):
                                                                rng, dtype))
 
     def emit(self, g, x: str) -> str:
-        g.rank = 2
+        steps = "_steps" if g.rank == 3 else ""  # every step of a sequence: one product
+        g.rank = 3 if steps else 2
         if "bias" in self._parameters:
-            return g.let(f"F.linear({x}, {g.param('weight')}, {g.param('bias')})")
-        return g.let(f"matmul({x}, {g.param('weight')})")
+            return g.let(f"F.linear{steps}({x}, {g.param('weight')}, {g.param('bias')})")
+        return g.let(f"{'F.matmul_steps' if steps else 'matmul'}({x}, {g.param('weight')})")
 
     def check_input(self, x) -> None:
-        check_rows(self, x, self.in_features, self.dtype)
+        check_rows(self, x, self.in_features, self.dtype, rank=3 if np.ndim(x) == 3 else 2)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, " \

@@ -185,7 +185,7 @@ def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
 # `rnn_sequence`, `gru_sequence`, `lstm_sequence`: the same recurrences, returning every
 # hidden state (batch, steps, H) (torch's `output`), for stacked layers and models that read
 # each step. Their steps run under `iterate`, whose states are the outputs; its derivative
-# reads them backwards (compiler/autodiff_iterate.py). The state carries the next product
+# reads them backwards (cupar's adjoint of `iterate`). The state carries the next product
 # of h as the loops above do.
 
 @parallel

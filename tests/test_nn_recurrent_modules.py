@@ -1,0 +1,63 @@
+"""cupar.nn's recurrent modules (RNN, GRU, LSTM): parameters, the last or every hidden
+state, layers stacked on every state, a Linear at every step, the error for a layer that
+gets no sequence, and an LSTM that learns a task needing memory, in seconds."""
+
+import numpy as np
+import pytest
+
+from cupar import nn
+from cupar.errors import CuparValueError
+from cupar.nn import optim
+from strategies import assert_close
+
+RNG = np.random.default_rng(11)
+
+
+def sequences(batch=4, steps=6, width=3):
+    return RNG.standard_normal((batch, steps, width)).astype(np.float32)
+
+
+@pytest.mark.parametrize("cls,gates", [(nn.RNN, 1), (nn.GRU, 3), (nn.LSTM, 4)])
+def test_recurrent_parameters_have_torch_names_and_the_stored_shapes(cls, gates):
+    shapes = {n: p.shape for n, p in cls(3, 5).named_parameters()}
+    assert shapes == {"weight_ih_l0": (3, 5 * gates), "weight_hh_l0": (5, 5 * gates),
+                      "bias_ih_l0": (5 * gates,), "bias_hh_l0": (5 * gates,)}
+    assert "sequence=True" in repr(cls(3, 5, sequence=True))
+
+
+def test_every_hidden_state_ends_with_the_last_one():
+    x = sequences()
+    every, last = nn.LSTM(3, 5, seed=1, sequence=True), nn.LSTM(3, 5, seed=1)
+    out = every(x)
+    assert out.shape == (4, 6, 5) and out.dtype == np.float32
+    assert_close(out[:, -1], last(x), dtype=np.float32, terms=64)
+    assert every(sequences(steps=0)).shape == (4, 0, 5)
+
+
+def test_a_linear_at_every_step_of_a_stacked_model():
+    x = sequences()
+    model = nn.Sequential(nn.GRU(3, 5, seed=2, sequence=True), nn.Linear(5, 2, seed=3))
+    out = model(x)
+    states = model[0](x)  # (4, 6, 5)
+    assert out.shape == (4, 6, 2)
+    assert_close(out, states @ model[1].weight + model[1].bias, dtype=np.float32, terms=16)
+
+
+def test_a_recurrent_layer_after_a_last_state_is_refused():
+    model = nn.Sequential(nn.GRU(3, 5), nn.GRU(5, 5))
+    with pytest.raises(CuparValueError, match="sequence=True") as err:
+        model(sequences())
+    assert "test_nn_recurrent_modules.py" in str(err.value)
+
+
+def test_an_lstm_learns_a_task_that_needs_memory():
+    """The label is the sign of the first step, read after seven more steps of noise: the
+    state must carry it. (Stacked layers' gradients: test_nn_recurrent.py.)"""
+    x = RNG.standard_normal((640, 8, 1)).astype(np.float32)
+    y = (x[:, 0, 0] > 0).astype(np.int64)
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.LSTM(1, 12), nn.Linear(12, 2))
+    history = nn.fit(model, (x, y), loss=nn.CrossEntropyLoss(),
+                     optimizer=optim.Adam(model.parameters(), lr=0.03), epochs=12,
+                     batch_size=32, seed=0, progress=False)  # (no validation: one compile)
+    assert history["accuracy"][-1] >= 0.95, history["accuracy"]
