@@ -224,13 +224,13 @@ def lstm_sequence_loss(x, h, s, w_ih, w_hh, b_ih, b_hh, c):
     return sum(map(lambda m: sum(map(lambda r: sum(map(op_mul, r, c)), m)), hs))
 
 
-# At the compiled place, only the GRU: each derivative takes half a minute to compile, and
-# test_grad_iterate.py checks iterate's (a differentiated input read a row per step, too)
-@pytest.mark.parametrize("loss,name,place", [
-    (sequence_loss, "gru", here), (sequence_loss, "gru", COMPILED), (stacked_loss, "rnn", here),
-    (lstm_sequence_loss, "lstm", here)],
-    ids=["gru-here", "gru-compiled", "rnn_into_rnn-here", "lstm-here"])
-def test_gradients_of_every_hidden_state_match_finite_differences(loss, name, place):
+# At here: each of these derivatives takes half a minute to compile, and the compiled
+# derivative of iterate (tuple states, products, a differentiated input read a row per step)
+# is checked by test_grad_iterate.py, that of a GRU's step by the tests above
+@pytest.mark.parametrize("loss,name", [(sequence_loss, "gru"), (stacked_loss, "rnn"),
+                                       (lstm_sequence_loss, "lstm")],
+                         ids=["gru", "rnn_into_rnn", "lstm"])
+def test_gradients_of_every_hidden_state_match_finite_differences(loss, name, place=here):
     second = (normal(H, H) * 0.5, normal(H) * 0.5) if loss is stacked_loss else ()
     args = (*arguments(name), *second, normal(H))
     check_gradient(loss, args, tuple(range(len(args) - 1)), place=place,

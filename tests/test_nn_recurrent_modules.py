@@ -5,12 +5,15 @@ gets no sequence, and an LSTM that learns a task needing memory, in seconds."""
 import numpy as np
 import pytest
 
+import cupar
+import cupar.nn.functional as F
 from cupar import nn
 from cupar.errors import CuparValueError
 from cupar.nn import optim
 from strategies import assert_close
 
 RNG = np.random.default_rng(11)
+here = cupar.places.here
 
 
 def sequences(batch=4, steps=6, width=3):
@@ -25,22 +28,21 @@ def test_recurrent_parameters_have_torch_names_and_the_stored_shapes(cls, gates)
     assert "sequence=True" in repr(cls(3, 5, sequence=True))
 
 
-def test_every_hidden_state_ends_with_the_last_one():
+def test_every_hidden_state_and_a_linear_at_every_step():
+    """One compiled model (an LSTM giving every state, a Linear at every step) against the
+    functional layers at here: its states end with the last one."""
     x = sequences()
-    every, last = nn.LSTM(3, 5, seed=1, sequence=True), nn.LSTM(3, 5, seed=1)
-    out = every(x)
-    assert out.shape == (4, 6, 5) and out.dtype == np.float32
-    assert_close(out[:, -1], last(x), dtype=np.float32, terms=64)
-    assert every(sequences(steps=0)).shape == (4, 0, 5)
-
-
-def test_a_linear_at_every_step_of_a_stacked_model():
-    x = sequences()
-    model = nn.Sequential(nn.GRU(3, 5, seed=2, sequence=True), nn.Linear(5, 2, seed=3))
+    model = nn.Sequential(nn.LSTM(3, 5, seed=2, sequence=True), nn.Linear(5, 2, seed=3))
     out = model(x)
-    states = model[0](x)  # (4, 6, 5)
-    assert out.shape == (4, 6, 2)
-    assert_close(out, states @ model[1].weight + model[1].bias, dtype=np.float32, terms=16)
+    assert out.shape == (4, 6, 2) and out.dtype == np.float32
+    p = [model[0].weight_ih_l0, model[0].weight_hh_l0, model[0].bias_ih_l0,
+         model[0].bias_hh_l0]
+    zeros = np.zeros((4, 5), np.float32)
+    states = F.lstm_sequence(x, zeros, zeros, *p, target_place=here)
+    assert_close(out, states @ model[1].weight + model[1].bias, dtype=np.float32, terms=64)
+    last, _ = F.lstm(x, zeros, zeros, *p, target_place=here)
+    assert_close(states[:, -1], last, dtype=np.float32)
+    assert model(sequences(steps=0)).shape == (4, 0, 2)
 
 
 def test_a_recurrent_layer_after_a_last_state_is_refused():
