@@ -52,14 +52,34 @@ def test_a_recurrent_layer_after_a_last_state_is_refused():
     assert "test_nn_recurrent_modules.py" in str(err.value)
 
 
-def test_an_lstm_learns_a_task_that_needs_memory():
-    """The label is the sign of the first step, read after seven more steps of noise: the
-    state must carry it. (Stacked layers' gradients: test_nn_recurrent.py.)"""
-    x = RNG.standard_normal((640, 8, 1)).astype(np.float32)
-    y = (x[:, 0, 0] > 0).astype(np.int64)
+def memory_task(rows):
+    """The label is the sign of the first of 8 steps, read after seven steps of noise: the
+    state must carry it."""
+    x = RNG.standard_normal((rows, 8, 1)).astype(np.float32)
+    return x, (x[:, 0, 0] > 0).astype(np.int64)
+
+
+def lstm_classifier(place=None):
     nn.manual_seed(0)
     model = nn.Sequential(nn.LSTM(1, 12), nn.Linear(12, 2))
-    history = nn.fit(model, (x, y), loss=nn.CrossEntropyLoss(),
-                     optimizer=optim.Adam(model.parameters(), lr=0.03), epochs=12,
-                     batch_size=32, seed=0, progress=False)  # (no validation: one compile)
+    if place is not None:
+        model.to(place)
+    return model, nn.TrainStep(model, nn.CrossEntropyLoss(),
+                               optim.Adam(model.parameters(), lr=0.03))
+
+
+def test_an_lstm_learns_a_task_that_needs_memory():
+    """The compiled training step (forward, loss, the derived backward pass through the
+    loop, Adam) first against the interpreter's on one batch, then trained. (The LSTM's
+    derivative meets finite differences at here in test_nn_recurrent.py.)"""
+    model, step = lstm_classifier()
+    twin, twin_step = lstm_classifier(here)
+    x, y = memory_task(8)
+    assert_close(step(x, y), twin_step(x, y), dtype=np.float32, terms=256)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert_close(p, q, dtype=np.float32, terms=256, scale=1.0)
+    model, step = lstm_classifier()
+    x, y = memory_task(640)
+    history = nn.fit(model, (x, y), loss=None, optimizer=step.optimizer, epochs=12,
+                     batch_size=32, seed=0, progress=False, step=step)
     assert history["accuracy"][-1] >= 0.95, history["accuracy"]
