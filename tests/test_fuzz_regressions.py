@@ -267,3 +267,39 @@ def test_a_loop_reading_a_scattered_array_is_not_merged_into_the_scatter():
     assert_close(got, moved)
     assert_close(values, y)
 
+
+
+# -- scatters inside an element's code ------------------------------------------------------
+
+@parallel
+def reversed_minimum_per_row(x0, m):
+    """Reduced from a fuzzed program that numba-cuda refused to compile (issue 14): each
+    row's code copied x0 with `.copy()`, an allocation inside a kernel."""
+    def row_minimum(row):
+        flipped = permute(x0, map(lambda i: len(x0) - 1 - i, indices(x0)))
+        return min(flipped) if len(flipped) > 0 else int64(9)
+    return map(row_minimum, m)
+
+
+def copies_inside_loops(stmts, inside=False):
+    from cupar.compiler.kernel_ir import Assign, Loop
+    for s in stmts:
+        if inside and isinstance(s, Assign) and ".copy()" in s.expr:
+            yield s
+        for field in ("then", "orelse", "body"):
+            yield from copies_inside_loops(getattr(s, field, ()),
+                                           inside or isinstance(s, Loop))
+
+
+@pytest.mark.parametrize("n", [0, 1, 155])
+def test_a_scatter_inside_an_element_allocates_as_kernels_can(n):
+    """Its copy of the destination is an Alloc (gpu0 allocates those before the launch,
+    one row per element) and a copy loop, never `.copy()` inside a loop."""
+    x0 = ints(n, 1).astype(np.int64)
+    m = ints(12 * 18, 2).astype(np.int64).reshape(12, 18)
+    got = at_every_place(reversed_minimum_per_row, x0, m)
+    assert got.dtype == np.int64 and list(got) == [min(x0) if n else 9] * 12
+    types = reversed_minimum_per_row.argument_types((x0, m))
+    compiled = cupar.places.cpu.compiled_or_reason(reversed_minimum_per_row.stages_for(types))
+    assert not [s for fn in compiled.kernels.functions
+                for s in copies_inside_loops(fn.body)]

@@ -392,7 +392,13 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
         self.same_lengths(prim.name, [src, idx], prim.loc, out)
         base = self.materialize(dst, out)
         copy = self.fresh("scattered")
-        out.append(Assign(copy, f"{base.expr}.copy()"))
+        if self.depth == 0:
+            out.append(Assign(copy, f"{base.expr}.copy()"))
+        else:  # inside an element's code: an Alloc, which gpu0 allocates before the launch
+            i = self.fresh("i")  # (kernels cannot allocate: `.copy()` failed to compile)
+            out += [Alloc(copy, base.type.elem.dtype.name, (f"{base.expr}.shape[0]",)),
+                    Loop(i, f"{base.expr}.shape[0]", (Store(copy, i, f"{base.expr}[{i}]"),),
+                         parallel=False)]
         result = Mat(copy, base.type, (f"{copy}.shape[0]",))
         k, body = self.fresh("k"), []
         self.depth += 1
