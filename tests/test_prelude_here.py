@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 import cupar
 from cupar import (argmax, argmin, bounded_range, cmp_gt, cmp_lt, exclusive_rscan,
-                   exclusive_scan, gather, indices, join, matmul, maximum, min_bound_el, minimum,
-                   op_add, parallel, permute, reduce, reduce_by_index, replicate, rotate, rscan,
-                   scan, scatter, shift, sort, split, transpose, unzip, update)
+                   exclusive_scan, gather, indices, iterate, join, matmul, maximum,
+                   min_bound_el, minimum, op_add, parallel, permute, reduce, reduce_by_index,
+                   replicate, rotate, rscan, scan, scatter, shift, sort, split, transpose,
+                   unzip, update)
 from cupar.dsl import prelude
 from cupar.dsl.values import TupleSeq
 from cupar.errors import CuparIndexError, CuparValueError
