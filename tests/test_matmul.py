@@ -198,19 +198,22 @@ CPU_ONLY = ("checks the cpu back end's BLAS and own product loops directly; the 
 @pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("at", [False, True])
-def test_blas_tiles_agree_with_the_own_loops(dtype, at):
+@pytest.mark.parametrize("bt", [False, True])
+def test_blas_tiles_agree_with_the_own_loops(dtype, at, bt):
     """A tile of a product by BLAS (where NumPy ships one) and by cupar's own loops, at
-    offsets in the operands and in the destination, `a` read transposed or not."""
+    offsets in the operands and in the destination, `a` and `b` read transposed or not
+    (a transposed `b` BLAS reads as it is; the own loops read its rows, copied)."""
     from cupar.runtime.numba_blas import AVAILABLE, blas_tile
     from cupar.runtime.numba_matmul import wide_tile
     rng = np.random.default_rng(3)
     a = rng.standard_normal((37, 29) if at else (29, 37)).astype(dtype)
     b = rng.standard_normal((37, 23)).astype(dtype)
+    b_stored = np.ascontiguousarray(b.T) if bt else b
     i0, i1, j0, j1 = 3, 27, 5, 21
     ours = np.full((30, 20), 7.0, dtype)
     theirs = ours.copy()
     wide_tile(a, at, b, i0, i1, j0, j1, ours, 2, 1)
-    assert blas_tile(a, at, b, i0, i1, j0, j1, theirs, 2, 1) == AVAILABLE
+    assert blas_tile(a, at, b_stored, bt, i0, i1, j0, j1, theirs, 2, 1) == AVAILABLE
     if AVAILABLE:
         np.testing.assert_allclose(theirs, ours, rtol=np.finfo(dtype).eps * 64,
                                    atol=np.finfo(dtype).eps * 64)
@@ -220,14 +223,30 @@ def test_blas_tiles_agree_with_the_own_loops(dtype, at):
 
 
 @pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_a_product_tile_of_a_transposed_b_agrees_whoever_computes_it(dtype):
+    """`product_tile` with `bt`: BLAS reads b transposed; the own loops (integers, an empty
+    inner length) copy it into rows first. Both give b's transpose's product."""
+    from cupar.runtime.numba_matmul import product_tile
+    rng = np.random.default_rng(4)
+    for k in (0, 13):
+        a = rng.integers(-5, 5, (9, k)).astype(dtype)
+        b = rng.integers(-5, 5, (11, k)).astype(dtype)  # B = b.T, 13 x 11
+        dest = np.full((9, 11), 7, dtype)
+        product_tile(a, False, b, True, 0, 9, 0, 11, dest, 0, 0)
+        np.testing.assert_array_equal(dest, a @ b.T)
+
+
+@pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
 def test_blas_refuses_what_it_cannot_take():
     """Empty products, integers (not reaching it) and rows that are not contiguous fall
     back to the own loops (blas_tile answers False and writes nothing)."""
     from cupar.runtime.numba_blas import blas_tile
     a, b = np.ones((4, 6), np.float32), np.ones((6, 5), np.float32)
     dest = np.zeros((4, 5), np.float32)
-    assert not blas_tile(a, False, b, 0, 4, 0, 0, dest, 0, 0)
-    assert not blas_tile(a[:, ::2], False, b[:3], 0, 4, 0, 5, dest, 0, 0)
+    assert not blas_tile(a, False, b, False, 0, 4, 0, 0, dest, 0, 0)
+    assert not blas_tile(a[:, ::2], False, b[:3], False, 0, 4, 0, 5, dest, 0, 0)
+    assert not blas_tile(a, False, b[::2].T, True, 0, 4, 0, 5, dest, 0, 0)
     assert (dest == 0).all()
 
 

@@ -105,34 +105,44 @@ def rows_ok(x, width: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True)
-def blas_tile(a, at: bool, b, i0, i1, j0, j1, dest, di, dj) -> bool:
+def blas_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj) -> bool:
     """`product_tile` (numba_matmul.py) by BLAS where it can: float32 or float64 arrays of
-    one type with contiguous rows, a non-empty product. False where it did nothing."""
-    m, n, k = i1 - i0, j1 - j0, b.shape[0]
+    one type with contiguous rows, a non-empty product. B is `b`, or `b`'s transpose when
+    `bt` (BLAS reads it so: no copy). False where it did nothing."""
+    m, n, k = i1 - i0, j1 - j0, b.shape[1] if bt else b.shape[0]
     if m <= 0 or n <= 0 or k <= 0 or blas_ready() == 0:
         return False
-    if not (rows_ok(a, m if at else k) and rows_ok(b, n) and rows_ok(dest, n)):
+    if not (rows_ok(a, m if at else k) and rows_ok(b, k if bt else n) and rows_ok(dest, n)):
         return False
     item = dest.itemsize
     lda, ldb, ldc = a.strides[0] // item, b.strides[0] // item, dest.strides[0] // item
     pa = a.ctypes.data + (i0 * item if at else i0 * a.strides[0])
-    pb = b.ctypes.data + j0 * item
+    pb = b.ctypes.data + (j0 * b.strides[0] if bt else j0 * item)
     pc = dest.ctypes.data + di * dest.strides[0] + dj * item
-    trans = np.int32(TRANSPOSED if at else PLAIN)
+    trans_a = np.int32(TRANSPOSED if at else PLAIN)
+    trans_b = np.int32(TRANSPOSED if bt else PLAIN)
     before = _threads(np.int32(1))
-    gemm(trans, m, n, k, a, pa, lda, b, pb, ldb, dest, pc, ldc)
+    gemm(trans_a, trans_b, m, n, k, a, pa, lda, b, pb, ldb, dest, pc, ldc)
     _threads(before)
     return True
 
 
 @numba.njit(cache=True, nogil=True)
-def gemm(trans, m, n, k, a, pa, lda, b, pb, ldb, dest, pc, ldc):
-    """C = op(A) B by the BLAS routine of dest's type (the callers checked the types)."""
+def blas_reads_transposed(a, b) -> bool:
+    """Whether BLAS will take b's transpose as it is (`blas_tile` with `bt`), so that the
+    generated code need not copy it into rows first: float arrays of one type, b's rows
+    contiguous, a BLAS at hand."""
+    return one_float_type(a, b, b) and blas_ready() != 0 and rows_ok(b, b.shape[1])
+
+
+@numba.njit(cache=True, nogil=True)
+def gemm(trans_a, trans_b, m, n, k, a, pa, lda, b, pb, ldb, dest, pc, ldc):
+    """C = op(A) op(B) by the BLAS routine of dest's type (the callers checked the types)."""
     if dest.itemsize == 4:
-        _sgemm(np.int32(ROW_MAJOR), trans, np.int32(PLAIN), m, n, k, np.float32(1.0),
+        _sgemm(np.int32(ROW_MAJOR), trans_a, trans_b, m, n, k, np.float32(1.0),
                np.uint64(pa), lda, np.uint64(pb), ldb, np.float32(0.0), np.uint64(pc), ldc)
     else:
-        _dgemm(np.int32(ROW_MAJOR), trans, np.int32(PLAIN), m, n, k, np.float64(1.0),
+        _dgemm(np.int32(ROW_MAJOR), trans_a, trans_b, m, n, k, np.float64(1.0),
                np.uint64(pa), lda, np.uint64(pb), ldb, np.float64(0.0), np.uint64(pc), ldc)
 
 

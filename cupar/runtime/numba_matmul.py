@@ -13,7 +13,9 @@ by four multiply-adds: 32 fused multiply-adds per 12 vector loads and 8 stores. 
 length is cut into KC-long blocks so that the rows of `b` in use stay in cache.
 
 `a` is read one number at a time, so it may be a transposed view (`at`); `b` is read along
-its rows, which must be contiguous: a transposed `b` is copied first (`rows_of`).
+its rows, which must be contiguous: a transposed `b` is copied first (`rows_of`), unless
+BLAS computes the product and reads it transposed as it is (a layer's backward pass,
+`dY @ W.T`: the copy of W took longer than an LSTM step's product).
 Measured on the 2-core development machine (float32; benchmarks/matmul_sizes.py): 1024^3
 in 6.3 ms on both cores against NumPy's (OpenBLAS) 9.1 ms; one core each (steadier on a
 shared machine), 1024^3 13.1 ms against 17.4 (Numba calling BLAS through SciPy's np.dot:
@@ -32,7 +34,7 @@ import numpy as np
 from numba import prange
 from numba.np.ufunc import parallel as _threading
 
-from .numba_blas import blas_tile, one_float_type
+from .numba_blas import blas_reads_transposed, blas_tile, one_float_type  # noqa: F401
 
 # The thread count as a call of the threading layer's C function by its symbol name, not
 # `numba.get_num_threads()`, whose ctypes pointer is a dynamic global: a function using that
@@ -101,17 +103,26 @@ def transpose_block(x, out, block, k, m):
 
 
 @numba.njit(fastmath=FLOAT_OPTIONS, cache=True, nogil=True)
-def product_tile(a, at: bool, b, i0, i1, j0, j1, dest, di, dj):
-    """dest[di + r, dj + c] = sum over p of A[i0 + r, p] * b[p, j0 + c], for the rows
-    i0..i1-1 and columns j0..j1-1, where A is `a`, or `a`'s transpose when `at`: by BLAS
-    where it can (`blas_tile`), else by the loops below. A tile
+def product_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj):
+    """dest[di + r, dj + c] = sum over p of A[i0 + r, p] * B[p, j0 + c], for the rows
+    i0..i1-1 and columns j0..j1-1, where A is `a`, or `a`'s transpose when `at`, and B is
+    `b`, or `b`'s transpose when `bt`: by BLAS where it can (`blas_tile`), else by the loops
+    below. The generated code passes `bt` only where BLAS takes that transpose as it is
+    (`blas_reads_transposed`); the loops read B's rows, so for them it is copied (a tile
+    BLAS declined: an empty product)."""
+    if one_float_type(a, b, dest) and blas_tile(a, at, b, bt, i0, i1, j0, j1, dest, di, dj):
+        return
+    own_tile(a, at, rows_of(b, True) if bt else b, i0, i1, j0, j1, dest, di, dj)
+
+
+@numba.njit(fastmath=FLOAT_OPTIONS, cache=True, nogil=True)
+def own_tile(a, at: bool, b, i0, i1, j0, j1, dest, di, dj):
+    """`product_tile` by cupar's loops. A tile
     fewer than NARROW columns wide (a layer of 10 outputs, its weights' gradient), whose
     inner loop along the columns ran scalar, is computed as dot products of rows
     (`narrow_dots`), or when `at` and at least 4 * NARROW rows tall, transposed
     (`narrow_tile`; a shorter transposed tile's rows are too short for the vector loop to
     pay its set-up)."""
-    if one_float_type(a, b, dest) and blas_tile(a, at, b, i0, i1, j0, j1, dest, di, dj):
-        return
     if j1 - j0 < NARROW and at and i1 - i0 >= 4 * NARROW:
         narrow_tile(a, b, i0, i1, j0, j1, dest, di, dj)
     elif j1 - j0 < NARROW and not at and b.shape[0] >= NARROW:

@@ -16,15 +16,18 @@ import re
 from ..compiler.kernel_ir import MatMul
 from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls back here
 
-IMPORT = ("from cupar.runtime.numba_matmul import SERIAL_PRODUCT, product_tile, rows_of, "
-          "tile_shape\n")
+IMPORT = ("from cupar.runtime.numba_matmul import (SERIAL_PRODUCT, blas_reads_transposed, "
+          "product_tile, rows_of, tile_shape)\n")
 USED = re.compile(r"\bproduct_tile\(")
 
 
 def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
     inner = indent + "    "
     o = s.out
-    head = [f"{indent}{o}_b = rows_of({s.b}, {s.b_transposed})",
+    # a transposed b is read by BLAS as it is, or copied into rows for cupar's loops
+    bt = f"blas_reads_transposed({s.a}, {s.b})" if s.b_transposed else "False"
+    head = [f"{indent}{o}_bt = {bt}",
+            f"{indent}{o}_b = rows_of({s.b}, {s.b_transposed} and not {o}_bt)",
             f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols}, {s.inner})",
             f"{indent}{o}_cb = ({s.cols} + {o}_nc - 1) // {o}_nc",
             f"{indent}{o}_nt = ({s.rows} + {o}_mc - 1) // {o}_mc * {o}_cb"]
@@ -38,7 +41,7 @@ def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
 def tiles(s: MatMul, kind: str, indent: str, par: bool) -> list[str]:
     """The loop over tiles: t -> rows i0..i1-1, columns j0..j1-1."""
     o, i1, i2, i3 = s.out, indent + "    ", indent + "        ", indent + "            "
-    a = f"{s.a}, {s.a_transposed}, {o}_b"
+    a = f"{s.a}, {s.a_transposed}, {o}_b, {o}_bt"
     # (max(..., 0): LLVM then knows the epilogue's row and column indices are not negative
     # and reads its arrays contiguously; it gathered and scattered them, wrapping negative
     # indices, and an LSTM step's 100 x 256 epilogue of two bias adds took 24 us, not 4)
