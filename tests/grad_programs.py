@@ -40,7 +40,8 @@ def element(draw, names: tuple, depth: int) -> str:
         return draw(st.sampled_from(names + CONSTS[:1]))
     a = draw(element(names, depth - 1))
     kind = draw(st.sampled_from(("add", "sub", "mul", "div", "exp", "log", "sqrt", "sin",
-                                 "tanh", "cond", "maximum", "square", "loop", "pow")))
+                                 "tanh", "sigmoid", "cond", "maximum", "square", "loop",
+                                 "pow")))
     if kind in ("add", "sub", "mul", "cond", "maximum"):
         b = draw(element(names, depth - 1))
         if kind == "cond":
@@ -51,7 +52,7 @@ def element(draw, names: tuple, depth: int) -> str:
         return f"({a} {dict(add='+', sub='-', mul='*')[kind]} {b})"
     return {"div": f"({a} / (1.0 + {a} * {a}))", "exp": f"exp(tanh({a}))",
             "log": f"log(1.0 + {a} * {a})", "sqrt": f"sqrt(1.0 + {a} * {a})",
-            "sin": f"sin({a})", "tanh": f"tanh({a})", "square": f"({a} * {a})",
+            "sin": f"sin({a})", "tanh": f"tanh({a})", "sigmoid": f"sigmoid(3.0 * {a})", "square": f"({a} * {a})",
             "loop": f"loop({a}, 2)", "pow": f"(1.0 + {a} * {a}) ** 1.5"}[kind]
 
 

@@ -297,8 +297,8 @@ class Generator:
     def num_math(self, sc, depth, integer):
         a = self.number(sc, depth)
         d = promote(a.dtype, "float")
-        form = self.pick(["sqrt", "exp", "log", "sin", "tanh", "floor", "pow"])
-        if form in ("sin", "tanh"):
+        form = self.pick(["sqrt", "exp", "log", "sin", "tanh", "sigmoid", "floor", "pow"])
+        if form in ("sin", "tanh", "sigmoid"):
             return Val(f"{form}({a.text})", d, 1)
         return {"sqrt": Val(f"sqrt(abs({a.text}))", d, a.bound),
                 "exp": Val(f"exp(tanh({a.text}))", d, 3),

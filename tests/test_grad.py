@@ -39,6 +39,7 @@ def scalar_ops(x, y):
 def math_ops(x, y):
     def f(a, b):
         return (exp(a) + log(abs(a)) + sqrt(abs(b)) + tanh(a) + sin(b) + cos(a) + pow(abs(a), b)
+                + sigmoid(a - b)
                 + maximum(a, b) + minimum(a, b) + max(a, 2.0 * b) + min(a, -b)
                 + where(a > b, a * a, b))
     return sum(map(f, x, y))

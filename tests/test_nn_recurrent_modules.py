@@ -52,10 +52,10 @@ def test_a_recurrent_layer_after_a_last_state_is_refused():
     assert "test_nn_recurrent_modules.py" in str(err.value)
 
 
-def memory_task(rows):
+def memory_task(rows, seed):
     """The label is the sign of the first of 8 steps, read after seven steps of noise: the
     state must carry it."""
-    x = RNG.standard_normal((rows, 8, 1)).astype(np.float32)
+    x = np.random.default_rng(seed).standard_normal((rows, 8, 1)).astype(np.float32)
     return x, (x[:, 0, 0] > 0).astype(np.int64)
 
 
@@ -65,7 +65,7 @@ def lstm_classifier(place=None):
     if place is not None:
         model.to(place)
     return model, nn.TrainStep(model, nn.CrossEntropyLoss(),
-                               optim.Adam(model.parameters(), lr=0.03))
+                               optim.Adam(model.parameters(), lr=0.01))
 
 
 def test_an_lstm_learns_a_task_that_needs_memory():
@@ -74,12 +74,15 @@ def test_an_lstm_learns_a_task_that_needs_memory():
     derivative meets finite differences at here in test_nn_recurrent.py.)"""
     model, step = lstm_classifier()
     twin, twin_step = lstm_classifier(here)
-    x, y = memory_task(8)
-    assert_close(step(x, y), twin_step(x, y), dtype=np.float32, terms=256)
+    x, y = memory_task(8, 1)
+    # (the loss comes back a Python float; it was computed in float32)
+    assert_close(np.float32(step(x, y)), np.float32(twin_step(x, y)), dtype=np.float32,
+                 terms=256)
     for p, q in zip(model.parameters(), twin.parameters()):
         assert_close(p, q, dtype=np.float32, terms=256, scale=1.0)
     model, step = lstm_classifier()
-    x, y = memory_task(640)
-    history = nn.fit(model, (x, y), loss=None, optimizer=step.optimizer, epochs=12,
+    x, y = memory_task(640, 2)
+    history = nn.fit(model, (x, y), loss=None, optimizer=step.optimizer, epochs=20,
                      batch_size=32, seed=0, progress=False, step=step)
-    assert history["accuracy"][-1] >= 0.95, history["accuracy"]
+    held_out = nn.evaluate(model, memory_task(400, 3), batch_size=400)["accuracy"]
+    assert held_out >= 0.9, (held_out, history["accuracy"])  # (chance: 0.5)

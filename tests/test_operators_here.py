@@ -74,6 +74,16 @@ ALL = Domain(NUM + (BOOL_DTYPE,))
 POSITIVE = Domain(NUM, ({"lo": 1, "hi": 100},))
 EXP = Domain(NUM, ({"lo": -20, "hi": 20},))
 TRIG = Domain(NUM, ({"lo": -10, "hi": 10},))
+LOGISTIC = Domain(NUM, ({"lo": -120, "hi": 120},))  # e^120 overflows float32: must not matter
+
+
+def np_sigmoid(x):
+    """The logistic function as the prelude defines it: exp of -|x| only."""
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(x))
+        r = 1 / (1 + e)
+        out = np.where(np.asarray(x) >= 0, r, e * r)
+    return out[()] if out.ndim == 0 else out
 
 BINARY = {
     "op_add": (np.add, ARITH), "op_sub": (np.subtract, ARITH),
@@ -94,6 +104,7 @@ UNARY = {
     "abs": (np.abs, ARITH), "sqrt": (np.sqrt, POSITIVE), "log": (np.log, POSITIVE),
     "exp": (np.exp, EXP), "tanh": (np.tanh, TRIG), "sin": (np.sin, TRIG),
     "cos": (np.cos, TRIG), "floor": (np.floor, ARITH), "ceil": (np.ceil, ARITH),
+    "sigmoid": (np_sigmoid, LOGISTIC),
 }
 # tested below, one by one
 SPECIAL = {"select", "where", "int32", "int64", "float32", "float64", "cast_to", "cast_to_el",

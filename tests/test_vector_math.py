@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from cupar.runtime.vector_math import vexp, vlog, vtanh
+from cupar.runtime.vector_math import vexp, vlog, vsigmoid, vtanh
 
 
 @numba.njit
@@ -33,6 +33,19 @@ def apply_tanh(x):
     return out
 
 
+@numba.njit
+def apply_sigmoid(x):
+    out = np.empty_like(x)
+    one = np.ones(1, x.dtype)[0]
+    for i in range(x.shape[0]):
+        out[i] = vsigmoid(x[i], one)
+    return out
+
+
+def exact_sigmoid(x):
+    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(x) / (1 + np.exp(x)))
+
+
 def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distance in units in the last place between float32 arrays (NaN to NaN is 0)."""
     def ordered(v):
@@ -55,6 +68,20 @@ def test_within_one_ulp_of_the_correctly_rounded_result(ours, exact):
     assert got.dtype == np.float32
     worst = ulps(got, truth).argmax()
     assert ulps(got, truth).max() <= 1, (SAMPLE[worst], got[worst], truth[worst])
+
+
+def test_sigmoid_is_within_three_ulp_and_never_overflows():
+    """The `sigmoid` primitive at cpu: the polynomial exp, one division and a product (each
+    rounding once) against the float64 logistic function rounded to float32."""
+    with np.errstate(all="ignore"):
+        truth = exact_sigmoid(SAMPLE.astype(np.float64)).astype(np.float32)
+        got = apply_sigmoid(SAMPLE)
+    assert got.dtype == np.float32
+    assert ulps(got, truth).max() <= 3
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, 200.0, -200.0], np.float32)
+    np.testing.assert_array_equal(apply_sigmoid(x), [np.nan, 1, 0, 0.5, 1, 0])
+    y = np.linspace(-30, 30, 601)  # float64: NumPy's exp
+    np.testing.assert_allclose(apply_sigmoid(y), exact_sigmoid(y), rtol=4e-16, atol=0)
 
 
 def test_special_values():

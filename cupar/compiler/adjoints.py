@@ -440,6 +440,7 @@ RULES = {
     "exp": unary(lambda s, x, y: y),
     "log": unary(lambda s, x, y: s.call("op_div", s.b.const(1.0), x)),
     "tanh": unary(lambda s, x, y: s.call("op_sub", s.b.const(1.0), mul(s, y, y))),
+    "sigmoid": unary(lambda s, x, y: mul(s, y, s.call("op_sub", s.b.const(1.0), y))),
     "sin": unary(lambda s, x, y: s.call("cos", x)),
     "cos": unary(lambda s, x, y: neg(s, s.call("sin", x))),
     "abs": rule_abs, "maximum": rule_extremum, "minimum": rule_extremum,

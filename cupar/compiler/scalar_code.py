@@ -18,7 +18,7 @@ INFIX = {"op_add": "+", "op_sub": "-", "op_mul": "*", "op_div": "/", "op_floordi
          "op_xor": "^", "op_and": "&", "pow": "**"}
 COMPARE = {"cmp_eq": "==", "cmp_ne": "!=", "cmp_lt": "<", "cmp_le": "<=", "cmp_gt": ">",
            "cmp_ge": ">="}
-MATH = {"sqrt", "exp", "log", "tanh", "sin", "cos", "floor", "ceil"}
+MATH = {"sqrt", "exp", "log", "tanh", "sin", "cos", "floor", "ceil", "sigmoid"}
 CASTS = {"int32", "int64", "float32", "float64"}
 SCALAR_PRIMS = (set(INFIX) | set(COMPARE) | MATH | CASTS |
                 {"op_neg", "op_pos", "op_invert", "op_not", "abs", "maximum", "minimum",
@@ -68,6 +68,8 @@ def _raw(prim: str, args: list[str], types: list, result: Scalar) -> str:
         ct = common(*types)
         a, b = (cast(x, t, ct) for x, t in zip(args, types))
         return f"({a} {COMPARE[prim]} {b})"
+    if prim == "sigmoid":  # (no NumPy function: the back ends' helper, given a typed 1)
+        return f"np.sigmoid({cast(args[0], types[0], result)}, np.{result.dtype.name}(1))"
     if prim in MATH:
         return f"np.{prim}({cast(args[0], types[0], result)})"
     if prim in CASTS:

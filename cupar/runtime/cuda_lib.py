@@ -110,6 +110,14 @@ def minimum(a, b):
 
 
 @cuda.jit(device=True)
+def sigmoid(x, one):
+    """The `sigmoid` primitive; `one` is 1 in x's type (a literal would widen float32)."""
+    e = math.exp(-abs(x))
+    r = one / (one + e)
+    return r if x >= 0 else e * r
+
+
+@cuda.jit(device=True)
 def floor(x):
     if not abs(x) < 4503599627370496.0:  # NaN, inf, or already integral (>= 2^52)
         return x

@@ -55,7 +55,7 @@ def generate_source(program: KernelProgram, serial: bool = False) -> str:
     functions = [function_source(fn, not serial) for fn in reversed(program.functions)]
     header = HEADER.format(serial=SERIAL_BELOW)
     if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
-        header += "from cupar.runtime.vector_math import vexp, vlog, vtanh\n"
+        header += "from cupar.runtime.vector_math import vexp, vlog, vsigmoid, vtanh\n"
     if any(matmul.USED.search(f) for f in functions):
         header += matmul.IMPORT
     calls = {object_mode_call(s.type, s.expr)[0]: object_mode_function(s.type, s.expr)
@@ -119,8 +119,8 @@ def function_source(fn: KFunction, parallel: bool = True) -> str:
 
 
 # float32 exp and log the compiler can vectorise (float64 ones go on to the C library)
-VECTOR_MATH = re.compile(r"\bnp\.(exp|log|tanh)\(")
-VECTOR_MATH_USED = re.compile(r"\bv(exp|log|tanh)\(")
+VECTOR_MATH = re.compile(r"\bnp\.(exp|log|tanh|sigmoid)\(")
+VECTOR_MATH_USED = re.compile(r"\bv(exp|log|tanh|sigmoid)\(")
 
 
 def fail_codes(stmts) -> list[tuple[str, int]]:

@@ -126,6 +126,29 @@ def _vtanh(x):
     return lambda x: np.tanh(x)
 
 
+def vsigmoid(x, one):
+    e = np.exp(-np.abs(x))
+    return one / (one + e) if x >= 0 else e * (one / (one + e))
+
+
+@overload(vsigmoid, inline="always")
+def _vsigmoid(x, one):
+    """The `sigmoid` primitive (`one`: 1 in x's type): one exp and a select, not a branch,
+    so a loop of them stays a vector loop; float32 with the polynomial exp."""
+    if x == types.float32:
+        def sigmoid32(x, one):
+            e = expf(-abs(x))
+            r = one / (one + e)
+            return r if x >= ZERO else e * r
+        return sigmoid32
+
+    def sigmoid(x, one):
+        e = np.exp(-abs(x))
+        r = one / (one + e)
+        return r if x >= 0 else e * r
+    return sigmoid
+
+
 @overload(vlog, inline="always")
 def _vlog(x):
     if x == types.float32:
