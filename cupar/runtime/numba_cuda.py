@@ -38,7 +38,7 @@ import numpy as np
 from numba import cuda
 
 from cupar.runtime import cuda_lib as rt
-from cupar.runtime.cuda_lib import maximum, minimum, floor, ceil, sigmoid
+from cupar.runtime.cuda_lib import maximum, minimum, floor, ceil
 from cupar.runtime.cuda_sort import sort_numbers
 
 BLOCK = {block}
@@ -67,7 +67,9 @@ def device_expr(expr: str, callees) -> str:
     """A scalar expression as numba-cuda compiles it: math functions instead of NumPy's
     ufuncs, NaN-aware helpers, and calls of other kernel functions as device functions."""
     expr = re.sub(rf"\bnp\.({'|'.join(MATH)})\(", r"math.\1(", expr)
-    expr = re.sub(r"\bnp\.(maximum|minimum|floor|ceil|sigmoid)\(", r"\1(", expr)
+    expr = re.sub(r"\bnp\.(maximum|minimum|floor|ceil)\(", r"\1(", expr)
+    # (by its module: a program's own function `sigmoid` is called as sigmoid_dev)
+    expr = expr.replace("np.sigmoid(", "rt.sigmoid(")
     for name in callees:
         expr = re.sub(rf"(?<![.\w]){name}\(", f"{name}_dev(", expr)
     return expr
