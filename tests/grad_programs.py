@@ -52,7 +52,8 @@ def element(draw, names: tuple, depth: int) -> str:
         return f"({a} {dict(add='+', sub='-', mul='*')[kind]} {b})"
     return {"div": f"({a} / (1.0 + {a} * {a}))", "exp": f"exp(tanh({a}))",
             "log": f"log(1.0 + {a} * {a})", "sqrt": f"sqrt(1.0 + {a} * {a})",
-            "sin": f"sin({a})", "tanh": f"tanh({a})", "sigmoid": f"sigmoid(3.0 * {a})", "square": f"({a} * {a})",
+            "sin": f"sin({a})", "tanh": f"tanh({a})", "sigmoid": f"sigmoid(3.0 * {a})",
+            "square": f"({a} * {a})",
             "loop": f"loop({a}, 2)", "pow": f"(1.0 + {a} * {a}) ** 1.5"}[kind]
 
 
