@@ -241,14 +241,10 @@ class Differentiator:
         outputs, layout = self.differentiate_body(lam.body, ct_elem, inner, lam.params, "all")
         if not outputs:
             return
-        # an element's adjoint that is its cotangent, or one of its own elements, is that
-        # whole sequence: no map copies it (the adjoint of `map(op_add, a, b)` is ct twice)
-        whole = {ct_elem.name: ct, **{p.name: xs for p, xs in zip(lam.params, seqs)}}
-        columns = [whole.get(o.name) if isinstance(o, Var) else None for o in outputs]
-        computed = [o for o, column in zip(outputs, columns) if column is None]
-        if computed:
-            mapped = iter(self.map_back(lam, seqs, ct, ct_elem, inner, computed, b, let.loc))
-            columns = [next(mapped) if column is None else column for column in columns]
+        # (Passing ct itself on where an element's adjoint is its cotangent, rather than
+        # copying it by this map, made two adjoints share one array: a padded pooling's
+        # derivative then came out doubled at gpu0, not at here or cpu; not yet understood.)
+        columns = self.map_back(lam, seqs, ct, ct_elem, inner, outputs, b, let.loc)
         self.distribute(layout, columns, adj, b, seqs)
 
     def map_back(self, lam, seqs, ct, ct_elem, inner: Builder, outputs, b: Builder, loc):
