@@ -241,27 +241,20 @@ class Differentiator:
         outputs, layout = self.differentiate_body(lam.body, ct_elem, inner, lam.params, "all")
         if not outputs:
             return
-        # (Passing ct itself on where an element's adjoint is its cotangent, rather than
-        # copying it by this map, made two adjoints share one array: a padded pooling's
-        # derivative then came out doubled at gpu0, not at here or cpu; not yet understood.)
-        columns = self.map_back(lam, seqs, ct, ct_elem, inner, outputs, b, let.loc)
-        self.distribute(layout, columns, adj, b, seqs)
-
-    def map_back(self, lam, seqs, ct, ct_elem, inner: Builder, outputs, b: Builder, loc):
-        """The columns of `outputs`, computed per element by a map over ct (and the
-        sequences whose elements they read)."""
+        # (each adjoint column is made by this map, even one that is just ct: passing ct on
+        # instead made two adjoints share one array, and a padded pooling's derivative came
+        # out doubled at gpu0, not at here or cpu; cause not yet found)
         result = outputs[0] if len(outputs) == 1 else inner.prim("tuple", *outputs)
         body = prune(inner.body(result))
         # only the sequences whose elements the reverse body reads (ct has their length):
         # the forward values of a sum's operands, say, may then never be computed
         used = free_vars(body)
         kept = [(p, xs) for p, xs in zip(lam.params, seqs) if p.name in used]
-        back = Lambda(tuple(p for p, _ in kept) + (ct_elem,), body, loc)
+        back = Lambda(tuple(p for p, _ in kept) + (ct_elem,), body, let.loc)
         mapped = b.prim("map", back, *(xs for _, xs in kept), ct)
-        if len(outputs) == 1:
-            return [mapped]
-        cols = b.prim("unzip", mapped)
-        return [b.field(cols, k) for k in range(len(outputs))]
+        columns = [mapped] if len(outputs) == 1 else \
+            [b.field(cols, k) for cols in [b.prim("unzip", mapped)] for k in range(len(outputs))]
+        self.distribute(layout, columns, adj, b, seqs)
 
     def distribute(self, layout, columns, adj: Adjoints, b: Builder, seqs) -> None:
         column = iter(columns)
