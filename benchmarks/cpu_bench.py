@@ -168,7 +168,7 @@ def serialised_loops(compiled, args) -> str | None:
     import warnings
     from numba.core.errors import NumbaPerformanceWarning
     try:
-        from cupar.runtime.cpu import flatten_arg
+        from cupar.runtime.dispatch import flatten_arg
         entry = compiled.kernels.entry.name
         with tempfile.TemporaryDirectory(prefix="cupar-bench-diag-") as tmp:
             path = Path(tmp) / f"diag_{entry}.py"
@@ -203,7 +203,7 @@ def dispatch_overhead(repeat: int) -> dict:
     through cupar's dispatch, through a direct call of the Numba dispatcher of the very
     function cupar generated, and through the hand-written Numba kernel. Each median is over
     `repeat` batches of DISPATCH_CALLS calls, the three taking turns batch by batch."""
-    from cupar.runtime.cpu import flatten_arg
+    from cupar.runtime.dispatch import flatten_arg
     from programs import saxpy
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((2, DISPATCH_N), dtype=F32)

@@ -1,5 +1,5 @@
 """The ways a CPU can run reduce_by_index(op_add, ...), hand-written, timed side by side: the
-measurements behind cupar/runtime/numba_histogram.py's choice of scheme.
+measurements behind cupar/runtime/cpu/histogram.py's choice of scheme.
 
     python benchmarks/histogram_schemes.py [--size N] [--repeat R]
 
@@ -23,7 +23,7 @@ from numba import prange
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cupar  # noqa: E402
 from cupar import op_add, parallel, reduce_by_index  # noqa: E402
-from cupar.runtime.numba_lib import atomic_add  # noqa: E402
+from cupar.runtime.cpu.lib import atomic_add  # noqa: E402
 
 
 @numba.njit

@@ -134,7 +134,7 @@ def table(results: dict) -> list[str]:
                "huge pages, as NumPy's arrays ask for (`madvise`), and about 17 ms with the "
                "4 KiB pages that `np.empty` inside `@njit` gets: this, not the loops, is why "
                "the hand-written Numba saxpy and scan with a new output are slow here. "
-               "cupar's large results reuse the memory of dead ones (`cupar/runtime/pool.py`; "
+               "cupar's large results reuse the memory of dead ones (`cupar/runtime/cpu/pool.py`; "
                "in these loops the previous result dies at each call), so its allocating rows "
                "are close to its `out=` rows.")
     extra = []

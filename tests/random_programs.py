@@ -240,7 +240,7 @@ def inputs(seed: int, n: int, m: int | None = None) -> tuple:
 
 
 # Long inputs: longer than the length below which loops run their serial copies, so the
-# chunked parallel code runs. That length is 16384 (numba_cpu.SERIAL_BELOW), where the
+# chunked parallel code runs. That length is 16384 (cpu/codegen.py SERIAL_BELOW), where the
 # interpreter is slow; test_random_programs.py lowers it to LONG_SERIAL_BELOW, and calls the
 # parallel variant even of calls with few elements (cpu.SMALL_CALL). m stays small, as loops
 # inside loops may only go over it.

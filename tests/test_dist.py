@@ -106,7 +106,7 @@ def test_one_process_world_runs_everything_unchanged():
 def test_large_results_come_from_pooled_memory():
     """MPI forgets what it learnt of a buffer when its memory is freed (twice the time for a
     4 MiB allreduce into fresh arrays): large results are pooled, small ones are not."""
-    from cupar.runtime import pool
+    from cupar.runtime.cpu import pool
     big = np.arange(1 << 17, dtype=np.float32)
     first = dist.allreduce(big)
     np.testing.assert_array_equal(first, big)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import cupar
 from cupar import *  # noqa: F403
-from cupar.runtime.cuda_lib import BLOCK, SIMULATED
-from cupar.runtime.device_array import DeviceArray
+from cupar.runtime.cuda.lib import BLOCK, SIMULATED
+from cupar.runtime.cuda.device_array import DeviceArray
 from strategies import examples, matrices
 
 gpu = cupar.places.gpu0
@@ -72,7 +72,7 @@ def test_results_stay_on_the_device_until_asked():
 
 
 def test_device_arrays_pass_between_calls_without_host_copies(monkeypatch):
-    from cupar.runtime import gpu as runtime
+    from cupar.runtime.cuda import engine as runtime
     d = gpu.to_device(X)
     copies = []
     real = runtime.cuda.to_device
@@ -173,7 +173,7 @@ def test_explain_shows_the_cuda_source():
 def test_out_of_device_memory_is_a_clear_error(monkeypatch):
     from numba.cuda.cudadrv.driver import CudaAPIError
 
-    from cupar.runtime import cuda_lib
+    from cupar.runtime.cuda import lib as cuda_lib
 
     def full(shape, dtype):
         raise CudaAPIError(2, "Call to cuMemAlloc results in CUDA_ERROR_OUT_OF_MEMORY")

@@ -1,5 +1,5 @@
 """Elements that each run a divergent loop (tail recursion inside a map): the cpu place runs
-several elements in step (runtime/numba_lanes.py). Every element must still give exactly the
+several elements in step (runtime/cpu/lanes.py). Every element must still give exactly the
 interpreter's value, whatever the length (whole groups of lanes and a remainder), however
 unequal the elements' trip counts, and wherever a lane fails."""
 

@@ -203,8 +203,8 @@ def test_blas_tiles_agree_with_the_own_loops(dtype, at, bt):
     """A tile of a product by BLAS (where NumPy ships one) and by cupar's own loops, at
     offsets in the operands and in the destination, `a` and `b` read transposed or not
     (a transposed `b` BLAS reads as it is; the own loops read its rows, copied)."""
-    from cupar.runtime.numba_blas import AVAILABLE, blas_tile
-    from cupar.runtime.numba_matmul import wide_tile
+    from cupar.runtime.cpu.blas import AVAILABLE, blas_tile
+    from cupar.runtime.cpu.matmul import wide_tile
     rng = np.random.default_rng(3)
     a = rng.standard_normal((37, 29) if at else (29, 37)).astype(dtype)
     b = rng.standard_normal((37, 23)).astype(dtype)
@@ -227,7 +227,7 @@ def test_blas_tiles_agree_with_the_own_loops(dtype, at, bt):
 def test_a_product_tile_of_a_transposed_b_agrees_whoever_computes_it(dtype):
     """`product_tile` with `bt`: BLAS reads b transposed; the own loops (integers, an empty
     inner length) copy it into rows first. Both give b's transpose's product."""
-    from cupar.runtime.numba_matmul import product_tile
+    from cupar.runtime.cpu.matmul import product_tile
     rng = np.random.default_rng(4)
     for k in (0, 13):
         a = rng.integers(-5, 5, (9, k)).astype(dtype)
@@ -241,7 +241,7 @@ def test_a_product_tile_of_a_transposed_b_agrees_whoever_computes_it(dtype):
 def test_blas_refuses_what_it_cannot_take():
     """Empty products, integers (not reaching it) and rows that are not contiguous fall
     back to the own loops (blas_tile answers False and writes nothing)."""
-    from cupar.runtime.numba_blas import blas_tile
+    from cupar.runtime.cpu.blas import blas_tile
     a, b = np.ones((4, 6), np.float32), np.ones((6, 5), np.float32)
     dest = np.zeros((4, 5), np.float32)
     assert not blas_tile(a, False, b, False, 0, 4, 0, 0, dest, 0, 0)
@@ -259,7 +259,7 @@ def test_products_without_blas_use_the_own_loops(tmp_path):
     script = tmp_path / "no_blas.py"
     script.write_text(
         "import numpy as np, cupar\n"
-        "from cupar.runtime.numba_blas import AVAILABLE\n"
+        "from cupar.runtime.cpu.blas import AVAILABLE\n"
         "assert not AVAILABLE\n"
         "a = np.arange(12, dtype=np.float32).reshape(3, 4) / 7\n"
         "b = np.arange(8, dtype=np.float32).reshape(4, 2) / 5\n"

@@ -17,7 +17,7 @@ from hypothesis import given
 
 import cupar
 from cupar import maximum, parallel, reduce, rotate, scan, sqrt
-from cupar.runtime import pool
+from cupar.runtime.cpu import pool
 from strategies import arrays, assert_close, examples, matrices, same_length_arrays, scalars
 from test_out import axpy, row_scale, several
 

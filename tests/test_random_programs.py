@@ -29,7 +29,7 @@ import pytest
 
 import cupar
 from cupar.errors import CuparError, InternalError, NotCompiledWarning
-from cupar.runtime import cpu, numba_cpu
+from cupar.runtime.cpu import codegen as numba_cpu, engine as cpu
 from random_programs import LONG, LONG_SERIAL_BELOW, NMAX, inputs, load, program
 from strategies import COMPILED, ON_GPU, assert_close
 

@@ -1,4 +1,4 @@
-"""The cpu sort of numbers (cupar/runtime/numba_sort.py) on arrays large enough to be split
+"""The cpu sort of numbers (cupar/runtime/cpu/sort.py) on arrays large enough to be split
 over threads: the same answer as a stable sort, zeros in input order, NaN last ascending and
 first descending, whatever the thread count and whether or not the threads run side by side."""
 
@@ -7,7 +7,7 @@ import pytest
 
 import cupar
 from cupar import parallel, sort, cmp_lt, cmp_gt
-from cupar.runtime import numba_sort
+from cupar.runtime.cpu import sort as numba_sort
 
 N = 50_000 + 123  # with the sizes below: many chunks, an uneven last one
 

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from cupar.runtime.vector_math import vexp, vlog, vsigmoid, vtanh
+from cupar.runtime.cpu.vector_math import vexp, vlog, vsigmoid, vtanh
 
 
 @numba.njit

@@ -17,7 +17,7 @@ order (private copies, atomics).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 
 
 @dataclass(frozen=True)
@@ -337,3 +337,31 @@ class MatMul:
     value: str
     dtype: str
     parallel: bool
+
+
+def fail_codes(stmts) -> list[tuple[str, int]]:
+    """The (kind, code) of every Fail in `stmts`, nested ones included."""
+    found = []
+    for s in stmts:
+        if isinstance(s, Fail):
+            found.append((s.kind, s.code))
+        for field in ("then", "orelse", "body"):
+            found += fail_codes(getattr(s, field, ()))
+        if isinstance(s, (Reduce, Scan, Histogram)):
+            found += fail_codes(s.combine.body)
+    return found
+
+
+def expressions(stmts) -> list[str]:
+    """Every text in `stmts` (expressions and names), nested statements and combines
+    included: where a code generator looks for the functions a kernel calls."""
+    found = []
+    for node in stmts:
+        for field in fields(node):
+            value = getattr(node, field.name)
+            for v in value if isinstance(value, tuple) else (value,):
+                if isinstance(v, str):
+                    found.append(v)
+                elif is_dataclass(v):
+                    found += expressions((v,))
+    return found

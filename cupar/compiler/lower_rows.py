@@ -39,7 +39,7 @@ class RowRules:
         combine = self.elementwise(g, swapped)
         parallel = self.depth == 0
         self.depth += 1
-        work = f"{rows} * {n}"  # a small fold runs serially (numba_cpu)
+        work = f"{rows} * {n}"  # a small fold runs serially (cpu codegen)
         out.append(replace(self.column_tiles(xs, part, chunks, chunks, blocks, n, combine,
                                              parallel), work=work))
         out.append(replace(self.column_totals(init, part, acc, chunks, blocks, n, combine,

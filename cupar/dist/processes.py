@@ -21,7 +21,7 @@ import traceback
 import numpy as np
 
 from ..errors import CuparValueError, PlaceUnavailableError
-from ..runtime import pool
+from ..runtime.cpu import pool
 
 # Environment variables through which MPI launchers tell a process its world size.
 LAUNCHER_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",

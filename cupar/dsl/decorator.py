@@ -22,8 +22,8 @@ from ..compiler.types import canonical
 from ..compiler.frontend import parse_function
 from ..errors import (CuparError, CuparTypeError, InternalError, Loc, SourceUnavailableError,
                       message, show_full_traceback)
-from ..runtime.cpu import MISS, rebuild
-from ..runtime.device_array import DeviceArray
+from ..runtime.dispatch import MISS, rebuild
+from ..runtime.cuda.device_array import DeviceArray
 from . import notebook, places
 from .outputs import fill, flat_outs
 from .values import as_array, type_of_value

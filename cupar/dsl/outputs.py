@@ -79,5 +79,5 @@ def copy_into(out, part) -> None:
     if isinstance(out, np.ndarray):
         np.copyto(out, part if isinstance(part, np.ndarray) else np.asarray(part))
         return
-    from ..runtime.gpu import to_device  # out is a device array: the copy stays there
+    from ..runtime.cuda.engine import to_device  # out is a device array: the copy stays there
     to_device(out).copy_to_device(to_device(part))

@@ -15,9 +15,10 @@ import threading
 import numpy as np
 
 from ..errors import CuparError, PlaceUnavailableError, warn_not_compiled
-from ..runtime.cpu import compile_kernels, flatten_arg  # imports Numba: cpu is the default
+from ..runtime.cpu.engine import compile_kernels  # imports Numba: cpu is the default
+from ..runtime.dispatch import flatten_arg
 from ..compiler.pipeline import reference
-from ..runtime.device_array import DeviceArray
+from ..runtime.cuda.device_array import DeviceArray
 from .interpreter import Interpreter
 from .values import TupleSeq
 
@@ -166,7 +167,7 @@ class Gpu(Compiling):
     def to_device(self, array) -> DeviceArray:
         """A copy of `array` in GPU memory, for calls that should not copy it again."""
         self.require()
-        from ..runtime.gpu import to_device
+        from ..runtime.cuda.engine import to_device
         return DeviceArray(to_device(np.asarray(array)))
 
     def synchronize(self) -> None:
@@ -185,13 +186,13 @@ class Gpu(Compiling):
         return super().compiled_or_reason(stages)
 
     def compile(self, program):
-        from ..runtime.gpu import compile_for_gpu
+        from ..runtime.cuda.engine import compile_for_gpu
         return compile_for_gpu(program)
 
     def execute(self, stages: dict, args: tuple):
         compiled = self.for_call(stages)
         if isinstance(compiled, str):  # not for the GPU yet: cpu, results moved over
-            from ..runtime.gpu import results_to_device
+            from ..runtime.cuda.engine import results_to_device
             return results_to_device(cpu.execute(stages, tuple(map(to_host, args))))
         return replaying_errors(stages, args, lambda: compiled(args))
 

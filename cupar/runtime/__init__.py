@@ -1,2 +1,4 @@
-"""Code generation for Numba (cpu) and numba-cuda (gpu0), kernel caches and dispatch.
-The CPU and CUDA back ends land here (issues 3 and 4)."""
+"""Kernel IR to machine code, and calls into it: one package per back end (`cpu/` through
+Numba, `cuda/` through numba-cuda), and what they share beside them: the kernel cache on
+disk (cache.py), arguments and results across the call (dispatch.py), and a histogram's
+accumulations as kernel IR (histogram.py). Neither back end imports the other."""

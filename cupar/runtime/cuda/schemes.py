@@ -22,9 +22,9 @@ Reverse scans walk positions p = 0.. of the index stop - 1 - p.
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
+from ...compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
                                   Reduce, Scan, SortIndices, Store)
-from .numba_histogram import landing
+from ..histogram import landing
 
 
 import re

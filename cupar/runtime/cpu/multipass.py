@@ -1,5 +1,5 @@
 """Numba source of the statements that take several passes over their elements: scans,
-filters and sorts (see numba_cpu.py for the rest, which this module calls back into).
+filters and sorts (see codegen.py for the rest, which this module calls back into).
 
 A scan's chunks are cut into SCAN_LANES segments whose dependency chains are folded in step:
 segment totals in parallel, their prefixes serially, then every segment scanned in
@@ -10,8 +10,8 @@ pass in parallel.
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import Filter, Scan, SortIndices
-from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls back here
+from ...compiler.kernel_ir import Filter, Scan, SortIndices
+from . import codegen as base  # mutual: codegen's `statement` calls back here
 
 
 def chunked(stop: str, tag: str, indent: str) -> tuple[list[str], str, str, str]:

@@ -2,7 +2,7 @@
 
 `sort_numbers(xs, descending)` is `sort(cmp_lt, xs)` / `sort(cmp_gt, xs)` on numbers: NumPy's
 sort of parts of the array on every thread, stable where that shows, NaN last ascending and
-first descending (numba_sort.py; called in object mode).
+first descending (sort.py; called in object mode).
 
 `advise_huge(a)` asks Linux to back a large fresh array with transparent huge pages, as
 NumPy's own allocator does: first touching 64 MiB in 4 KiB pages costs about 20 ms on the
@@ -51,7 +51,7 @@ else:
 
 
 def sort_numbers(xs: np.ndarray, descending: bool) -> np.ndarray:
-    from .numba_sort import sort_numbers as sort  # only programs that sort pay for its import
+    from .sort import sort_numbers as sort  # only programs that sort pay for its import
     return sort(xs, descending)
 
 

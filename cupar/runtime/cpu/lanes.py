@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 
-from ..compiler.kernel_ir import Assign, Break, Continue, Fail, If, Loop, Store, While
-from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls `interleaved_loop`
+from ...compiler.kernel_ir import Assign, Break, Continue, Fail, If, Loop, Store, While
+from . import codegen as base  # mutual: codegen's `statement` calls `interleaved_loop`
 
 LANES = 4  # elements in step per prange iteration (the chain is ~4 dependent operations)
 PLAIN = (Assign, Store, Fail, If, Break, Continue)

@@ -4,7 +4,7 @@ Parallel loops become `prange` loops, with a serial copy for small lengths so sm
 not pay for starting threads. A reduction is split into chunks (a few per thread): each chunk
 folds its elements in order, then the chunk results are folded in order; the operator is
 associative, so any operator works, tuple-valued ones too, with no atomics and no reliance
-on Numba's reduction-variable detection. Scans, filters and sorts are numba_multipass.py's.
+on Numba's reduction-variable detection. Scans, filters and sorts are multipass.py's.
 Large fresh arrays are given huge pages.
 float32 `exp`, `log` and `tanh` are inlined polynomials (vector_math), so maps using them
 vectorise.
@@ -18,14 +18,14 @@ import ast
 import re
 from dataclasses import fields, is_dataclass, replace
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
+from ...compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
                                   KernelProgram, KFunction, Loop, MatMul, ObjectMode, Reduce,
-                                  Scan, SortIndices, Store, While)
-from ..compiler.siblings import assigned
-from . import numba_lanes as lanes  # elements with a `while` each, several in step
-from . import numba_matmul_source as matmul  # tiled matrix products
-from . import numba_multipass as multipass  # scans, filters, sorts
-from .numba_histogram import histogram_source  # reduce_by_index
+                                  Scan, SortIndices, Store, While, fail_codes)
+from ...compiler.siblings import assigned
+from . import lanes  # elements with a `while` each, several in step
+from . import matmul_source as matmul  # tiled matrix products
+from . import multipass  # scans, filters, sorts
+from .histogram import histogram_source  # reduce_by_index
 
 SERIAL_BELOW = 1 << 14  # elements; below this a parallel loop runs its serial copy
 HEADER = """\
@@ -35,7 +35,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from cupar.runtime.numba_lib import (advise_huge, atomic_add, atomic_max, atomic_min, fold_add,
+from cupar.runtime.cpu.lib import (advise_huge, atomic_add, atomic_max, atomic_min, fold_add,
                                      fold_mul, sort_numbers)
 
 SERIAL_BELOW = {serial}
@@ -55,7 +55,7 @@ def generate_source(program: KernelProgram, serial: bool = False) -> str:
     functions = [function_source(fn, not serial) for fn in reversed(program.functions)]
     header = HEADER.format(serial=SERIAL_BELOW)
     if any(VECTOR_MATH_USED.search(f) for f in functions):  # only then: it costs start-up
-        header += "from cupar.runtime.vector_math import vexp, vlog, vsigmoid, vtanh\n"
+        header += "from cupar.runtime.cpu.vector_math import vexp, vlog, vsigmoid, vtanh\n"
     if any(matmul.USED.search(f) for f in functions):
         header += matmul.IMPORT
     calls = {object_mode_call(s.type, s.expr)[0]: object_mode_function(s.type, s.expr)
@@ -121,19 +121,6 @@ def function_source(fn: KFunction, parallel: bool = True) -> str:
 # float32 exp and log the compiler can vectorise (float64 ones go on to the C library)
 VECTOR_MATH = re.compile(r"\bnp\.(exp|log|tanh|sigmoid)\(")
 VECTOR_MATH_USED = re.compile(r"\bv(exp|log|tanh|sigmoid)\(")
-
-
-def fail_codes(stmts) -> list[tuple[str, int]]:
-    """The (kind, code) of every Fail in `stmts`, nested ones included."""
-    found = []
-    for s in stmts:
-        if isinstance(s, Fail):
-            found.append((s.kind, s.code))
-        for field in ("then", "orelse", "body"):
-            found += fail_codes(getattr(s, field, ()))
-        if isinstance(s, (Reduce, Scan, Histogram)):
-            found += fail_codes(s.combine.body)
-    return found
 
 
 def raise_flagged(stmts, indent: str) -> list[str]:

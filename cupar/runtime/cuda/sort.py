@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, int32, int64, uint64
 
-from .cuda_lib import BLOCK, RUN, blocks, copy, empty
+from .lib import BLOCK, RUN, blocks, copy, empty
 
 TILE = BLOCK * RUN
 DIGIT_BITS = 4

@@ -1,4 +1,4 @@
-"""Numba source of a `MatMul` statement (the loops themselves are numba_matmul.py's).
+"""Numba source of a `MatMul` statement (the loops themselves are matmul.py's).
 
 A parallel loop over the product's tiles; each iteration computes its tile with
 `product_tile`, then runs the epilogue on every element of the tile and stores the result.
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 
-from ..compiler.kernel_ir import MatMul
-from . import numba_cpu as base  # mutual: numba_cpu's `statement` calls back here
+from ...compiler.kernel_ir import MatMul
+from . import codegen as base  # mutual: codegen's `statement` calls back here
 
-IMPORT = ("from cupar.runtime.numba_matmul import (SERIAL_PRODUCT, blas_reads_transposed, "
+IMPORT = ("from cupar.runtime.cpu.matmul import (SERIAL_PRODUCT, blas_reads_transposed, "
           "product_tile, rows_of, tile_shape)\n")
 USED = re.compile(r"\bproduct_tile\(")
 

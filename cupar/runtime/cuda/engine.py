@@ -15,19 +15,18 @@ import threading
 
 import numpy as np
 from numba import cuda
-
-from ..compiler.kernel_ir import KernelProgram
-from ..compiler.lower import NotLowered, lower_to_kernels
-from ..compiler.outputs import shape_functions, writing_into
 from numba.cuda.cudadrv.driver import CudaAPIError
 
-from ..errors import CuparIndexError, CuparValueError, DeviceMemoryError
-from . import cuda_lib
-from .cpu import (MISS, VERSION, cache_dir, flatten_arg, intact, load_module, rebuild,
-                  result_builder, simple_flat, write_entry)
-from .cuda_schemes import NotForGpu
+from ...compiler.kernel_ir import KernelProgram
+from ...compiler.lower import NotLowered, lower_to_kernels
+from ...compiler.outputs import shape_functions, writing_into
+from ...errors import CuparIndexError, CuparValueError, DeviceMemoryError
+from ..cache import VERSION, cache_dir, intact, load_module, write_entry
+from ..dispatch import MISS, flatten_arg, rebuild, result_builder, simple_flat
+from . import lib as cuda_lib
+from .codegen import generate_cuda_source
 from .device_array import DeviceArray
-from .numba_cuda import generate_cuda_source
+from .schemes import NotForGpu
 
 _lock = threading.RLock()  # writing_into compiles under it
 
@@ -206,7 +205,7 @@ def has_cuda_interface(value) -> bool:
 
 def results_to_device(value):
     """A host result (of the cpu fallback) in gpu0's representation."""
-    from ..dsl.values import TupleSeq
+    from ...dsl.values import TupleSeq
     if isinstance(value, tuple):
         return tuple(map(results_to_device, value))
     if isinstance(value, TupleSeq):

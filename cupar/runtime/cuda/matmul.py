@@ -8,13 +8,13 @@ steps of DEPTH: the block copies a TILE x DEPTH piece of A and a DEPTH x TILE pi
 into shared memory (zeros past the edges), waits, and every thread multiplies its PER values
 of each into its accumulators. After the last step each thread runs the epilogue on its
 elements inside the matrix and stores them. A transposed operand is read transposed while
-copying into shared memory. The launch shape is cuda_lib's MATMUL_* (small under the
+copying into shared memory. The launch shape is lib.py's MATMUL_* (small under the
 simulator). cuBLAS is not used: the epilogue, and any consumer, stay fused this way.
 """
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import MatMul
+from ...compiler.kernel_ir import MatMul
 
 TX, TY = "cupar_mm_tx", "cupar_mm_ty"
 

@@ -22,7 +22,7 @@ shared machine), 1024^3 13.1 ms against 17.4 (Numba calling BLAS through SciPy's
 17.3), 32x1024 @ 1024x1024 0.39 ms against 0.62 (0.84), 256x512 @ 512x512 1.14 against 1.09
 (1.13), 1024x1024 @ 1024x64 1.54 against 1.14 (1.15). The products of small models' layers
 are another matter (100x192 @ 192x64: 47.6 us against BLAS's 22.0), so a float tile is
-computed by the BLAS NumPy ships where there is one (numba_blas.py, called from compiled
+computed by the BLAS NumPy ships where there is one (blas.py, called from compiled
 code, one thread per tile), and by these loops otherwise: integers, rows that are not
 contiguous, a NumPy without scipy-openblas. The epilogue still runs on the tile in cache.
 """
@@ -34,7 +34,7 @@ import numpy as np
 from numba import prange
 from numba.np.ufunc import parallel as _threading
 
-from .numba_blas import blas_reads_transposed, blas_tile, one_float_type  # noqa: F401
+from .blas import blas_reads_transposed, blas_tile, one_float_type  # noqa: F401
 
 # The thread count as a call of the threading layer's C function by its symbol name, not
 # `numba.get_num_threads()`, whose ctypes pointer is a dynamic global: a function using that
@@ -49,7 +49,7 @@ KC = 256  # inner-length block: 4 rows of b of up to NC floats stay in L1/L2
 MC, NC = 32, 512  # the largest tile: 64 KiB of float32, in L2 while the epilogue runs
 NARROW = 16  # columns: a narrower tile is computed transposed
 SERIAL_PRODUCT = 1 << 19  # multiply-adds: a smaller product runs serially (the generated
-# code's test, numba_matmul_source.py)
+# code's test, matmul_source.py)
 PARALLEL_COPY = 1 << 16  # elements: a smaller transposed operand is copied on one core
 
 

@@ -1,5 +1,5 @@
 """What generated CUDA modules call: device helpers, launch shapes, device memory (sorting
-numbers is cuda_sort.py's).
+numbers is sort.py's).
 
 Imported only when the gpu0 place is used (it imports numba.cuda). Launch shapes come from
 the device's properties (multiprocessors, threads per block); under Numba's CUDA simulator,

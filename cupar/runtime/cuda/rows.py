@@ -12,9 +12,9 @@ in order. The driver picks the kernel at the call from the length of the rows.
 
 from __future__ import annotations
 
-from ..compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, Loop, Reduce,
+from ...compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, If, Loop, Reduce,
                                   Scan, SortIndices, Store, While)
-from .cuda_schemes import TID, block_tree, flag_fold, walk, zero
+from .schemes import TID, block_tree, flag_fold, walk, zero
 
 SCALAR = (Assign, Alloc, Store, Fail, Break, Continue)
 ALLOCATING = (Alloc, Scan, Filter, SortIndices)  # (one scratch row per outer element)

@@ -1,4 +1,4 @@
-"""`Histogram` statements (reduce_by_index) -> Numba source, for numba_cpu.py.
+"""`Histogram` statements (reduce_by_index) -> Numba source at cpu (codegen.py calls it).
 
 The destination already holds its initial contents; every `Accumulate` in the body combines a
 value into it. The operator is associative and commutative, so the values of one element may
@@ -11,7 +11,7 @@ number of values (measured with hand-written versions of each, 2^24 random value
   the copies into it. Best while the copies are small next to the values
   (THREADS * bins <= values): into 2^20 bins 12 ms against 16 for a sequential loop; into
   256 bins both are memory-bound (5-6 ms).
-* atomics: one `atomicrmw` per value into the destination itself (`numba_lib.atomic_*`).
+* atomics: one `atomicrmw` per value into the destination itself (`lib.atomic_*`).
   Best for large destinations, where values rarely meet: into 2^24 int64 bins 70 ms against
   140 sequential and 170 private (float32, a compare-and-swap loop: 92 against 90 and 113);
   terrible for small ones (256 bins: 600-950 ms, every thread fighting for the same cache
@@ -19,14 +19,14 @@ number of values (measured with hand-written versions of each, 2^24 random value
 * a sequential loop: small inputs, and large destinations with no atomic instruction.
 
 Each scheme is the Histogram's body with its `Accumulate`s rewritten into ordinary kernel IR
-(`landing`), so the rest of numba_cpu.py generates it.
+(`landing`), so the rest of codegen.py generates it.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 
-from ..compiler.kernel_ir import Accumulate, Assign, Histogram, If, Loop, Store
+from ...compiler.kernel_ir import Accumulate, Assign, Histogram, If, Loop, Store
+from ..histogram import fold_into, landing, unsigned
 
 ATOMIC_DTYPES = {"add": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                          "uint64", "float32", "float64")}
@@ -35,7 +35,7 @@ ATOMIC_DTYPES["max"] = ATOMIC_DTYPES["min"] = ATOMIC_DTYPES["add"][:8]
 
 def histogram_source(h: Histogram, indent: str, par: bool, statements, raise_flagged
                      ) -> list[str]:
-    """`statements(stmts, indent, par)` and `raise_flagged(stmts, indent)` are numba_cpu's."""
+    """`statements(stmts, indent, par)` and `raise_flagged(stmts, indent)` are codegen.py's."""
     serial = [*index_loop(h, "range", "0", h.stop),
               *statements(landing(h.body, fold_into(h, h.dest)), "    ", par)]
     if not h.parallel:
@@ -52,37 +52,6 @@ def histogram_source(h: Histogram, indent: str, par: bool, statements, raise_fla
     return lines + [f"{indent}else:", *(inner + line for line in last)]
 
 
-def serial_histogram(h: Histogram) -> Loop:
-    """The histogram as a sequential loop updating dest in place."""
-    return Loop(h.index, h.stop, landing(h.body, fold_into(h, h.dest)), parallel=False)
-
-
-def landing(stmts: tuple, land) -> tuple:
-    """`stmts` with every Accumulate replaced by the statements `land(accumulate)`."""
-    out = []
-    for s in stmts:
-        if isinstance(s, Accumulate):
-            out += land(s)
-        elif isinstance(s, If):
-            out.append(replace(s, then=landing(s.then, land), orelse=landing(s.orelse, land)))
-        elif isinstance(getattr(s, "body", None), tuple):
-            out.append(replace(s, body=landing(s.body, land)))
-        else:
-            out.append(s)
-    return tuple(out)
-
-
-def fold_into(h: Histogram, array: str):
-    """array[index] = combine(array[index], value), through the combine's own names."""
-    c = h.combine
-
-    def land(a: Accumulate) -> list:
-        at = unsigned(a.index)
-        return [Assign(c.left[0], f"{array}[{at}]"), Assign(c.right[0], a.value),
-                *c.body, Store(array, at, c.out[0])]
-    return land
-
-
 def flagged(h: Histogram, array: str, has: str):
     """fold_into, where `has` says whether the element holds a value yet."""
     def land(a: Accumulate) -> list:
@@ -90,12 +59,6 @@ def flagged(h: Histogram, array: str, has: str):
         first = (Store(array, at, a.value), Store(has, at, "True"))
         return [If(f"{has}[{at}]", tuple(fold_into(h, array)(a)), first)]
     return land
-
-
-def unsigned(index: str) -> str:
-    """An Accumulate's index (in range: checked before) as unsigned integers, for which
-    Numba makes no negative-index fix-up on every access."""
-    return ", ".join(f"np.uint64({part.strip()})" for part in index.split(","))
 
 
 def private(h: Histogram, statements, raise_flagged) -> list[str]:
@@ -145,7 +108,7 @@ def index_loop(h: Histogram, kind: str, start: str, stop: str, indent: str = "")
     """The head of the loop over the values; its index unsigned where it is only a
     subscript, which spares Numba's negative-index fix-up on every read (2^24 values into
     256 bins: 3.6 ms against 6.1)."""
-    from .numba_cpu import only_subscript  # (numba_cpu imports this module)
+    from .codegen import only_subscript  # (codegen imports this module)
     if not only_subscript(h.index, landing(h.body, fold_into(h, h.dest))):
         return [f"{indent}for {h.index} in {kind}({start}, {stop}):"]
     k = h.index + "_k"

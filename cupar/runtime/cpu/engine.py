@@ -11,39 +11,24 @@ never recompiles.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
 import pickle
-import sys
 import threading
 import warnings
 from pathlib import Path
 
-import numba
 import numpy as np
 from numba.core.errors import NumbaWarning
 
-from ..compiler.kernel_ir import KernelProgram
-from ..compiler.lower import NotLowered, lower_to_kernels
-from ..compiler.outputs import shape_functions, writing_into
-from ..compiler.types import Scalar, Seq, Tuple
-from ..errors import CuparIndexError, CuparValueError
+from ...compiler.kernel_ir import KernelProgram
+from ...compiler.lower import NotLowered, lower_to_kernels
+from ...compiler.outputs import shape_functions, writing_into
+from ...errors import CuparIndexError, CuparValueError
+from ..cache import VERSION, cache_dir, discard_compiled, intact, load_module, write_entry
+from ..dispatch import MISS, flatten_arg, rebuild, result_builder
 from . import pool
-from .numba_cpu import SERIAL_BELOW, generate_source
+from .codegen import SERIAL_BELOW, generate_source
 
-VERSION = "0.1.0"
 _lock = threading.RLock()  # writing_into compiles under it
-
-
-def cache_dir() -> Path:
-    """CUPAR_CACHE_DIR, else the per-user cache directory (XDG), created private (0700)."""
-    root = os.environ.get("CUPAR_CACHE_DIR")
-    if not root:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-        root = os.path.join(base, "cupar")
-    path = Path(root) / f"numba-{numba.__version__}"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
 
 
 class Compiled:
@@ -198,7 +183,7 @@ def helpers_fingerprint() -> str:
     matrix product's loops) must give the kernels new names, or stale machine code is
     loaded."""
     digest = hashlib.sha256()
-    for name in ("numba_lib.py", "numba_matmul.py", "vector_math.py"):
+    for name in ("lib.py", "matmul.py", "blas.py", "vector_math.py"):
         try:
             digest.update((Path(__file__).parent / name).read_bytes())
         except OSError:
@@ -256,119 +241,3 @@ def overlapping(outs: list, flat: list) -> bool:
                for o in outs for a in arrays)
 
 
-def intact(path: Path, source: str) -> bool:
-    """Whether the cache entry at `path` holds exactly `source`; a damaged one is discarded
-    with a warning (with Numba's compiled code for it), never trusted."""
-    if not path.exists():
-        return False
-    try:
-        if path.read_text() == source:
-            return True
-    except (OSError, UnicodeDecodeError):
-        pass
-    warnings.warn(f"cupar: discarding a damaged kernel cache entry {path}", RuntimeWarning,
-                  stacklevel=5)
-    for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
-        stale.unlink(missing_ok=True)
-    return False
-
-
-def write_entry(path: Path, source: str) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(source)
-    os.replace(tmp, path)  # atomic: readers never see half a file
-
-
-def discard_compiled(path: Path) -> None:
-    """Delete Python's and Numba's compiled files for the module at `path`, with a warning."""
-    warnings.warn(f"cupar: discarding damaged compiled code for {path.name}", RuntimeWarning,
-                  stacklevel=6)
-    for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
-        stale.unlink(missing_ok=True)
-
-
-def load_module(path: Path, fresh: bool = False):
-    name = f"cupar_kernels_{path.stem}"
-    if name in sys.modules and not fresh:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.modules[name] = module
-    return module
-
-
-def host_array(value):
-    """An argument's array part as the cpu code takes it, or None when it is no array."""
-    return np.ascontiguousarray(value) if isinstance(value, np.ndarray) else None
-
-
-def flatten_arg(value, out: list, array=host_array) -> None:
-    """The scalar and array parts of an argument, in order; `array` converts array parts."""
-    if isinstance(value, tuple):
-        for v in value:
-            flatten_arg(v, out, array)
-    elif hasattr(value, "columns"):  # a TupleSeq
-        for c in value.columns:
-            flatten_arg(c, out, array)
-    else:
-        converted = array(value)
-        out.append(value if converted is None else converted)
-
-
-MISS = object()  # a fast call's answer for arguments it does not take
-
-
-def simple_flat(args: tuple, array_parts: dict) -> list | None:
-    """The flat arguments of a fast call: each array converted by `array_parts[type(a)]`,
-    numbers as they are; None where another kind of argument comes."""
-    flat = []
-    for a in args:
-        convert = array_parts.get(type(a))
-        if convert is not None:
-            flat.append(convert(a))
-        elif type(a) in (int, float, bool) or isinstance(a, np.generic):
-            flat.append(a)
-        else:
-            return None
-    return flat
-
-
-def contiguous(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-
-
-def result_builder(t):
-    """A function from the flat results to the value of type `t`, as `rebuild`, with the
-    common shapes made cheap: an array (not of tuples), a scalar; a tuple of those takes
-    its parts by position (`rebuild`, recursive and importing at each call, took 9 us for a
-    training step's ten results)."""
-    if isinstance(t, Seq) and not isinstance(t.elem, Tuple):
-        return lambda parts: parts[0]
-    if isinstance(t, Scalar):
-        convert = scalar_converter(t)
-        return lambda parts: convert(parts[0])
-    if isinstance(t, Tuple) and all(isinstance(e, Scalar) or (
-            isinstance(e, Seq) and not isinstance(e.elem, Tuple)) for e in t.elems):
-        converts = tuple(scalar_converter(e) if isinstance(e, Scalar) else None
-                         for e in t.elems)
-        return lambda parts: tuple([p if c is None else c(p) for p, c in zip(parts, converts)])
-    return lambda parts: rebuild(iter(parts), t)
-
-
-def scalar_converter(t: Scalar):
-    """value -> the value as cupar represents a scalar of type `t` (as `coerce` does)."""
-    cls = {"int": int, "float": float}.get(t.name) or t.dtype.type
-    return lambda v: v if type(v) is cls else cls(v)
-
-
-def rebuild(parts, t, wrap=lambda a: a):
-    """A flat result back into cupar's representation of type `t` (`wrap`: for arrays)."""
-    from ..dsl.values import TupleSeq, coerce
-    if isinstance(t, Tuple):
-        return tuple(rebuild(parts, e, wrap) for e in t.elems)
-    if isinstance(t, Seq) and isinstance(t.elem, Tuple):
-        return TupleSeq(rebuild(parts, Seq(e, t.length), wrap) for e in t.elem.elems)
-    if isinstance(t, Scalar):
-        return coerce(next(parts), t)
-    return wrap(next(parts))

@@ -1,5 +1,5 @@
 """Float matrix products through the BLAS that NumPy's wheels ship (scipy-openblas, 64-bit
-integers), called from compiled code; cupar's own loops (numba_matmul.py) where there is none.
+integers), called from compiled code; cupar's own loops (matmul.py) where there is none.
 
 Measured on the 2-core development machine (float32, one thread, benchmarks/matmul_sizes.py
 shapes of a GRU's step at batch 100, hidden 64): 100x64 @ 64x192 21.4 us against the own
@@ -106,7 +106,7 @@ def rows_ok(x, width: int) -> bool:
 
 @numba.njit(cache=True, nogil=True)
 def blas_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj) -> bool:
-    """`product_tile` (numba_matmul.py) by BLAS where it can: float32 or float64 arrays of
+    """`product_tile` (matmul.py) by BLAS where it can: float32 or float64 arrays of
     one type with contiguous rows, a non-empty product. B is `b`, or `b`'s transpose when
     `bt` (BLAS reads it so: no copy). False where it did nothing."""
     m, n, k = i1 - i0, j1 - j0, b.shape[1] if bt else b.shape[0]
