@@ -4,7 +4,8 @@ Dependencies, and why:
   numpy     - every value cupar takes and returns is a NumPy array or scalar;
   numba, llvmlite - the CPU (and, with numba-cuda, the CUDA) back ends generate Numba code;
   tqdm      - cupar.nn.fit's progress bar (small, pure Python, no dependencies of its own);
-  extras: cuda = numba-cuda for NVIDIA GPUs; test = pytest + hypothesis for the suite (and
+  extras: cuda = numba-cuda for NVIDIA GPUs, pinned to the combination known to work
+  (numba-cuda 0.30.x fails its first compile under NumPy 2.5: numpy.row_stack is gone); test = pytest + hypothesis for the suite (and
   for cupar.testing, the strategies and checks users test their own kernels with),
   scikit-learn for its digits data set (the training tests), nbclient + ipykernel + nbformat
   to run examples/quickstart.ipynb; examples = the nn examples' data sets (scikit-learn's
@@ -29,7 +30,7 @@ setup(
     python_requires=">=3.11",
     install_requires=["numpy>=2.0", "numba>=0.60", "llvmlite>=0.43", "tqdm>=4.60"],
     extras_require={
-        "cuda": ["numba-cuda>=0.10"],
+        "cuda": ["numba-cuda>=0.30.4,<0.31", "numpy<2.5"],
         "dist": DIST,
         "dask": DASK,
         "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.3", "nbclient>=0.10",

@@ -206,3 +206,63 @@ def test_a_program_cpu_cannot_compile_runs_with_one_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same program again: no second warning
         running_row_totals(m, target_place=places.cpu)
+
+
+class StandInCuda:
+    """numba.cuda as the probe sees it, failing at a chosen step."""
+
+    def __init__(self, fail_at: str | None = None, wrong: bool = False):
+        self.fail_at, self.wrong = fail_at, wrong
+
+    def is_available(self):
+        return True
+
+    def jit(self, signature):
+        if self.fail_at == "compile":
+            raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+        return lambda fn: StandInKernel(self)
+
+    def to_device(self, array):
+        return StandInDeviceArray(array.copy())
+
+
+class StandInKernel:
+    def __init__(self, api):
+        self.api = api
+
+    def __getitem__(self, shape):
+        def launch(data):
+            if self.api.fail_at == "run":
+                raise RuntimeError("CUDA_ERROR_LAUNCH_FAILED")
+            data.array[:] = np.arange(data.array.size) * (3 if self.api.wrong else 2)
+        return launch
+
+
+class StandInDeviceArray:
+    def __init__(self, array):
+        self.array = array
+
+    def copy_to_host(self):
+        return self.array
+
+
+def test_gpu0_is_available_only_when_a_probe_kernel_compiles_and_runs():
+    from cupar.runtime.cuda.probe import probe
+    assert probe(StandInCuda()) is None
+    broken = probe(StandInCuda(fail_at="compile"))
+    assert broken.startswith("a probe kernel failed to compile (AttributeError: module "
+                             "'numpy' has no attribute 'row_stack')")
+    assert f"numpy {np.__version__}" in broken and "numba-cuda" in broken  # the versions
+    assert "pip install 'numpy<2.5'" in broken  # and the remedy for this known case
+    assert "failed to run (RuntimeError: CUDA_ERROR_LAUNCH_FAILED)" in probe(
+        StandInCuda(fail_at="run"))
+    assert "computed wrong values" in probe(StandInCuda(wrong=True))
+
+
+def test_a_broken_cuda_makes_gpu0_unavailable_with_the_reason(monkeypatch):
+    from cupar.runtime.cuda import probe
+    monkeypatch.setattr(probe, "missing", lambda: probe.probe(StandInCuda(fail_at="compile")))
+    place = type(places.gpu0)()
+    assert not place.available
+    with pytest.raises(PlaceUnavailableError, match="row_stack"):
+        axpy(np.float32(2), X, Y, target_place=place)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 import contextvars
-import importlib.util
 import threading
 
 import numpy as np
@@ -156,7 +155,8 @@ class Gpu(Compiling):
         return self.missing() is None
 
     def missing(self) -> str | None:
-        """None when gpu0 can run code, else what is missing."""
+        """None when gpu0 can run code (a probe kernel compiled and ran correctly, once a
+        process), else what is missing or broken, with the versions involved."""
         if self._missing == "unknown":
             self._missing = cuda_missing()
         return self._missing
@@ -211,15 +211,8 @@ def replaying_errors(stages: dict, args: tuple, call):
 
 
 def cuda_missing() -> str | None:
-    if importlib.util.find_spec("numba.cuda") is None:
-        return "numba-cuda is not installed (pip install 'cupar[cuda]')"
-    try:
-        from numba import cuda
-        if not cuda.is_available():
-            return "no CUDA driver or GPU was found on this machine"
-    except Exception as exc:  # a broken CUDA install reports itself many ways
-        return f"CUDA could not be initialised ({exc})"
-    return None
+    from ..runtime.cuda.probe import missing  # a probe kernel, compiled and run once
+    return missing()
 
 
 def to_host(value):
