@@ -261,7 +261,7 @@ def test_gpu0_is_available_only_when_a_probe_kernel_compiles_and_runs():
 
 def test_a_broken_cuda_makes_gpu0_unavailable_with_the_reason(monkeypatch):
     from cupar.runtime.cuda import probe
-    monkeypatch.setattr(probe, "missing", lambda: probe.probe(StandInCuda(fail_at="compile")))
+    monkeypatch.setattr(places, "cuda_missing", lambda: probe.probe(StandInCuda("compile")))
     place = type(places.gpu0)()
     assert not place.available
     with pytest.raises(PlaceUnavailableError, match="row_stack"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import contextvars
+import functools
 import threading
 
 import numpy as np
@@ -141,13 +142,20 @@ class Gpu(Compiling):
     raises a PlaceUnavailableError naming what is missing. Results stay on the device
     (`cupar.runtime.device_array.DeviceArray`) until the host asks for them. Programs the
     CUDA back end cannot compile yet run at cpu, their results copied to the device;
-    `compiled_or_reason` and `cupar.explain` say which."""
+    `compiled_or_reason` and `cupar.explain` say which.
 
-    name = "gpu0"
+    Floating point: gpu0 computes each float operation in the program's types and rounds
+    it as NumPy does, so a map's results agree bit for bit with here and cpu (reductions
+    and matrix products sum in another order; math functions are CUDA's). In particular it
+    never fuses a product and a sum into one multiply-add, which NVVM does by default.
+    `gpu0_fastmath` is the same GPU with numba-cuda's fastmath: fused multiply-adds,
+    subnormals flushed to zero, approximate division and square root."""
+
     fallback = "runs at cpu, not gpu0"
 
-    def __init__(self):
+    def __init__(self, name: str = "gpu0", fastmath: bool = False):
         super().__init__()
+        self.name, self.fastmath = name, fastmath
         self._missing: str | None = "unknown"
 
     @property
@@ -187,7 +195,7 @@ class Gpu(Compiling):
 
     def compile(self, program):
         from ..runtime.cuda.engine import compile_for_gpu
-        return compile_for_gpu(program)
+        return compile_for_gpu(program, self.fastmath)
 
     def execute(self, stages: dict, args: tuple):
         compiled = self.for_call(stages)
@@ -210,6 +218,7 @@ def replaying_errors(stages: dict, args: tuple, call):
         raise
 
 
+@functools.cache
 def cuda_missing() -> str | None:
     from ..runtime.cuda.probe import missing  # a probe kernel, compiled and run once
     return missing()
@@ -232,6 +241,7 @@ def to_host(value):
 
 
 here, cpu, gpu0 = Interpreted(), Cpu(), Gpu()
+gpu0_fastmath = Gpu("gpu0_fastmath", fastmath=True)
 
 
 def current() -> Place:

@@ -19,6 +19,7 @@ raise `NotForGpu` with the reason.
 
 from __future__ import annotations
 
+import ast
 import re
 
 from ...compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter, Histogram, If,
@@ -47,20 +48,28 @@ ROW_CHUNKS = 1  # a fold of rows: a thread per column over all the rows, so that
 COLUMN_BLOCK = 1  # neighbouring threads read neighbouring columns
 MM_SIDE, MM_PER, MM_DEPTH = {matmul}  # a matrix product's block: SIDE^2 threads, each
 MM_TILE = MM_SIDE * MM_PER  # PER x PER elements of the TILE x TILE tile (matmul.py)
+product32, product64 = rt.{products}_product32, rt.{products}_product64  # (see lib.py)
 """
 MATH = ("sqrt", "exp", "log", "tanh", "sin", "cos")
 IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 
 
 def generate_cuda_source(program: KernelProgram, block: int, run: int,
-                         matmul: tuple = (16, 4, 16)) -> str:
+                         matmul: tuple = (16, 4, 16), fastmath: bool = False) -> str:
+    """The module's source. Float products in element code are exact (never fused with an
+    add) unless `fastmath`, which also compiles every kernel with numba-cuda's fastmath
+    (fused multiply-adds, flushed subnormals, approximate division and square root)."""
     gen = Generator(program)
     drivers = [gen.driver(fn) for fn in reversed(program.functions)]
     devices = [gen.device_function(f) for f in reversed(program.functions)
                if f.name in gen.device_callees()]
-    header = HEADER.format(block=block, run=run, matmul=", ".join(map(str, matmul)))
-    parts = [header, *devices, *gen.kernels, *drivers]
-    return "\n\n\n".join(parts) + "\n"
+    header = HEADER.format(block=block, run=run, matmul=", ".join(map(str, matmul)),
+                           products="fast" if fastmath else "exact")
+    code = "\n\n\n".join([*devices, *gen.kernels])
+    if fastmath:
+        code = code.replace("@cuda.jit\n", "@cuda.jit(fastmath=True)\n").replace(
+            "@cuda.jit(device=True)\n", "@cuda.jit(device=True, fastmath=True)\n")
+    return "\n\n\n".join([header, code, *drivers]) + "\n"
 
 
 def device_expr(expr: str, callees) -> str:
@@ -70,9 +79,31 @@ def device_expr(expr: str, callees) -> str:
     expr = re.sub(r"\bnp\.(maximum|minimum|floor|ceil)\(", r"\1(", expr)
     # (by its module: a program's own function `sigmoid` is called as sigmoid_dev)
     expr = expr.replace("np.sigmoid(", "rt.sigmoid(")
+    if "*" in expr and "np.float" in expr:
+        expr = products_called(expr)
     for name in callees:
         expr = re.sub(rf"(?<![.\w]){name}\(", f"{name}_dev(", expr)
     return expr
+
+
+class FloatProducts(ast.NodeTransformer):
+    """np.float32(a * b), which is how scalar_code writes a float product, as
+    product32(a, b): the module binds that to an exact or a fusable product."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr in ("float32", "float64") and \
+                isinstance(f.value, ast.Name) and f.value.id == "np" and \
+                len(node.args) == 1 and isinstance(node.args[0], ast.BinOp) and \
+                isinstance(node.args[0].op, ast.Mult):
+            product = ast.Name(f"product{f.attr[5:]}", ast.Load())
+            return ast.Call(product, [node.args[0].left, node.args[0].right], [])
+        return node
+
+
+def products_called(expr: str) -> str:
+    return ast.unparse(FloatProducts().visit(ast.parse(expr, mode="eval")))
 
 
 def bound_names(stmts) -> set[str]:

@@ -137,16 +137,18 @@ def out_of_memory(exc: Exception) -> Exception:
     return exc
 
 
-def compile_for_gpu(program) -> GpuCompiled | str:
-    """The compiled program, or why the GPU cannot run it (a NotLowered or NotForGpu text)."""
+def compile_for_gpu(program, fastmath: bool = False) -> GpuCompiled | str:
+    """The compiled program, or why the GPU cannot run it (a NotLowered or NotForGpu text).
+    `fastmath`: fused multiply-adds and the rest of numba-cuda's fastmath (see codegen)."""
     try:
-        return compile_gpu_kernels(lower_to_kernels(program))
+        return compile_gpu_kernels(lower_to_kernels(program), fastmath)
     except (NotLowered, NotForGpu) as exc:
         return str(exc)
 
 
-def compile_gpu_kernels(kernels: KernelProgram) -> GpuCompiled:
-    source = generate_cuda_source(kernels, cuda_lib.BLOCK, cuda_lib.RUN, cuda_lib.MATMUL)
+def compile_gpu_kernels(kernels: KernelProgram, fastmath: bool = False) -> GpuCompiled:
+    source = generate_cuda_source(kernels, cuda_lib.BLOCK, cuda_lib.RUN, cuda_lib.MATMUL,
+                                  fastmath)
     target = f"cuda-{cuda_lib.BLOCK}-{cuda_lib.MAX_BLOCKS}-{cuda_lib.SIMULATED}"
     digest = hashlib.sha256(f"{VERSION}\n{target}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"g{digest}.py"

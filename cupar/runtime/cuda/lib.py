@@ -117,6 +117,34 @@ def sigmoid(x, one):
     return r if x >= 0 else e * r
 
 
+# Products that are never contracted with an add into a fused multiply-add (NVVM contracts
+# by default): rounded once as a product, as at here and cpu, so maps agree bit for bit.
+# The simulator computes in NumPy, which never contracts.
+if SIMULATED:
+    def exact_product(a, b):
+        return a * b
+    exact_product32 = exact_product64 = exact_product
+else:
+    from numba.cuda import libdevice
+
+    @cuda.jit(device=True)
+    def exact_product32(a, b):
+        return libdevice.fmul_rn(a, b)
+
+    @cuda.jit(device=True)
+    def exact_product64(a, b):
+        return libdevice.dmul_rn(a, b)
+
+
+@cuda.jit(device=True)
+def fast_product32(a, b):
+    """A product the compiler may fuse with an add (places.gpu0_fastmath)."""
+    return a * b
+
+
+fast_product64 = fast_product32
+
+
 @cuda.jit(device=True)
 def floor(x):
     if not abs(x) < 4503599627370496.0:  # NaN, inf, or already integral (>= 2^52)
