@@ -105,6 +105,7 @@ def on_device(args: tuple, convert) -> tuple:
 
 
 # -- the implementations ----------------------------------------------------------------------
+FASTMATH_CASES = ("mandelbrot", "black_scholes")
 CUDA = {
     "saxpy": G.saxpy, "saxpy_reused": G.saxpy_into, "black_scholes": G.black_scholes,
     "sum": G.sum_of, "dot": G.dot, "nrm2": G.nrm2, "scan": G.inclusive_scan,
@@ -146,6 +147,9 @@ def add_cupar(case: Case, impls: dict, record: dict) -> None:
     if case.out_arg:
         args, keywords = args[:-1], {"out": args[-1]}
     impls["cupar"] = lambda: fn(*args, target_place=GPU, **keywords)
+    if case.name in FASTMATH_CASES:  # compute-bound: what fused multiply-adds are worth
+        impls["cupar_fastmath"] = lambda: fn(*args, target_place=cupar.places.gpu0_fastmath,
+                                             **keywords)
 
 
 def implementations(case: Case, cupy: Cupy, record: dict) -> dict:

@@ -79,10 +79,16 @@ def table(results: dict) -> list[str]:
                 "count/scan/write filter, a bitonic sort, a thread per CSR row, a block per "
                 "softmax row; the bitonic sort is the simple O(n log² n) network, not a radix "
                 "sort. Checks are those of RESULTS.md, except that Mandelbrot may differ from "
-                "NumPy on at most 0.1% of the pixels (CUDA fuses multiply-adds; the iteration "
-                "is chaotic at the set's boundary). CuPy runs the NumPy code of "
+                "NumPy on at most 0.5% of the pixels where multiply-adds are fused (the "
+                "hand-written kernel, CuPy, cupar's gpu0_fastmath; the iteration is chaotic "
+                "at the set's boundary); cupar's gpu0 fuses none. CuPy runs the NumPy code of "
                 "`benchmarks/cases.py` with `xp=cupy`, and a `cupyx.scipy.sparse.csr_matrix` "
                 "for SpMV."]
+    fast = [(name, r["ms"]["cupar_fastmath"]) for name in ORDER
+            if "cupar_fastmath" in (r := results["rows"].get(name) or {}).get("ms", {})]
+    if fast:
+        out += ["", "cupar at `places.gpu0_fastmath` (fused multiply-adds, numba-cuda's "
+                    "fastmath): " + ", ".join(f"{n} {ms:.3f} ms" for n, ms in fast) + "."]
     return out
 
 
