@@ -44,8 +44,8 @@ from cupar.runtime.cuda.sort import sort_numbers
 
 BLOCK = {block}
 RUN = {run}  # consecutive elements per thread in each round of a scan or filter
-ROW_CHUNKS = 1  # a fold of rows: a thread per column over all the rows, so that
-COLUMN_BLOCK = 1  # neighbouring threads read neighbouring columns
+ROW_CHUNKS = {row_chunks}  # a fold of rows: chunks of rows folded apart by a thread per
+COLUMN_BLOCK = 1  # column each (neighbouring threads read neighbouring columns), then in order
 MM_SIDE, MM_PER, MM_DEPTH = {matmul}  # a matrix product's block: SIDE^2 threads, each
 MM_TILE = MM_SIDE * MM_PER  # PER x PER elements of the TILE x TILE tile (matmul.py)
 product32, product64 = rt.{products}_product32, rt.{products}_product64  # (see lib.py)
@@ -55,16 +55,20 @@ IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 
 
 def generate_cuda_source(program: KernelProgram, block: int, run: int,
-                         matmul: tuple = (16, 4, 16), fastmath: bool = False) -> str:
+                         matmul: tuple = (16, 4, 16), fastmath: bool = False,
+                         row_chunks: int = 1024) -> str:
     """The module's source. Float products in element code are exact (never fused with an
     add) unless `fastmath`, which also compiles every kernel with numba-cuda's fastmath
-    (fused multiply-adds, flushed subnormals, approximate division and square root)."""
+    (fused multiply-adds, flushed subnormals, approximate division and square root).
+    `row_chunks`: a fold of rows over C columns runs min(rows, row_chunks) * C threads (the
+    device's blocks' worth is enough to fill it; one thread per column was 20x slower than
+    CuPy's column sums on an H200), then folds the chunks' partial rows, C threads."""
     gen = Generator(program)
     drivers = [gen.driver(fn) for fn in reversed(program.functions)]
     devices = [gen.device_function(f) for f in reversed(program.functions)
                if f.name in gen.device_callees()]
     header = HEADER.format(block=block, run=run, matmul=", ".join(map(str, matmul)),
-                           products="fast" if fastmath else "exact")
+                           products="fast" if fastmath else "exact", row_chunks=row_chunks)
     code = "\n\n\n".join([*devices, *gen.kernels])
     if fastmath:
         code = code.replace("@cuda.jit\n", "@cuda.jit(fastmath=True)\n").replace(
