@@ -89,7 +89,7 @@ def compile_all(path: str) -> int:
         kernel = getattr(module, entry["kernel"])
         sig = tuple(numba_type(a, types) for a in entry["args"])
         try:
-            cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+            cuda.compile_ptx(getattr(kernel, "py_func", kernel), sig, cc=(9, 0))  # (or plain)
         except Exception as exc:  # report every failure, then fail
             failures += 1
             print(f"FAIL {entry['kernel']} ({entry['file']}): {type(exc).__name__}: "

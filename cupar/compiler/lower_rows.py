@@ -4,8 +4,8 @@ form (running column sums). Each column is folded apart, so the work is cut into
 chunk of rows by a block of columns: a tile reads its rows along the row, and every core has
 work whatever the matrix's shape. The back end sets the tile shape (ROW_CHUNKS,
 COLUMN_BLOCK): a CPU takes a few chunks per core and wide blocks; a GPU as many chunks as
-it has blocks in flight, and a thread per column of each. Regrouping rows into chunks is allowed because the language requires the
-operators of reduce and scan to be associative.
+it has blocks in flight, and a thread per column of each. Regrouping rows into chunks is
+allowed because the language requires the operators of reduce and scan to be associative.
 """
 
 from __future__ import annotations

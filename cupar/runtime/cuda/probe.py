@@ -15,7 +15,11 @@ from importlib import metadata
 
 import numpy as np
 
-cuda = None  # numba.cuda once `missing` has imported it (importing this module imports no CUDA)
+try:  # (places imports this module only when gpu0's availability is asked)
+    from numba import cuda
+    IMPORT_ERROR = None
+except Exception as exc:  # a broken CUDA install reports itself many ways
+    cuda, IMPORT_ERROR = None, exc
 PROBE_LENGTH = 100  # elements: more than one warp, fewer than one block
 # Combinations that are known not to work, each with the symptom and the remedy.
 KNOWN_BAD = [("row_stack", "numba-cuda 0.30 needs NumPy older than 2.5: "
@@ -27,11 +31,9 @@ def missing() -> str | None:
     CUDA simulator), else what is missing or broken."""
     if importlib.util.find_spec("numba.cuda") is None:
         return "numba-cuda is not installed (pip install 'cupar[cuda]')"
-    global cuda
-    try:
-        from numba import cuda
-    except Exception as exc:  # a broken CUDA install reports itself many ways
-        return f"numba.cuda could not be imported ({type(exc).__name__}: {exc}); {versions()}"
+    if IMPORT_ERROR is not None:
+        return (f"numba.cuda could not be imported ({type(IMPORT_ERROR).__name__}: "
+                f"{IMPORT_ERROR}); {versions()}")
     return probe(cuda)
 
 
