@@ -10,6 +10,7 @@ several blocks and several threads per block.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numba import config, cuda
@@ -61,6 +62,21 @@ def arange(n):
     return out
 
 
+_tickets = threading.local()
+
+
+def ticket():
+    """A one-element int32 counter on the device, zero between launches: a single-pass
+    reduction's blocks take numbers from it, and the last block sets it back to zero. One per
+    host thread, since a thread's launches run in order (on the default stream, or on its
+    own per-thread default stream)."""
+    counter = getattr(_tickets, "counter", None)
+    if counter is None:
+        counter = _tickets.counter = cuda.device_array(1, np.int32)
+        _zero[1, 1](counter)  # (a kernel, not a copy from the host)
+    return counter
+
+
 def error_flag():
     return cuda.to_device(np.zeros(1, np.int64))
 
@@ -82,6 +98,11 @@ def offsets(lengths):
 def scalar(array):
     """Element 0 of a one-element device array, on the host."""
     return array.copy_to_host()[0]
+
+
+@cuda.jit
+def _zero(out):
+    out[0] = 0
 
 
 @cuda.jit

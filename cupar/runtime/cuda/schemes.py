@@ -3,11 +3,12 @@
 Every operator is only known to be associative, so elements are always combined in order:
 each thread folds a contiguous run of elements (commutative reductions use a grid-stride
 loop instead, for coalesced loads), a block combines its threads' values in a shared-memory
-tree that pairs neighbours, and a second kernel combines the blocks' values. Values carry a
+tree that pairs neighbours, and the blocks' values are combined in block order. Values carry a
 `has` flag instead of an identity element, which user operators do not have.
 
-* reduce: per-block values, then one block combines them; the driver folds the result into
-  the initial value.
+* reduce: one kernel; per-block values, then the last block to finish (an atomic ticket
+  after a memory fence) combines them in block order; the driver folds the result into the
+  initial value.
 * scan (reduce-then-scan): block totals; one thread prefixes them; each block re-reads its
   elements, scans its threads' totals in shared memory and writes. Blocks walk their part in
   rounds of short runs per thread (see `rounds`), carrying the value of the rounds before.
@@ -181,6 +182,9 @@ def rounds(stop: str, tag: str, body: list[str], before=(), after=()) -> list[st
 
 # -- reduce ------------------------------------------------------------------------------------
 def reduce_scheme(gen, r: Reduce, indent: str) -> list[str]:
+    """One kernel: each block folds its elements and stores its value; the last block to
+    finish (counted by an atomic ticket after a memory fence) folds the blocks' values, in
+    block order, into one-element arrays. The driver folds that into the initial value."""
     tag, i2 = f"{r.acc[0]}_r", indent + "    "
     loc = [f"{a}_t" for a in r.acc]
     parts = [f"{tag}_part{k}" for k in range(len(r.acc))]
@@ -192,47 +196,53 @@ def reduce_scheme(gen, r: Reduce, indent: str) -> list[str]:
                 f"    {tag}_lo = cuda.grid(1) * {r.stop} // {tag}_all",
                 f"    {tag}_hi = (cuda.grid(1) + 1) * {r.stop} // {tag}_all",
                 f"    for {r.index} in range({tag}_lo, {tag}_hi):"]
-    first = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
-             *walk, *gen.device(r.body, "        "),
-             *flag_fold(gen, r.combine, loc, f"{tag}_has", r.elem, "        "),
-             *block_tree(gen, r.combine, loc, f"{tag}_has", r.dtypes, tag, "    "),
-             f"    if {TID} == 0:",
-             *(f"        {p}[cuda.blockIdx.x] = {tag}_sh{k}[0]" for k, p in enumerate(parts)),
-             f"        {tag}_phas[cuda.blockIdx.x] = {tag}_shh[0]"]
+    body = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
+            *walk, *gen.device(r.body, "        "),
+            *flag_fold(gen, r.combine, loc, f"{tag}_has", r.elem, "        "),
+            *block_tree(gen, r.combine, loc, f"{tag}_has", r.dtypes, tag, "    "),
+            f"    {tag}_last = cuda.shared.array(1, np.int32)",
+            f"    if {TID} == 0:",
+            *(f"        {p}[cuda.blockIdx.x] = {tag}_sh{k}[0]" for k, p in enumerate(parts)),
+            f"        {tag}_phas[cuda.blockIdx.x] = {tag}_shh[0]",
+            "        cuda.threadfence()  # the block's value is seen before its ticket",
+            f"        {tag}_ticket = cuda.atomic.add({tag}_count, 0, 1)",
+            f"        {tag}_last[0] = 1 if {tag}_ticket == cuda.gridDim.x - 1 else 0",
+            "    cuda.syncthreads()",
+            f"    if {tag}_last[0] != 0:",
+            *combine_parts(gen, r, tag, parts, res, "cuda.gridDim.x", "        ")]
     name = gen.new_kernel("reduce")
+    extra = (*parts, f"{tag}_phas", f"{tag}_count", *res, f"{tag}_rhas")
     lines = [*(f"{indent}{a} = {v}" for a, v in zip(r.acc, r.init)),
              f"{indent}if {r.stop} > 0:",
              f"{i2}{tag}_n = rt.blocks({r.stop})",
              *(f"{i2}{p} = rt.empty(({tag}_n,), np.{d})" for p, d in zip(parts, r.dtypes)),
              f"{i2}{tag}_phas = rt.empty(({tag}_n,), np.int32)",
-             *gen.launch(name, first, [r], [], r.stop, i2, grid=f"{tag}_n",
-                         extra=(*parts, f"{tag}_phas"))]
-    lines += combine_parts(gen, r, tag, parts, res, i2)
+             f"{i2}{tag}_count = rt.ticket()",
+             *(f"{i2}{x} = rt.empty((1,), np.{d})" for x, d in zip(res, r.dtypes)),
+             f"{i2}{tag}_rhas = rt.empty((1,), np.int32)",
+             *gen.launch(name, body, [r], [], r.stop, i2, grid=f"{tag}_n", extra=extra)]
     lines += gen.raise_flagged(list(r.body) + list(r.combine.body), i2)
     lines += [f"{i2}if rt.scalar({tag}_rhas):",
               *host_fold(gen, r.combine, r.acc, [f"rt.scalar({x})" for x in res], i2 + "    ")]
     return lines
 
 
-def combine_parts(gen, r, tag, parts, res, indent) -> list[str]:
-    """One block folds the per-block values into one-element arrays `res`, `{tag}_rhas`."""
-    loc = [f"{a}_t" for a in r.acc]
-    body = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
-            f"    {tag}_lo = {TID} * {tag}_n // BLOCK",
-            f"    {tag}_hi = ({TID} + 1) * {tag}_n // BLOCK",
-            f"    for {tag}_j in range({tag}_lo, {tag}_hi):",
-            f"        if {tag}_phas[{tag}_j] != 0:",
-            *flag_fold(gen, r.combine, loc, f"{tag}_has",
-                       [f"{p}[{tag}_j]" for p in parts], "            "),
-            *block_tree(gen, r.combine, loc, f"{tag}_has", r.dtypes, tag, "    "),
-            f"    if {TID} == 0:",
-            *(f"        {x}[0] = {tag}_sh{k}[0]" for k, x in enumerate(res)),
-            f"        {tag}_rhas[0] = {tag}_shh[0]"]
-    name = gen.new_kernel("combine")
-    extra = (*parts, f"{tag}_phas", f"{tag}_n", *res, f"{tag}_rhas")
-    return [*(f"{indent}{x} = rt.empty((1,), np.{d})" for x, d in zip(res, r.dtypes)),
-            f"{indent}{tag}_rhas = rt.empty((1,), np.int32)",
-            *gen.launch(name, body, [], [], "1", indent, grid="1", extra=extra)]
+def combine_parts(gen, r, tag, parts, res, n: str, indent: str) -> list[str]:
+    """The last block's lines: its threads fold the n blocks' values (a run each, in order),
+    a tree combines the threads', thread 0 stores the result in `res`, `{tag}_rhas` and
+    sets the ticket counter back to zero for the next launch."""
+    loc, i2, i3 = [f"{a}_c" for a in r.acc], indent + "    ", indent + "        "
+    return [f"{indent}{tag}_chas = False",
+            *(f"{indent}{a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
+            f"{indent}for {tag}_j in range({TID} * {n} // BLOCK, ({TID} + 1) * {n} // BLOCK):",
+            f"{i2}if {tag}_phas[{tag}_j] != 0:",
+            *flag_fold(gen, r.combine, loc, f"{tag}_chas",
+                       [f"{p}[{tag}_j]" for p in parts], i3),
+            *block_tree(gen, r.combine, loc, f"{tag}_chas", r.dtypes, f"{tag}c", indent),
+            f"{indent}if {TID} == 0:",
+            *(f"{i2}{x}[0] = {tag}c_sh{k}[0]" for k, x in enumerate(res)),
+            f"{i2}{tag}_rhas[0] = {tag}c_shh[0]",
+            f"{i2}{tag}_count[0] = 0"]
 
 
 def host_fold(gen, c: Combine, acc, value, indent: str) -> list[str]:
