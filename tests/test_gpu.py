@@ -269,3 +269,31 @@ def test_maps_agree_bit_for_bit_with_here_and_fastmath_within_rounding():
     fused = np.asarray(axpy(a, x, y, target_place=cupar.places.gpu0_fastmath))
     np.testing.assert_allclose(fused, a * x + y, rtol=4 * np.finfo(np.float32).eps,
                                atol=4 * np.finfo(np.float32).eps * np.abs(a * x).max())
+
+
+@parallel
+def two_gathers(x, i, j):
+    return gather(x, i), gather(x, j)
+
+
+def test_a_program_reads_its_error_flag_once_and_raises_the_first_error():
+    """Kernels flag errors and the driver reads the flag where the host must wait anyway
+    (here: before it returns), so both launches go out back to back; the first error in
+    program order is the one raised (compare-and-swap from zero keeps it)."""
+    compiled = gpu.compiled_or_reason(two_gathers.stages_for(two_gathers.argument_types(
+        (X, np.array([0]), np.array([0])))))
+    assert "rt.read_flag" not in compiled.source
+    assert compiled.source.count("rt.settle(cupar_err, FAILS)") == 1
+    assert compiled.source.count("if cupar_err[0] != 0:") == 2  # later maps skip their work
+    for i, j, column in (([0, 99], [-77], 12), ([0, 1], [-77], 26)):  # (the compiled code's
+        with pytest.raises(cupar.errors.CuparIndexError) as info:  # own error: which gather)
+            compiled((X, np.array(i), np.array(j)))
+        assert f"test_gpu.py:{two_gathers.fn.__code__.co_firstlineno + 2}:{column}:" in \
+            str(info.value)
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index 99 "):
+        two_gathers(X, np.array([0, 99]), np.array([-77]), target_place=gpu)
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index -77 "):
+        two_gathers(X, np.array([0, 1]), np.array([-77]), target_place=gpu)
+    first, second = two_gathers(X, np.array([0, 1]), np.array([2]), target_place=gpu)
+    np.testing.assert_array_equal(np.asarray(first), X[[0, 1]])
+    np.testing.assert_array_equal(np.asarray(second), X[[2]])

@@ -12,9 +12,11 @@ scalar statements itself and launches one or more CUDA kernels per parallel loop
   launch, one row per element, since kernels cannot allocate;
 * a kernel function called inside a kernel is also emitted as a device function.
 
-Errors inside kernels set a flag (`cupar_err`) that the driver reads after the launch, and
-raises as `ValueError("cupar:<code>")` like the CPU code. Programs the GPU cannot run yet
-raise `NotForGpu` with the reason.
+Errors inside kernels set a flag (`cupar_err`: the first error flagged stays). The driver
+reads it only where the host must see a value anyway (a reduction's result, a filter's
+length, rows' offsets) and before it returns, so its launches go out back to back, and
+raises it as `ValueError("cupar:<code>")` (or IndexError) like the CPU code. Programs the
+GPU cannot run yet raise `NotForGpu` with the reason.
 """
 
 from __future__ import annotations
@@ -69,11 +71,19 @@ def generate_cuda_source(program: KernelProgram, block: int, run: int,
                if f.name in gen.device_callees()]
     header = HEADER.format(block=block, run=run, matmul=", ".join(map(str, matmul)),
                            products="fast" if fastmath else "exact", row_chunks=row_chunks)
+    header += f"FAILS = {fail_table(program)}  # code -> the exception it raises\n"
     code = "\n\n\n".join([*devices, *gen.kernels])
     if fastmath:
         code = code.replace("@cuda.jit\n", "@cuda.jit(fastmath=True)\n").replace(
             "@cuda.jit(device=True)\n", "@cuda.jit(device=True, fastmath=True)\n")
     return "\n\n\n".join([header, code, *drivers]) + "\n"
+
+
+def fail_table(program: KernelProgram) -> str:
+    codes = dict(sorted({code: kind for fn in program.functions
+                         for kind, code in fail_codes(fn.body)}.items()))
+    return "{" + ", ".join(f"{code}: {'IndexError' if kind == 'index' else 'ValueError'}"
+                           for code, kind in codes.items()) + "}"
 
 
 def device_expr(expr: str, callees) -> str:
@@ -150,12 +160,19 @@ class Generator:
     def driver(self, fn: KFunction) -> str:
         self.fn, self.count = fn, 0
         self.host_names = set(fn.params) | host_bound(fn.body)
+        self.flagged = has_fail_in_kernels(fn.body)
         lines = [f"def {fn.name}({', '.join(fn.params)}):"]
-        if has_fail_in_kernels(fn.body):
+        if self.flagged:
             lines.append("    cupar_err = rt.error_flag()")
         lines += self.host(fn.body, "    ")
+        if self.flagged:
+            lines.append("    rt.settle(cupar_err, FAILS)")
         lines.append(f"    return {host_expr(fn.result)}")
         return "\n".join(lines)
+
+    def settled(self, call: str) -> str:
+        """`rt.scalar(x)`-like call text with the flag checked first, where there is one."""
+        return call[:-1] + ", cupar_err, FAILS)" if self.flagged else call
 
     def host(self, stmts, indent: str) -> list[str]:
         out: list[str] = []
@@ -235,7 +252,8 @@ class Generator:
                 lines += [f"{indent}{lengths} = rt.empty(({s.stop},), np.int64)",
                           *self.launch(self.new_kernel("lengths"), body, h.length, [], s.stop,
                                        indent, extra=(lengths,)),
-                          f"{indent}{h.at}, {h.at}_total = rt.offsets({lengths})"]
+                          f"{indent}{h.at}, {h.at}_total = "
+                          f"{self.settled(f'rt.offsets({lengths})')}"]
             lines.append(f"{indent}{h.params[0]} = rt.empty(({h.at}_total,), np.{h.dtype})")
         return lines
 
@@ -244,7 +262,11 @@ class Generator:
         block per row, launched instead when the rows are at least BLOCK long."""
         name = self.new_kernel("map")
         hoisted = hoist(s.body, s.index, self.host_names)
-        body = [f"    for {s.index} in range({s.start} + cuda.grid(1), {s.stop}, "
+        # after an error flagged earlier, skip the work: its inputs may be garbage, and a
+        # loop bound read from them could run for ever (no barrier here, so threads may
+        # leave on their own)
+        skip = ["    if cupar_err[0] != 0:", "        return"] if self.flagged else []
+        body = [*skip, f"    for {s.index} in range({s.start} + cuda.grid(1), {s.stop}, "
                 "cuda.gridsize(1)):",
                 *self.device(s.body, "        ", hoisted, exits=True)]
         stop = f"({s.stop}) - ({s.start})" if s.start != "0" else s.stop
@@ -267,15 +289,8 @@ class Generator:
         return schemes.emit(self, s, indent)
 
     def raise_flagged(self, stmts, indent: str) -> list[str]:
-        codes = dict.fromkeys(fail_codes(stmts))
-        if not codes:
-            return []
-        lines = [f"{indent}cupar_code = rt.read_flag(cupar_err)"]
-        for kind, code in codes:
-            error = "IndexError" if kind == "index" else "ValueError"
-            lines += [f"{indent}if cupar_code == {code + 1}:",
-                      f"{indent}    raise {error}('cupar:{code}')"]
-        return lines
+        """Nothing: a flagged error is raised where the host next waits (see `settled`)."""
+        return []
 
     # -- sequential code inside kernels ----------------------------------------------------
     def device(self, stmts, indent: str, hoisted=(), exits: bool = False) -> list[str]:
@@ -310,7 +325,7 @@ class Generator:
             case Continue():
                 return [f"{indent}continue"]
             case Fail(_, code):
-                return [f"{indent}cupar_err[0] = {code + 1}"] + ([f"{indent}return"]
+                return [f"{indent}rt.fail(cupar_err, {code})"] + ([f"{indent}return"]
                                                                   if exits else [])
             case Loop(index, stop, body, _, start):
                 return [f"{indent}for {index} in range({start}, {stop}):", *sub(body)]

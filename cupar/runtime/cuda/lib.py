@@ -78,25 +78,42 @@ def ticket():
 
 
 def error_flag():
+    """A program's error flag: 0, or 1 + the code of the first Fail a kernel reached."""
     return cuda.to_device(np.zeros(1, np.int64))
 
 
-def read_flag(flag) -> int:
-    """The error code a kernel flagged (0: none)."""
-    return int(flag.copy_to_host()[0])
+@cuda.jit(device=True)
+def fail(flag, code):
+    """Inside a kernel: flag the error `code` + 1 unless an earlier one is flagged (a
+    program reads its flag only where the host must see a value, and before it returns)."""
+    cuda.atomic.compare_and_swap(flag, 0, code + 1)
 
 
-def offsets(lengths):
+def settle(flag, fails: dict) -> None:
+    """Raise the error the kernels launched so far flagged, if any; `fails` maps a code to
+    its exception class (this waits for those kernels)."""
+    code = int(flag.copy_to_host()[0])
+    if code:
+        raise fails[code - 1](f"cupar:{code - 1}")
+
+
+def offsets(lengths, flag=None, fails=None):
     """(offsets, total) of rows of the given lengths laid end to end: offsets on the device,
-    n + 1 of them from 0 (row i is [offsets[i], offsets[i + 1])); summed on the host."""
+    n + 1 of them from 0 (row i is [offsets[i], offsets[i + 1])); summed on the host, after
+    the flagged errors, if any, are raised."""
+    if flag is not None:
+        settle(flag, fails)
     host = lengths.copy_to_host()
     at = np.zeros(host.shape[0] + 1, np.int64)
     np.cumsum(np.maximum(host, 0), out=at[1:])
     return cuda.to_device(at), int(at[-1])
 
 
-def scalar(array):
-    """Element 0 of a one-element device array, on the host."""
+def scalar(array, flag=None, fails=None):
+    """Element 0 of a one-element device array, on the host, after the flagged errors, if
+    any, are raised."""
+    if flag is not None:
+        settle(flag, fails)
     return array.copy_to_host()[0]
 
 

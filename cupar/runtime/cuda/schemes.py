@@ -222,7 +222,7 @@ def reduce_scheme(gen, r: Reduce, indent: str) -> list[str]:
              f"{i2}{tag}_rhas = rt.empty((1,), np.int32)",
              *gen.launch(name, body, [r], [], r.stop, i2, grid=f"{tag}_n", extra=extra)]
     lines += gen.raise_flagged(list(r.body) + list(r.combine.body), i2)
-    lines += [f"{i2}if rt.scalar({tag}_rhas):",
+    lines += [f"{i2}if {gen.settled(f'rt.scalar({tag}_rhas)')}:",
               *host_fold(gen, r.combine, r.acc, [f"rt.scalar({x})" for x in res], i2 + "    ")]
     return lines
 
@@ -371,7 +371,7 @@ def filter_scheme(gen, f: Filter, indent: str) -> list[str]:
              *gen.launch(gen.new_kernel("offsets"), prefix, [f], [], "1", i2, grid="1",
                          extra=(f"{tag}_counts", f"{tag}_offs", f"{tag}_total", f"{tag}_n")),
              *gen.raise_flagged(f.body, i2),
-             *(f"{i2}{o} = rt.empty((rt.scalar({tag}_total),), np.{d})"
+             *(f"{i2}{o} = rt.empty(({gen.settled(f'rt.scalar({tag}_total)')},), np.{d})"
                for o, d in zip(f.out, f.dtypes)),
              *gen.launch(gen.new_kernel("keep"), writes, [f], [], f.stop, i2, grid=f"{tag}_n",
                          extra=(*f.out, f"{tag}_offs"))]
