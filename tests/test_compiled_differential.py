@@ -53,11 +53,25 @@ def test_the_core_examples_really_compile():
         assert compiled(fn, *args), cpu.compiled_or_reason(fn.stages_for(fn.argument_types(args)))
 
 
-# Above the size whose calls run the serial variant (cpu.SMALL_CALL), so the chunked parallel
-# code paths run too. (Under the CUDA simulator, where every thread is a Python thread,
-# still several blocks.)
-BIG = 4 * (1 << 14) + 7 if not ON_GPU else 203
+# Long enough that the chunked parallel code paths run: at cpu the tests at BIG compile with
+# loops running their parallel copies from PARALLEL_FROM elements and every call taking the
+# parallel variant (16384 and 65536 otherwise, where the interpreter is slow); its generated
+# source says so, so its disk-cache entries are apart. (Under the CUDA simulator, where
+# every thread is a Python thread, still several blocks.)
+PARALLEL_FROM = 512
+BIG = 8 * PARALLEL_FROM + 7 if not ON_GPU else 203
 
+
+@pytest.fixture
+def parallel_paths():
+    """For the tests at BIG, whose programs are compiled nowhere else (the examples and
+    golden programs keep the disk-cache entries other test files use)."""
+    from cupar.runtime.cpu import codegen, engine
+    saved = codegen.SERIAL_BELOW, engine.SMALL_CALL
+    if not ON_GPU:
+        codegen.SERIAL_BELOW, engine.SMALL_CALL = PARALLEL_FROM, 0
+    yield
+    codegen.SERIAL_BELOW, engine.SMALL_CALL = saved
 
 @parallel
 def big_kernels(x, y, idx):
@@ -72,6 +86,7 @@ def big_kernels(x, y, idx):
             reduce(lambda p, q: p if p[0] >= q[0] else q, zip(y, indices(y)), (-1, -1)))
 
 
+@pytest.mark.usefixtures("parallel_paths")
 def test_parallel_paths_agree_with_the_interpreter():
     rng = np.random.default_rng(7)
     x = rng.integers(-1000, 1000, BIG).astype(np.int64)
@@ -86,6 +101,7 @@ def float_kernels(x):
     return sum(x), scan(op_add, x), [v for v in x if v > 0.5], sort(cmp_lt, x)
 
 
+@pytest.mark.usefixtures("parallel_paths")
 @pytest.mark.parametrize("n", [0, 1, 2, BIG])
 def test_float_reductions_within_dtype_tolerance(n):
     x = np.random.default_rng(n).random(n).astype(np.float32)
@@ -100,6 +116,7 @@ def ends(x):
             scan(lambda a, b: a, x), rscan(lambda a, b: b, x))
 
 
+@pytest.mark.usefixtures("parallel_paths")
 @pytest.mark.parametrize("n", [0, 1, BIG])
 def test_reductions_keep_element_order(n):
     x = np.arange(n, dtype=np.int64) * 3 + 1
@@ -119,6 +136,7 @@ def sibling_folds(x):
             sum(map(lambda v: v * v, y)))
 
 
+@pytest.mark.usefixtures("parallel_paths")
 @pytest.mark.parametrize("n", [0, 1, BIG])
 def test_sibling_folds_run_as_one_and_agree(n):
     rng = np.random.default_rng(n)
@@ -135,6 +153,7 @@ def window_sums(x, starts):
             map(lambda s: sort(cmp_gt, gather(x, bounded_range(s, s + 3)))[0], starts))
 
 
+@pytest.mark.usefixtures("parallel_paths")
 def test_checks_inside_inner_loops():
     x = np.arange(BIG, dtype=np.int64) % 97
     starts = np.arange(0, BIG - 4, dtype=np.int64)
@@ -156,6 +175,7 @@ def affine_scans(a, b):
             exclusive_rscan(then, (1, 0), pairs))
 
 
+@pytest.mark.usefixtures("parallel_paths")
 @pytest.mark.parametrize("n", [BIG, BIG + 1, BIG + 3])
 def test_parallel_scans_of_non_commutative_tuples(n):
     rng = np.random.default_rng(n)
@@ -164,6 +184,7 @@ def test_parallel_scans_of_non_commutative_tuples(n):
     agree(affine_scans, a, b)
 
 
+@pytest.mark.usefixtures("parallel_paths")
 @pytest.mark.parametrize("at", [0, BIG // 2, BIG - 1])
 def test_index_errors_in_parallel_loops(at):
     x = np.arange(BIG, dtype=np.int64)
