@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compiler.types import Scalar, Seq, Tuple
+from ..errors import CuparIndexError, CuparValueError
 
 
 def host_array(value):
@@ -82,3 +83,13 @@ def rebuild(parts, t, wrap=lambda a: a):
     if isinstance(t, Scalar):
         return coerce(next(parts), t)
     return wrap(next(parts))
+
+
+def located(kernels, exc: Exception) -> Exception:
+    """A compiled program's `cupar:<code>` error as the cupar error its Fail names (where in
+    the user's source, what, the hint); any other exception as it is."""
+    text = str(exc.args[0]) if exc.args else ""
+    if not text.startswith("cupar:"):
+        return exc
+    kind, message, hint, loc = kernels.errors[int(text.split(":")[1])]
+    return (CuparIndexError if kind == "index" else CuparValueError)(message, loc, hint)

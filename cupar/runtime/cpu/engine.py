@@ -22,9 +22,8 @@ from numba.core.errors import NumbaWarning
 from ...compiler.kernel_ir import KernelProgram
 from ...compiler.lower import NotLowered, lower_to_kernels
 from ...compiler.outputs import shape_functions, writing_into
-from ...errors import CuparIndexError, CuparValueError
 from ..cache import VERSION, cache_dir, discard_compiled, intact, load_module, write_entry
-from ..dispatch import MISS, flatten_arg, rebuild, result_builder
+from ..dispatch import MISS, flatten_arg, located, rebuild, result_builder
 from . import pool
 from .codegen import SERIAL_BELOW, generate_source
 
@@ -160,11 +159,7 @@ class Compiled:
         return parts
 
     def located(self, exc: Exception) -> Exception:
-        text = str(exc.args[0]) if exc.args else ""
-        if not text.startswith("cupar:"):
-            return exc
-        kind, message, hint, loc = self.kernels.errors[int(text.split(":")[1])]
-        return (CuparIndexError if kind == "index" else CuparValueError)(message, loc, hint)
+        return located(self.kernels, exc)
 
 
 def compile_kernels(program) -> Compiled | str:

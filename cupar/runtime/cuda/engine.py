@@ -20,9 +20,9 @@ from numba.cuda.cudadrv.driver import CudaAPIError
 from ...compiler.kernel_ir import KernelProgram
 from ...compiler.lower import NotLowered, lower_to_kernels
 from ...compiler.outputs import shape_functions, writing_into
-from ...errors import CuparIndexError, CuparValueError, DeviceMemoryError
+from ...errors import DeviceMemoryError
 from ..cache import VERSION, cache_dir, intact, load_module, write_entry
-from ..dispatch import MISS, flatten_arg, rebuild, result_builder, simple_flat
+from ..dispatch import MISS, flatten_arg, located, rebuild, result_builder, simple_flat
 from . import lib as cuda_lib
 from .codegen import generate_cuda_source
 from .device_array import DeviceArray
@@ -123,11 +123,7 @@ class GpuCompiled:
         return arrays
 
     def located(self, exc: Exception) -> Exception:
-        text = str(exc.args[0]) if exc.args else ""
-        if not text.startswith("cupar:"):
-            return exc
-        kind, message, hint, loc = self.kernels.errors[int(text.split(":")[1])]
-        return (CuparIndexError if kind == "index" else CuparValueError)(message, loc, hint)
+        return located(self.kernels, exc)
 
 
 def out_of_memory(exc: Exception) -> Exception:
