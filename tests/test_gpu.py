@@ -297,3 +297,20 @@ def test_a_program_reads_its_error_flag_once_and_raises_the_first_error():
     first, second = two_gathers(X, np.array([0, 1]), np.array([2]), target_place=gpu)
     np.testing.assert_array_equal(np.asarray(first), X[[0, 1]])
     np.testing.assert_array_equal(np.asarray(second), X[[2]])
+
+
+@parallel
+def row_sums_by_bin(m, bins, dest):
+    return reduce_by_index(op_add, dest, bins, map(lambda row: sum(row), m))
+
+
+def test_a_histogram_of_long_rows_lands_each_value_once():
+    """Each value is a row's sum, which a block of threads shares out when the rows are at
+    least a block long; the value must still land once, not once per thread (the padded
+    max pooling's derivative came out several times too large)."""
+    m = np.arange(6 * 3 * BLOCK, dtype=np.float64).reshape(6, 3 * BLOCK) % 7
+    bins = np.array([0, 2, 2, 1, 0, 2])
+    dest = np.zeros(3)
+    expected = row_sums_by_bin(m, bins, dest, target_place=cupar.places.here)
+    np.testing.assert_array_equal(np.asarray(row_sums_by_bin(m, bins, dest, target_place=gpu)),
+                                  expected)

@@ -83,6 +83,9 @@ def together(gen, stmts, indent: str, hoisted) -> list[str]:
                         *together(gen, orelse, indent + "    ", hoisted)]
             case While(body):
                 out += [f"{indent}while True:", *together(gen, body, indent + "    ", hoisted)]
+            case Assign(_, expr) if expr.startswith("cuda.atomic."):  # a histogram's value
+                # lands once per row, not once per thread of its block
+                out += [f"{indent}if {TID} == 0:", *gen.device([s], indent + "    ", hoisted)]
             case Store():  # once, and seen by every thread before it goes on
                 out += [f"{indent}if {TID} == 0:", *gen.device([s], indent + "    ", hoisted)]
                 if k + 1 == len(stmts) or not isinstance(stmts[k + 1], Store):
