@@ -174,6 +174,24 @@ else:
         return libdevice.dmul_rn(a, b)
 
 
+# A histogram's NaN value is stored plainly (CUDA's float atomic max and min drop a NaN);
+# the hardware's compare-and-swap loops never replace it once stored. The simulator's atomic
+# max and min are a locked read and write instead, which a plain store landing between the
+# two would lose: there the store takes their locks.
+if SIMULATED:
+    from numba.cuda.simulator import kernelapi as _simulator
+
+    def store_nan(array, index, value):
+        with _simulator.maxlock, _simulator.minlock:
+            array[index] = value
+        return value
+else:
+    @cuda.jit(device=True)
+    def store_nan(array, index, value):
+        array[index] = value
+        return value
+
+
 @cuda.jit(device=True)
 def fast_product32(a, b):
     """A product the compiler may fuse with an add (places.gpu0_fastmath)."""

@@ -24,7 +24,7 @@ Reverse scans walk positions p = 0.. of the index stop - 1 - p.
 from __future__ import annotations
 
 from ...compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
-                                  Reduce, Scan, SortIndices, Store)
+                                  Reduce, Scan, SortIndices)
 from ..histogram import landing
 
 
@@ -93,8 +93,8 @@ def atomic_loop(h: Histogram) -> Loop:
         # keep it, so a NaN is stored plainly. They are compare-and-swap loops that never
         # replace a stored NaN (checked in the PTX of numba-cuda 0.30.4), so an atomic
         # racing with that store lands before it (and is overwritten, rightly) or keeps it.
-        return [Assign(value, a.value),
-                If(f"{value} != {value}", (Store(h.dest, a.index, value),), (update,))]
+        store = Assign(f"{h.dest}_old", f"rt.store_nan({h.dest}, ({a.index}), {value})")
+        return [Assign(value, a.value), If(f"{value} != {value}", (store,), (update,))]
     return Loop(h.index, h.stop, landing(h.body, land), parallel=True)
 
 
