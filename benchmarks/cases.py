@@ -256,9 +256,9 @@ def make_mandelbrot(n, rng):
     counts = np_mandelbrot(cr, ci, limit)
     return Case("mandelbrot", f"{side}x{side}, {limit} steps at most", (cr, ci, limit),
                 lambda xp, *args: np_mandelbrot(*args, xp=xp), exact(counts), P.mandelbrot,
-                # the hand-written kernel, CuPy and cupar's gpu0_fastmath fuse multiply-adds
-                # (0.16% of the pixels on an H200); gpu0 does not (tests/test_gpu.py)
-                gpu_check=mostly_exact(counts, 5e-3))
+                # the hand-written kernel, CuPy and cupar's gpu0_fastmath fuse multiply-adds;
+                # gpu0 does not (its counts are here's: tests/test_gpu.py)
+                gpu_check=mostly_exact(counts, 1e-3))
 
 
 def np_scatter_add(xp, dest, idx, values):

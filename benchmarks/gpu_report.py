@@ -79,7 +79,7 @@ def table(results: dict) -> list[str]:
                 "count/scan/write filter, a bitonic sort, a thread per CSR row, a block per "
                 "softmax row; the bitonic sort is the simple O(n log² n) network, not a radix "
                 "sort. Checks are those of RESULTS.md, except that Mandelbrot may differ from "
-                "NumPy on at most 0.5% of the pixels where multiply-adds are fused (the "
+                "NumPy on at most 0.1% of the pixels where multiply-adds are fused (the "
                 "hand-written kernel, CuPy, cupar's gpu0_fastmath; the iteration is chaotic "
                 "at the set's boundary); cupar's gpu0 fuses none. CuPy runs the NumPy code of "
                 "`benchmarks/cases.py` with `xp=cupy`, and a `cupyx.scipy.sparse.csr_matrix` "
