@@ -241,20 +241,32 @@ class Differentiator:
         outputs, layout = self.differentiate_body(lam.body, ct_elem, inner, lam.params, "all")
         if not outputs:
             return
-        # (each adjoint column is made by this map, even one that is just ct: passing ct on
-        # instead made two adjoints share one array, and a padded pooling's derivative came
-        # out doubled at gpu0, not at here or cpu; cause not yet found)
+        # an element's adjoint that is its cotangent, or one of its own elements, is that
+        # whole sequence: no map copies it (the adjoint of `map(op_add, a, b)` is ct twice,
+        # and a linear layer's bias adds no copy of its output's cotangent)
+        whole = {ct_elem.name: ct, **{p.name: xs for p, xs in zip(lam.params, seqs)}}
+        columns = [whole.get(o.name) if isinstance(o, Var) else None for o in outputs]
+        computed = [o for o, column in zip(outputs, columns) if column is None]
+        if computed:
+            mapped = iter(self.map_back(lam, seqs, ct, ct_elem, inner, computed, b, let.loc))
+            columns = [next(mapped) if column is None else column for column in columns]
+        self.distribute(layout, columns, adj, b, seqs)
+
+    def map_back(self, lam, seqs, ct, ct_elem, inner: Builder, outputs, b: Builder, loc):
+        """The columns of `outputs`, computed per element by a map over ct (and the
+        sequences whose elements they read)."""
         result = outputs[0] if len(outputs) == 1 else inner.prim("tuple", *outputs)
         body = prune(inner.body(result))
         # only the sequences whose elements the reverse body reads (ct has their length):
         # the forward values of a sum's operands, say, may then never be computed
         used = free_vars(body)
         kept = [(p, xs) for p, xs in zip(lam.params, seqs) if p.name in used]
-        back = Lambda(tuple(p for p, _ in kept) + (ct_elem,), body, let.loc)
+        back = Lambda(tuple(p for p, _ in kept) + (ct_elem,), body, loc)
         mapped = b.prim("map", back, *(xs for _, xs in kept), ct)
-        columns = [mapped] if len(outputs) == 1 else \
-            [b.field(cols, k) for cols in [b.prim("unzip", mapped)] for k in range(len(outputs))]
-        self.distribute(layout, columns, adj, b, seqs)
+        if len(outputs) == 1:
+            return [mapped]
+        cols = b.prim("unzip", mapped)
+        return [b.field(cols, k) for k in range(len(outputs))]
 
     def distribute(self, layout, columns, adj: Adjoints, b: Builder, seqs) -> None:
         column = iter(columns)

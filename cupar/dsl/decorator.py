@@ -144,10 +144,22 @@ class ParallelFunction:
                 raise InternalError(f"running `{self.name}` at {place!r} failed: "
                                     f"{type(exc).__name__}: {exc}", self.parsed.loc) from exc
         except CuparError as err:
-            notebook.install_traceback_handler()  # (cupar may predate the IPython shell)
-            if show_full_traceback():
-                raise
-            raise err.with_traceback(None) from None
+            reported(err)
+
+    def specialize(self, *args, target_place=None):
+        """This function compiled for arguments of the types of `args` at `target_place`
+        (default: the current place), as a callable that skips an ordinary call's per-call
+        look-up and refuses arguments of other types (see specialized.py)."""
+        from .specialized import Specialized
+        try:
+            place = choose_place(target_place)
+            stages = self.stages_for(self.argument_types(args))
+            fast = None
+            if quick_signature(args) is not None and isinstance(place, places.Compiling):
+                fast = place.fast_call(stages)
+            return Specialized(self, place, args, fast)
+        except CuparError as err:
+            reported(err)
 
     def remember_fast(self, signature: tuple, place, stages: dict) -> None:
         fast = place.fast_call(stages)
@@ -170,10 +182,7 @@ class ParallelFunction:
     def argument_types(self, args: tuple) -> tuple:
         params = [p.name for p in self.parsed.params]
         if len(args) != len(params):
-            raise CuparTypeError(
-                f"`{self.name}` takes {len(params)} argument{'s' * (len(params) != 1)} "
-                f"({', '.join(params)}), but {len(args)} {'was' if len(args) == 1 else 'were'} "
-                "given", caller_loc(), f"call it as {self.name}({', '.join(params)})")
+            raise self.argument_count_error(args)
         types = []
         for name, value in zip(params, args):
             try:
@@ -181,6 +190,13 @@ class ParallelFunction:
             except CuparError as err:
                 raise type(err)(err.message, caller_loc(), err.hint) from None
         return tuple(types)
+
+    def argument_count_error(self, args: tuple) -> CuparTypeError:
+        params = [p.name for p in self.parsed.params]
+        return CuparTypeError(
+            f"`{self.name}` takes {len(params)} argument{'s' * (len(params) != 1)} "
+            f"({', '.join(params)}), but {len(args)} {'was' if len(args) == 1 else 'were'} "
+            "given", caller_loc(), f"call it as {self.name}({', '.join(params)})")
 
     def stages_for(self, types: tuple, observe=None) -> dict[str, Program]:
         """Every compiler stage of this function for these argument types (cached)."""
@@ -198,6 +214,14 @@ class ParallelFunction:
     def passes(self) -> list | None:
         """The compiler passes its programs go through (None: the pipeline)."""
         return None
+
+
+def reported(err: CuparError):
+    """Raise `err` as cupar shows its errors: without cupar's frames, unless asked."""
+    notebook.install_traceback_handler()  # (cupar may predate the IPython shell)
+    if show_full_traceback():
+        raise err
+    raise err.with_traceback(None) from None
 
 
 def unpickle_function(fn, parsed) -> ParallelFunction:

@@ -11,8 +11,8 @@ The library is found at import, in NumPy's bundled libraries, by its symbols; ea
 is registered with LLVM under a name of cupar's (`cupar_sgemm`, ...), which the compiled
 code calls as an external function, so the functions calling it can be cached on disk. When
 there is no such library (a NumPy built against MKL or the system's BLAS), the names point
-at stubs that are never called: `blas_ready()` (OpenBLAS's count of processors, at least
-1; its stub's 0), asked at run time (a cached constant would outlive the process that
+at stubs that are never called: `blas_ready()` (OpenBLAS's count of threads, at least 1;
+its stub's 0), asked at run time (a cached constant would outlive the process that
 compiled it), says which.
 
 Each call runs the product on the calling thread only (`openblas_set_num_threads_local`,
@@ -47,7 +47,8 @@ _SIGNATURES = {"cupar_sgemm": _gemm_type(types.float32), "cupar_dgemm": _gemm_ty
                "cupar_blas_threads": _i32(_i32), "cupar_blas_ready": _i32()}
 _SYMBOLS = {"cupar_sgemm": "scipy_cblas_sgemm64_", "cupar_dgemm": "scipy_cblas_dgemm64_",
             "cupar_blas_threads": "openblas_set_num_threads_local",
-            "cupar_blas_ready": "scipy_openblas_get_num_procs64_"}  # (ready: at least 1)
+            "cupar_blas_ready": "scipy_openblas_get_num_threads64_"}  # (ready: at least 1;
+# not its count of processors: a sched_getaffinity system call at each product)
 
 
 def _library():
