@@ -154,10 +154,10 @@ class ParallelFunction:
         try:
             place = choose_place(target_place)
             stages = self.stages_for(self.argument_types(args))
-            fast = None
+            fast = runner = None
             if quick_signature(args) is not None and isinstance(place, places.Compiling):
-                fast = place.fast_call(stages)
-            return Specialized(self, place, args, fast)
+                fast, runner = place.fast_call(stages), place.flat_runner(stages)
+            return Specialized(self, place, args, fast, runner)
         except CuparError as err:
             reported(err)
 

@@ -110,6 +110,13 @@ class Compiling(Place):
         compiled = self.for_call(stages)
         return None if isinstance(compiled, str) else compiled.fast_call()
 
+    def flat_runner(self, stages: dict):
+        """The compiled program's `flat_runner` (a call with flat arguments whose types the
+        caller checked: `specialize`), or None where it has none."""
+        compiled = self.for_call(stages)
+        return getattr(compiled, "flat_runner", lambda: None)() \
+            if not isinstance(compiled, str) else None
+
     def execute_parts(self, stages: dict, args: tuple, outs: list) -> list:
         compiled = self.for_call(stages)
         if isinstance(compiled, str):

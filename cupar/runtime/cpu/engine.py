@@ -54,7 +54,7 @@ class Compiled:
     def fast_call(self):
         """A function of the arguments for warm calls whose arguments are all arrays and
         scalars (what `quick_signature` keys): the value, or MISS for any other argument."""
-        build = result_builder(self.kernels.result_type)
+        run = self.flat_runner()
         numbers = (int, float, bool)
 
         def call(args: tuple):
@@ -73,12 +73,22 @@ class Compiled:
                 elif kind not in numbers and not isinstance(a, np.generic):
                     return MISS
                 flat.append(a)
+            return run(flat, most, most_bytes)
+        return call
+
+    def flat_runner(self):
+        """A function (flat arguments: contiguous arrays and scalars, their largest array's
+        size and bytes) -> the value: the call after its arguments were looked at
+        (`fast_call`, or a specialisation's generated code, which knows their types)."""
+        build = result_builder(self.kernels.result_type)
+
+        def run(flat: list, most: int, most_bytes: int):
             if most_bytes >= pool.POOL_FROM and pool.POOL.idle_cap > 0:  # `large`
                 return build(self.run_flat(flat))  # (results into pooled memory)
             if most < SMALL_CALL:
                 return build(self.serial().invoke(flat))
             return build(self.invoke(flat))
-        return call
+        return run
 
     def parts(self, args: tuple, outs: list | None = None) -> list:
         """The flat results. With `outs`, a result the program allocates at its top level is
