@@ -281,6 +281,19 @@ def test_analytic_gradients():
     assert_close(dp, np.float64(np.sum(4 * x * p ** 3)), terms=8)
 
 
+@parallel
+def half_stopped(x):
+    return sum(map(lambda v: v * stop_gradient(v) + stop_gradient(v * v), x))
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.name)
+def test_no_derivative_flows_through_stop_gradient(place):
+    x = np.linspace(-2.0, 3.0, 7)
+    value, g = cupar.value_and_grad(half_stopped)(x, target_place=place)
+    assert_close(value, np.sum(2 * x * x), terms=14)
+    assert_close(g, x)  # d(v * c)/dv with c = v held: c, not 2 v
+
+
 # -- dtypes, shapes, values -----------------------------------------------------------------
 
 @parallel

@@ -100,6 +100,7 @@ BINARY = {
 }
 UNARY = {
     "op_neg": (np.negative, ARITH), "op_pos": (np.positive, ARITH),
+    "stop_gradient": (np.positive, ARITH),
     "op_invert": (np.invert, BITWISE), "op_not": (np.logical_not, ALL),
     "abs": (np.abs, ARITH), "sqrt": (np.sqrt, POSITIVE), "log": (np.log, POSITIVE),
     "exp": (np.exp, EXP), "tanh": (np.tanh, TRIG), "sin": (np.sin, TRIG),

@@ -460,13 +460,15 @@ RULES = {
     "join": rule_join, "split": lambda s: s.add(0, s.call("join", s.ct)),
 }
 # No gradient flows through these: their results are integers or booleans, or floats that
-# are constant almost everywhere (floor, ceil, //). They are never differentiated.
+# are constant almost everywhere (floor, ceil, //), or stop_gradient's. They are never
+# differentiated.
 CONSTANT = {
     "floor", "ceil", "op_floordiv", "len", "indices", "range", "bounded_range", "argmin",
     "argmax", "any", "all", "int32", "int64", "py_int", "py_bool", "op_lshift", "op_rshift",
     "op_or", "op_xor",
     "op_and", "op_invert", "op_not", "cmp_eq", "cmp_ne", "cmp_lt", "cmp_le", "cmp_gt", "cmp_ge",
     "max_bound", "min_bound", "max_bound_el", "min_bound_el",
+    "stop_gradient",  # (by definition)
 }
 STRUCTURAL = {"map", "cond"}
 RULES["call"] = rule_call

@@ -21,7 +21,8 @@ COMPARE = {"cmp_eq": "==", "cmp_ne": "!=", "cmp_lt": "<", "cmp_le": "<=", "cmp_g
 MATH = {"sqrt", "exp", "log", "tanh", "sin", "cos", "floor", "ceil", "sigmoid"}
 CASTS = {"int32", "int64", "float32", "float64"}
 SCALAR_PRIMS = (set(INFIX) | set(COMPARE) | MATH | CASTS |
-                {"op_neg", "op_pos", "op_invert", "op_not", "abs", "maximum", "minimum",
+                {"op_neg", "op_pos", "stop_gradient", "op_invert", "op_not", "abs", "maximum",
+                 "minimum",
                  "select", "where", "py_int", "py_float", "py_bool", "cast_to", "max_bound",
                  "min_bound", "min", "max"})
 
@@ -82,7 +83,7 @@ def _other(prim: str, args: list[str], types: list, result: Scalar) -> str:
     match prim:
         case "op_neg":
             return f"(-{cast(a, types[0], result)})"
-        case "op_pos":
+        case "op_pos" | "stop_gradient":
             return a
         case "op_invert":
             return f"(not {a})" if types[0].name == "bool" else f"(~{a})"

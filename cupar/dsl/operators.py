@@ -64,7 +64,10 @@ _COMPARE = {"cmp_eq": (operator.eq, "=="), "cmp_ne": (operator.ne, "!="),
             "cmp_gt": (operator.gt, ">"), "cmp_ge": (operator.ge, ">=")}
 _UNARY = {"op_neg": (operator.neg, "-a"), "op_pos": (operator.pos, "+a"),
           "op_invert": (operator.invert, "~a (logical not for bool)"),
-          "op_not": (lambda a: np.bool_(not a), "not a")}
+          "op_not": (lambda a: np.bool_(not a), "not a"),
+          "stop_gradient": (lambda a: a, "a itself, through which no derivative flows (JAX's "
+                            "`stop_gradient`): a shift a result does not depend on, such as "
+                            "the maximum logsumexp subtracts, costs no backward work")}
 
 
 def _sigmoid(x):

@@ -90,7 +90,7 @@ def softmax(x):
     """Each row's softmax, its maximum subtracted first so that exp cannot overflow:
     `softmax(np.zeros((1, 4)))` is [[0.25, 0.25, 0.25, 0.25]]."""
     def row_softmax(row):
-        m = max(row)
+        m = stop_gradient(max(row))  # (the result does not depend on it)
         e = map(lambda v: exp(v - m), row)
         z = sum(e)
         return map(lambda v: v / z, e)
@@ -99,8 +99,9 @@ def softmax(x):
 
 @parallel
 def logsumexp_row(row):
-    """log(sum(exp(row))) of one row, its maximum subtracted first."""
-    m = max(row)
+    """log(sum(exp(row))) of one row, its maximum subtracted first (and added back: the
+    result does not depend on it, so no derivative flows through it, as in torch's)."""
+    m = stop_gradient(max(row))
     return log(sum(map(lambda v: exp(v - m), row))) + m
 
 

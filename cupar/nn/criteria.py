@@ -67,9 +67,13 @@ class CrossEntropyLoss(ClassificationLoss):
         self.label_smoothing = float(label_smoothing)
 
     def expr(self, out: str, y: str) -> str:
+        if not self.label_smoothing:
+            return f"F.cross_entropy_plain({out}, {y})"
         return f"F.cross_entropy({out}, {y}, {self.label_smoothing!r})"
 
     def __call__(self, out, y):
+        if not self.label_smoothing:
+            return F.cross_entropy_plain(out, y)
         return F.cross_entropy(out, y, self.label_smoothing)
 
     def __repr__(self) -> str:

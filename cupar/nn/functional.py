@@ -37,7 +37,8 @@ from .layers import (dropout, dropout3, dropout4, dropout_flat, embedding,  # no
                      flatten, flatten4, flatten_all, layer_norm, linear, linear_steps,
                      matmul_steps, shaped_like)
 from .losses import (  # noqa: F401
-    binary_cross_entropy_with_logits, correct_rows, cross_entropy, mse_loss, nll_loss,
+    binary_cross_entropy_with_logits, correct_rows, cross_entropy, cross_entropy_plain,
+    mse_loss, nll_loss,
 )
 from .norm import batch_norm, batch_norm2d  # noqa: F401
 from .recurrent import (gru, gru_cell, gru_sequence, lstm, lstm_cell,  # noqa: F401
@@ -53,6 +54,7 @@ __all__ = [
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax",
     "rnn_cell", "gru_cell", "lstm_cell", "rnn", "gru", "lstm", "rnn_sequence", "gru_sequence",
     "lstm_sequence", "linear_steps", "matmul_steps",
-    "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "correct_rows",
+    "cross_entropy", "cross_entropy_plain", "nll_loss", "mse_loss",
+    "binary_cross_entropy_with_logits", "correct_rows",
     "relu1", "leaky_relu1", "gelu1", "sigmoid1", "softplus1", "logsumexp_row",
 ]
