@@ -153,3 +153,13 @@ def test_pooled_intermediate_arrays_equal_the_interpreter(x):
         for g, e in zip(got, temporaries(x, target_place=here)):
             assert_close(g, e)
         assert len(x) * x.itemsize < 64 or fresh.idle_bytes > 0  # `y` went back
+
+
+def test_malloc_keeps_freed_memory_for_the_next_call():
+    """glibc's malloc is told to serve blocks below the pool's size from its heap and to
+    keep freed memory there (a step's temporaries otherwise fault fresh pages in)."""
+    import platform
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert pool.MALLOC_TUNED
+        assert pool.tune_malloc(64 << 20)
+    assert not pool.tune_malloc(0)  # CUPAR_MALLOC_KEEP=0 leaves glibc's defaults
