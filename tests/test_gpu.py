@@ -154,9 +154,9 @@ def test_kernel_counts():
     assert cuda_kernels(nrm2, X) == 1  # block values; the last block to finish combines them
     # a thread per row with its inner loops sequential, and a block per row for long rows
     assert cuda_kernels(softmax, m) == 2
-    # reduce, scan (totals, prefix, write), filter (count, offsets, keep); numbers are sorted
-    # by cuda/sort.py's radix passes
-    assert cuda_kernels(stats, X) == 1 + 3 + 3
+    # reduce, scan (one pass: decoupled look-back), filter (count, offsets, keep); numbers
+    # are sorted by cuda/sort.py's radix passes
+    assert cuda_kernels(stats, X) == 1 + 1 + 3
 
 
 def test_nested_rows_agree_with_the_interpreter():

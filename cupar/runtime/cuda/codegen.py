@@ -5,8 +5,8 @@ scalar statements itself and launches one or more CUDA kernels per parallel loop
 
 * a parallel `Loop` is a grid-stride kernel;
 * a `Histogram` (reduce_by_index) too, each value landing by an atomic instruction;
-* a `Reduce`, `Scan`, `Filter` or `SortIndices` uses the multi-kernel schemes of
-  schemes.py (block trees in shared memory, reduce-then-scan, merge passes);
+* a `Reduce`, `Filter` or `SortIndices` uses the schemes of schemes.py (block trees in
+  shared memory, reduce-then-scan, merge passes), a `Scan` the single-pass scan of scan.py;
 * inside a kernel everything is sequential per element, as on the CPU; arrays that the
   sequential code allocates (rows of a nested map, a per-row scan) are allocated before the
   launch, one row per element, since kernels cannot allocate;
@@ -30,6 +30,7 @@ from ...compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter,
 from ..histogram import serial_histogram
 from . import rows as cuda_rows
 from . import schemes
+from .scan import scan_scheme
 from .matmul import matmul_kernel
 from .schemes import NotForGpu, host_expr, row_of, walk
 
@@ -286,6 +287,8 @@ class Generator:
         return device_expr(expr, self.names)
 
     def scheme(self, s, indent: str) -> list[str]:
+        if isinstance(s, Scan):
+            return scan_scheme(self, s, indent)
         return schemes.emit(self, s, indent)
 
     def raise_flagged(self, stmts, indent: str) -> list[str]:

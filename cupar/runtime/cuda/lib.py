@@ -77,6 +77,28 @@ def ticket():
     return counter
 
 
+def tiles(n) -> int:
+    """Tiles of a single-pass scan over n > 0 positions (BLOCK * RUN each)."""
+    return -(-int(n) // (BLOCK * RUN))
+
+
+EPOCHS = 2**30 - 2  # a scan flag is 2 * epoch + 1 or 2, an int32
+
+
+def scan_flags(n):
+    """(flags, epoch): n tile flags for a single-pass scan and the number of its launch. The
+    flags are kept between launches (one buffer per host thread, as for `ticket`): a launch
+    reads only flags of its own epoch, so those of earlier ones need no zeroing. The buffer
+    is zeroed when it grows or the epochs run out."""
+    flags, epoch = getattr(_tickets, "flags", (None, EPOCHS))
+    if flags is None or flags.shape[0] < n or epoch >= EPOCHS:
+        size = max(int(n), 2 * flags.shape[0] if flags is not None else 0)
+        flags, epoch = cuda.device_array(size, np.int32), 0
+        _clear[blocks(size), BLOCK](flags)
+    _tickets.flags = (flags, epoch + 1)
+    return flags, np.int64(epoch + 1)
+
+
 def error_flag():
     """A program's error flag: 0, or 1 + the code of the first Fail a kernel reached."""
     return cuda.to_device(np.zeros(1, np.int64))
@@ -120,6 +142,12 @@ def scalar(array, flag=None, fails=None):
 @cuda.jit
 def _zero(out):
     out[0] = 0
+
+
+@cuda.jit
+def _clear(out):
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = 0
 
 
 @cuda.jit
@@ -190,6 +218,17 @@ else:
     def store_nan(array, index, value):
         array[index] = value
         return value
+
+
+# A value another block published, read from L2 (ld.global.cg): the reading SM's L1 is not
+# kept coherent and may hold an older copy of its line. The simulator has one memory.
+if SIMULATED:
+    def load_cg(array, index):
+        return array[index]
+else:
+    @cuda.jit(device=True)
+    def load_cg(array, index):
+        return cuda.ldcg(array, index)
 
 
 @cuda.jit(device=True)
