@@ -120,3 +120,101 @@ def test_look_back_walks_over_tiles_that_published_only_aggregates(ready):
     assert sum(a is x for a in args) == 1  # (the kernel's parameters are the ones above)
     kernel[tiles - ready, rt.BLOCK](*args)
     np.testing.assert_array_equal(out[ready * TILE:], np.cumsum(x)[ready * TILE:])
+
+
+# -- a warp per row ----------------------------------------------------------------------------
+ROW_LENGTHS = sorted({0, 1, rt.WARP - 1, rt.WARP, rt.WARP + 1, rt.ROWS_BY_WARP,
+                      rt.ROWS_BY_WARP + 1, 3 * rt.WARP + 1, rt.ROWS_BY_BLOCK - 1,
+                      rt.ROWS_BY_BLOCK, rt.ROWS_BY_BLOCK + 1})
+
+
+@parallel
+def row_folds(m, a):
+    """Per row: a sum (commutative), an affine composition (not: the order shows), a keep-
+    first argmax (ties keep the first) and an `any`."""
+    def then(f, g):
+        return f[0] * g[0], f[1] * g[0] + g[1]
+
+    def row(r, q):
+        best = reduce(lambda u, v: v if v[0] > u[0] else u, zip(r, indices(r)),
+                      (min_bound_el(r), -1))
+        return sum(r), reduce(then, zip(q, r), (1, 0)), best[1], any(map(lambda v: v > 3, r))
+    return map(row, m, a)
+
+
+@parallel
+def segment_folds(values, signs, offsets):
+    """CSR-like rows whose lengths only the rows know (as in SpMV)."""
+    def then(f, g):
+        return f[0] * g[0], f[1] * g[0] + g[1]
+
+    def segment(lo, hi):
+        at = bounded_range(lo, hi)
+        return sum(gather(values, at)), reduce(then, zip(gather(signs, at), gather(values, at)),
+                                               (1, 0))
+    return map(lambda i: segment(offsets[i], offsets[i + 1]), range(len(offsets) - 1))
+
+
+@pytest.fixture
+def launched(monkeypatch):
+    """The names of the kernels launched from now on (under the simulator)."""
+    from numba.cuda.simulator.kernel import FakeCUDAKernel
+    names, call = [], FakeCUDAKernel.__call__
+
+    def recording(self, *args):
+        names.append(self.fn.__name__)
+        return call(self, *args)
+    monkeypatch.setattr(FakeCUDAKernel, "__call__", recording)
+    return names
+
+
+def kernel_for(length: int) -> str:
+    return ("rows" if length >= rt.ROWS_BY_BLOCK else "warps" if length >= rt.ROWS_BY_WARP
+            else "map")
+
+
+@pytest.mark.skipif(not rt.SIMULATED, reason="counts launches through the simulator")
+@pytest.mark.parametrize("length", ROW_LENGTHS)
+@pytest.mark.parametrize("dtype", ["int64", "int8", "uint64", "float32", "float64"])
+def test_row_folds_by_thread_warp_and_block_agree(launched, length, dtype):
+    rng = np.random.default_rng(length)
+    m = rng.integers(0, 6, (7, length)).astype(dtype)  # (ties for the argmax)
+    a = rng.choice([0, 1] if dtype.startswith("u") else [-1, 1], (7, length)).astype(dtype)
+    agree(row_folds, m, a, terms=max(length, 1))
+    assert {n.split("_")[-1].rstrip("0123456789") for n in launched
+            if n.startswith("row_folds_")} == {kernel_for(length)}
+
+
+@pytest.mark.skipif(not rt.SIMULATED, reason="counts launches through the simulator")
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+def test_rows_whose_lengths_only_they_know_take_a_warp_each(launched, dtype):
+    rng = np.random.default_rng(4)
+    lengths = np.array([0, 1, 10, rt.WARP - 1, rt.WARP, rt.WARP + 1, 0, 3 * rt.WARP + 2, 9])
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = rng.integers(-9, 10, offsets[-1]).astype(dtype)
+    signs = rng.choice([-1, 1], offsets[-1]).astype(dtype)
+    agree(segment_folds, values, signs, offsets, terms=int(lengths.max()))
+    assert [n for n in launched if n.startswith("segment_folds_")] == ["segment_folds_warps1"]
+
+
+@pytest.mark.parametrize("length", [rt.ROWS_BY_WARP + 2, rt.ROWS_BY_BLOCK + 2])
+def test_a_failing_row_stops_its_team_not_the_others(length):
+    """A bad gather index in one row is an error, not a hang, whichever kernel runs it."""
+    @parallel
+    def pick_rows(m, x):
+        return map(lambda r: sum(gather(x, r)), m)
+    m = np.zeros((5, length), np.int64)
+    m[3, length - 1] = 99
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index 99"):
+        pick_rows(m, np.arange(4.0), target_place=gpu)
+    m[3, length - 1] = 1
+    agree(pick_rows, m, np.arange(4.0))
+
+
+@pytest.mark.parametrize("size", [0, 4])
+def test_a_segment_reaching_past_its_values_is_an_error_not_a_hang(size):
+    """(The failing lane leaves its share and meets its warp's shuffles; it reads nothing
+    more, not even element 0 of an empty array.)"""
+    values = np.arange(size, dtype=np.float32)
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
+        segment_folds(values, values, np.array([0, 2, 3 * rt.WARP + 1]), target_place=gpu)

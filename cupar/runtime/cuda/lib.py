@@ -37,6 +37,16 @@ RUN = 2 if SIMULATED else 8  # (small under the simulator, so tests see several 
 MATMUL = (2, 2, 2) if SIMULATED else (16, 4, 16)
 
 
+# A warp-per-row kernel's warp: under the simulator, warps of 4 so a block holds two.
+WARP = 4 if SIMULATED else 32
+# Which kernel a map over rows takes, from the row length at the call: a thread per row below
+# ROWS_BY_WARP, a warp per row below ROWS_BY_BLOCK, a block per row from there on (rows.py).
+# Guesses, to be measured on an H200 (softmax's rows of 1024 take a warp; CSR SpMV's rows,
+# whose lengths only the rows know, take a warp too). Under the simulator all three are
+# reached by short rows.
+ROWS_BY_WARP, ROWS_BY_BLOCK = (WARP, 2 * BLOCK) if SIMULATED else (8, 2048)
+
+
 def blocks(n) -> int:
     """Blocks for a grid-stride loop over n elements (n > 0)."""
     return max(min(-(-int(n) // BLOCK), MAX_BLOCKS), 1)
@@ -75,6 +85,11 @@ def ticket():
         counter = _tickets.counter = cuda.device_array(1, np.int32)
         _zero[1, 1](counter)  # (a kernel, not a copy from the host)
     return counter
+
+
+def warp_blocks(n) -> int:
+    """Blocks for a warp-stride loop over n rows (n > 0), a warp each."""
+    return max(min(-(-int(n) // (BLOCK // WARP)), MAX_BLOCKS), 1)
 
 
 def tiles(n) -> int:
@@ -229,6 +244,53 @@ else:
     @cuda.jit(device=True)
     def load_cg(array, index):
         return cuda.ldcg(array, index)
+
+
+# Warp shuffles and the warp barrier, over all lanes of a warp. The simulator (which has
+# none) runs a block's threads as Python threads: there a warp's lanes meet at a barrier of
+# their own, kept with the block, and exchange values through a list.
+if SIMULATED:
+    _warps_made = threading.Lock()
+
+    def _warp():
+        """(barrier, slots) of the calling simulated thread's warp, and its lane."""
+        thread = threading.current_thread()
+        block = thread._manager  # (one per block and launch)
+        with _warps_made:
+            warps = block.__dict__.setdefault("cupar_warps", {})
+            warp = warps.setdefault(thread.thread_id // WARP,
+                                    (threading.Barrier(WARP, timeout=60), [None] * WARP))
+        return warp, thread.thread_id % WARP
+
+    def _exchange(value, source):
+        (barrier, slots), lane = _warp()
+        slots[lane] = value
+        barrier.wait()
+        src = source(lane)
+        got = slots[src] if 0 <= src < WARP else value
+        barrier.wait()  # (before a next exchange overwrites the slots)
+        return got
+
+    def shfl_down(value, delta):
+        return _exchange(value, lambda lane: lane + delta)
+
+    def shfl_idx(value, lane):
+        return _exchange(value, lambda _: lane)
+
+    def syncwarp():
+        _warp()[0][0].wait()
+else:
+    @cuda.jit(device=True)
+    def shfl_down(value, delta):
+        return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
+
+    @cuda.jit(device=True)
+    def shfl_idx(value, lane):
+        return cuda.shfl_sync(0xFFFFFFFF, value, lane)
+
+    @cuda.jit(device=True)
+    def syncwarp():
+        cuda.syncwarp(0xFFFFFFFF)
 
 
 @cuda.jit(device=True)
