@@ -32,7 +32,7 @@ test: $(STAMP)
 		tests/test_nn_modules.py::test_the_same_model_trains_at_gpu0 \
 		tests/test_nn_modules.py::test_a_classifier_step_compiles_for_gpu0_without_falling_back_to_cpu \
 		tests/test_nn_conv.py tests/test_nn_rows.py tests/test_random_programs.py \
-		tests/test_fuzz_regressions.py tests/test_cuda_codegen.py \
+		tests/test_fuzz_regressions.py tests/test_cuda_codegen.py tests/test_cuda_primitives.py \
 		tests/test_dist.py::test_data_parallel_trains_at_gpu0_in_one_process
 
 clean:

@@ -64,6 +64,7 @@ def run_programs() -> None:
     pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/test_compiled_prims.py"),
                  str(ROOT / "tests/test_compiled_differential.py"),
                  str(ROOT / "tests/test_gpu.py"),  # (its long rows take a block each)
+                 str(ROOT / "tests/test_cuda_primitives.py"),  # (scans; a warp per row)
                  str(ROOT / "tests/test_reduce_by_index.py")])
     import cupar
     from golden_programs import PROGRAMS

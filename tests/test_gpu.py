@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cupar
 from cupar import *  # noqa: F403
-from cupar.runtime.cuda.lib import BLOCK, SIMULATED
+from cupar.runtime.cuda.lib import BLOCK, ROWS_BY_BLOCK, ROWS_BY_WARP, SIMULATED
 from cupar.runtime.cuda.device_array import DeviceArray
 from strategies import examples, matrices
 
@@ -152,11 +152,12 @@ def test_kernel_counts():
     m = np.ones((4, 6), np.float32)
     assert cuda_kernels(axpy, np.float32(2), X, X) == 1  # one grid-stride map
     assert cuda_kernels(nrm2, X) == 1  # block values; the last block to finish combines them
-    # a thread per row with its inner loops sequential, and a block per row for long rows
-    assert cuda_kernels(softmax, m) == 2
-    # reduce, scan (totals, prefix, write), filter (count, offsets, keep); numbers are sorted
-    # by cuda/sort.py's radix passes
-    assert cuda_kernels(stats, X) == 1 + 3 + 3
+    # a thread per row with its inner loops sequential, and a block per row for long rows,
+    # a warp per row for rows in between
+    assert cuda_kernels(softmax, m) == 3
+    # reduce, scan (one pass: decoupled look-back), filter (count, offsets, keep); numbers
+    # are sorted by cuda/sort.py's radix passes
+    assert cuda_kernels(stats, X) == 1 + 1 + 3
 
 
 def test_nested_rows_agree_with_the_interpreter():
@@ -196,14 +197,16 @@ def launched_kernels(monkeypatch) -> list:
 
 
 @pytest.mark.skipif(not SIMULATED, reason="counts launches through the simulator")
-@pytest.mark.parametrize("columns, kernel", [(3, "_map"), (BLOCK + 3, "_rows")])
-def test_long_rows_get_a_block_each(monkeypatch, columns, kernel):
+@pytest.mark.parametrize("columns, kernel", [(ROWS_BY_WARP, "map1"), (ROWS_BY_WARP + 1, "warps3"),
+                                             (ROWS_BY_BLOCK, "warps3"),
+                                             (ROWS_BY_BLOCK + 1, "rows2")])
+def test_long_rows_get_a_warp_or_a_block_each(monkeypatch, columns, kernel):
+    """(The driver goes by the length of a row's first inner loop: softmax's max of all
+    elements after the first.)"""
     m = np.random.default_rng(columns).random((5, columns)).astype(np.float32)
     names = launched_kernels(monkeypatch)
     got = np.asarray(softmax(m, target_place=gpu))
-    assert [n for n in names if "_map" in n or "_rows" in n] == [f"softmax{kernel}1"
-                                                                if kernel == "_map"
-                                                                else f"softmax{kernel}2"]
+    assert [n for n in names if "softmax_" in n] == [f"softmax_{kernel}"]
     np.testing.assert_allclose(got, softmax(m, target_place=cupar.places.here), rtol=1e-5)
 
 
@@ -218,7 +221,7 @@ def test_rows_by_blocks_agree_with_the_interpreter(m):
         np.testing.assert_array_equal(np.asarray(got.columns[k]), want.columns[k])
 
 
-@pytest.mark.parametrize("columns", [3, BLOCK + 3])
+@pytest.mark.parametrize("columns", [3, BLOCK + 3, ROWS_BY_BLOCK + 3])
 def test_a_bad_index_in_a_row_is_an_error_not_a_hang(columns):
     m = np.zeros((4, columns), np.int64)
     m[2, 1] = 99

@@ -5,8 +5,8 @@ scalar statements itself and launches one or more CUDA kernels per parallel loop
 
 * a parallel `Loop` is a grid-stride kernel;
 * a `Histogram` (reduce_by_index) too, each value landing by an atomic instruction;
-* a `Reduce`, `Scan`, `Filter` or `SortIndices` uses the multi-kernel schemes of
-  schemes.py (block trees in shared memory, reduce-then-scan, merge passes);
+* a `Reduce`, `Filter` or `SortIndices` uses the schemes of schemes.py (block trees in
+  shared memory, reduce-then-scan, merge passes), a `Scan` the single-pass scan of scan.py;
 * inside a kernel everything is sequential per element, as on the CPU; arrays that the
   sequential code allocates (rows of a nested map, a per-row scan) are allocated before the
   launch, one row per element, since kernels cannot allocate;
@@ -30,6 +30,7 @@ from ...compiler.kernel_ir import (Alloc, Assign, Break, Continue, Fail, Filter,
 from ..histogram import serial_histogram
 from . import rows as cuda_rows
 from . import schemes
+from .scan import scan_scheme
 from .matmul import matmul_kernel
 from .schemes import NotForGpu, host_expr, row_of, walk
 
@@ -46,6 +47,7 @@ from cupar.runtime.cuda.sort import sort_numbers
 
 BLOCK = {block}
 RUN = {run}  # consecutive elements per thread in each round of a scan or filter
+WARP = {warp}  # threads sharing a row in the warp-per-row kernel of a map (rows.py)
 ROW_CHUNKS = {row_chunks}  # a fold of rows: chunks of rows folded apart by a thread per
 COLUMN_BLOCK = 1  # column each (neighbouring threads read neighbouring columns), then in order
 MM_SIDE, MM_PER, MM_DEPTH = {matmul}  # a matrix product's block: SIDE^2 threads, each
@@ -58,7 +60,7 @@ IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 
 def generate_cuda_source(program: KernelProgram, block: int, run: int,
                          matmul: tuple = (16, 4, 16), fastmath: bool = False,
-                         row_chunks: int = 1024) -> str:
+                         row_chunks: int = 1024, warp: int = 32) -> str:
     """The module's source. Float products in element code are exact (never fused with an
     add) unless `fastmath`, which also compiles every kernel with numba-cuda's fastmath
     (fused multiply-adds, flushed subnormals, approximate division and square root).
@@ -69,7 +71,7 @@ def generate_cuda_source(program: KernelProgram, block: int, run: int,
     drivers = [gen.driver(fn) for fn in reversed(program.functions)]
     devices = [gen.device_function(f) for f in reversed(program.functions)
                if f.name in gen.device_callees()]
-    header = HEADER.format(block=block, run=run, matmul=", ".join(map(str, matmul)),
+    header = HEADER.format(block=block, run=run, warp=warp, matmul=", ".join(map(str, matmul)),
                            products="fast" if fastmath else "exact", row_chunks=row_chunks)
     header += f"FAILS = {fail_table(program)}  # code -> the exception it raises\n"
     code = "\n\n\n".join([*devices, *gen.kernels])
@@ -258,34 +260,55 @@ class Generator:
         return lines
 
     def map_kernel(self, s: Loop, indent: str) -> list[str]:
-        """A thread per element; for rows that a block can share (rows.py), also a
-        block per row, launched instead when the rows are at least BLOCK long."""
-        name = self.new_kernel("map")
+        """A thread per element; for rows that a team can share (rows.py), also a warp and
+        a block per row, launched instead when the rows are long enough (rt.ROWS_BY_WARP,
+        rt.ROWS_BY_BLOCK), and a warp alone when only the rows know their lengths."""
         hoisted = hoist(s.body, s.index, self.host_names)
-        # after an error flagged earlier, skip the work: its inputs may be garbage, and a
-        # loop bound read from them could run for ever (no barrier here, so threads may
-        # leave on their own)
-        skip = ["    if cupar_err[0] != 0:", "        return"] if self.flagged else []
-        body = [*skip, f"    for {s.index} in range({s.start} + cuda.grid(1), {s.stop}, "
-                "cuda.gridsize(1)):",
-                *self.device(s.body, "        ", hoisted, exits=True)]
         stop = f"({s.stop}) - ({s.start})" if s.start != "0" else s.stop
         i2, i3 = indent + "    ", indent + "        "
-        lines = self.launch(name, body, [s], hoisted, s.stop, i2, grid=f"rt.blocks({stop})")
         length = cuda_rows.row_length(s, self.host_names, identifiers)
-        if length is not None:
-            rows = self.launch(self.new_kernel("rows"), cuda_rows.rows_kernel(self, s, hoisted),
-                               [s], hoisted, s.stop, i3, grid=f"min({stop}, rt.MAX_BLOCKS)")
-            lines = [f"{i2}if {length} >= BLOCK:", *rows, f"{i2}else:",
-                     *("    " + line for line in lines)]
+        if length == "":
+            lines = self.by_warp(s, hoisted, stop, i2)
+        elif length is None:
+            lines = self.by_thread(s, hoisted, stop, i2)
+        else:
+            lines = [f"{i2}else:", *self.by_thread(s, hoisted, stop, i3)]
+            lines = [f"{i2}if {length} >= rt.ROWS_BY_BLOCK:", *self.by_block(s, hoisted, stop, i3),
+                     f"{i2}elif {length} >= rt.ROWS_BY_WARP:", *self.by_warp(s, hoisted, stop, i3),
+                     *lines]
         return [f"{indent}if {stop} > 0:", *self.allocate(hoisted, s, i2), *lines,
                 *self.raise_flagged(s.body, indent)]
+
+    def skip(self, uniform: str = "{}") -> list[str]:
+        """After an error flagged earlier, a kernel skips its work: its inputs may be garbage,
+        and a loop bound read from them could run for ever. (`uniform`: how the threads that
+        must leave together agree on the flag.)"""
+        flag = uniform.format("cupar_err[0]")
+        return [f"    if {flag} != 0:", "        return"] if self.flagged else []
+
+    def by_thread(self, s: Loop, hoisted, stop: str, indent: str) -> list[str]:
+        body = [*self.skip(), f"    for {s.index} in range({s.start} + cuda.grid(1), {s.stop}, "
+                "cuda.gridsize(1)):",
+                *self.device(s.body, "        ", hoisted, exits=True)]
+        return self.launch(self.new_kernel("map"), body, [s], hoisted, s.stop, indent,
+                           grid=f"rt.blocks({stop})")
+
+    def by_block(self, s: Loop, hoisted, stop: str, indent: str) -> list[str]:
+        return self.launch(self.new_kernel("rows"), cuda_rows.rows_kernel(self, s, hoisted),
+                           [s], hoisted, s.stop, indent, grid=f"min({stop}, rt.MAX_BLOCKS)")
+
+    def by_warp(self, s: Loop, hoisted, stop: str, indent: str) -> list[str]:
+        body = [*self.skip("rt.shfl_idx({}, 0)"), *cuda_rows.warps_kernel(self, s, hoisted)]
+        return self.launch(self.new_kernel("warps"), body, [s], hoisted, s.stop, indent,
+                           grid=f"rt.warp_blocks({stop})")
 
     def device_cond(self, expr: str) -> str:
         self.note_calls(expr)
         return device_expr(expr, self.names)
 
     def scheme(self, s, indent: str) -> list[str]:
+        if isinstance(s, Scan):
+            return scan_scheme(self, s, indent)
         return schemes.emit(self, s, indent)
 
     def raise_flagged(self, stmts, indent: str) -> list[str]:
@@ -295,7 +318,8 @@ class Generator:
     # -- sequential code inside kernels ----------------------------------------------------
     def device(self, stmts, indent: str, hoisted=(), exits: bool = False) -> list[str]:
         """Statements run by one thread. `hoisted` maps allocations to their scratch rows;
-        `exits`: a failing thread may return (no barrier follows in this kernel)."""
+        `exits`: a failing thread may return (no barrier follows in this kernel), or, given
+        as "break", leave the loop it is in (its team's barriers follow)."""
         out: list[str] = []
         for s in stmts:
             out += self.device_statement(s, indent, {h.name: h for h in hoisted}, exits)
@@ -325,7 +349,8 @@ class Generator:
             case Continue():
                 return [f"{indent}continue"]
             case Fail(_, code):
-                return [f"{indent}rt.fail(cupar_err, {code})"] + ([f"{indent}return"]
+                leave = exits if isinstance(exits, str) else "return"
+                return [f"{indent}rt.fail(cupar_err, {code})"] + ([f"{indent}{leave}"]
                                                                   if exits else [])
             case Loop(index, stop, body, _, start):
                 return [f"{indent}for {index} in range({start}, {stop}):", *sub(body)]

@@ -144,7 +144,7 @@ def compile_for_gpu(program, fastmath: bool = False) -> GpuCompiled | str:
 
 def compile_gpu_kernels(kernels: KernelProgram, fastmath: bool = False) -> GpuCompiled:
     source = generate_cuda_source(kernels, cuda_lib.BLOCK, cuda_lib.RUN, cuda_lib.MATMUL,
-                                  fastmath, cuda_lib.MAX_BLOCKS)
+                                  fastmath, cuda_lib.MAX_BLOCKS, cuda_lib.WARP)
     target = f"cuda-{cuda_lib.BLOCK}-{cuda_lib.MAX_BLOCKS}-{cuda_lib.SIMULATED}"
     digest = hashlib.sha256(f"{VERSION}\n{target}\n{source}".encode()).hexdigest()[:24]
     path = cache_dir() / f"g{digest}.py"

@@ -37,6 +37,16 @@ RUN = 2 if SIMULATED else 8  # (small under the simulator, so tests see several 
 MATMUL = (2, 2, 2) if SIMULATED else (16, 4, 16)
 
 
+# A warp-per-row kernel's warp: under the simulator, warps of 4 so a block holds two.
+WARP = 4 if SIMULATED else 32
+# Which kernel a map over rows takes, from the row length at the call: a thread per row below
+# ROWS_BY_WARP, a warp per row below ROWS_BY_BLOCK, a block per row from there on (rows.py).
+# Guesses, to be measured on an H200 (softmax's rows of 1024 take a warp; CSR SpMV's rows,
+# whose lengths only the rows know, take a warp too). Under the simulator all three are
+# reached by short rows.
+ROWS_BY_WARP, ROWS_BY_BLOCK = (WARP, 2 * BLOCK) if SIMULATED else (8, 2048)
+
+
 def blocks(n) -> int:
     """Blocks for a grid-stride loop over n elements (n > 0)."""
     return max(min(-(-int(n) // BLOCK), MAX_BLOCKS), 1)
@@ -75,6 +85,33 @@ def ticket():
         counter = _tickets.counter = cuda.device_array(1, np.int32)
         _zero[1, 1](counter)  # (a kernel, not a copy from the host)
     return counter
+
+
+def warp_blocks(n) -> int:
+    """Blocks for a warp-stride loop over n rows (n > 0), a warp each."""
+    return max(min(-(-int(n) // (BLOCK // WARP)), MAX_BLOCKS), 1)
+
+
+def tiles(n) -> int:
+    """Tiles of a single-pass scan over n > 0 positions (BLOCK * RUN each)."""
+    return -(-int(n) // (BLOCK * RUN))
+
+
+EPOCHS = 2**30 - 2  # a scan flag is 2 * epoch + 1 or 2, an int32
+
+
+def scan_flags(n):
+    """(flags, epoch): n tile flags for a single-pass scan and the number of its launch. The
+    flags are kept between launches (one buffer per host thread, as for `ticket`): a launch
+    reads only flags of its own epoch, so those of earlier ones need no zeroing. The buffer
+    is zeroed when it grows or the epochs run out."""
+    flags, epoch = getattr(_tickets, "flags", (None, EPOCHS))
+    if flags is None or flags.shape[0] < n or epoch >= EPOCHS:
+        size = max(int(n), 2 * flags.shape[0] if flags is not None else 0)
+        flags, epoch = cuda.device_array(size, np.int32), 0
+        _clear[blocks(size), BLOCK](flags)
+    _tickets.flags = (flags, epoch + 1)
+    return flags, np.int64(epoch + 1)
 
 
 def error_flag():
@@ -120,6 +157,12 @@ def scalar(array, flag=None, fails=None):
 @cuda.jit
 def _zero(out):
     out[0] = 0
+
+
+@cuda.jit
+def _clear(out):
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = 0
 
 
 @cuda.jit
@@ -190,6 +233,64 @@ else:
     def store_nan(array, index, value):
         array[index] = value
         return value
+
+
+# A value another block published, read from L2 (ld.global.cg): the reading SM's L1 is not
+# kept coherent and may hold an older copy of its line. The simulator has one memory.
+if SIMULATED:
+    def load_cg(array, index):
+        return array[index]
+else:
+    @cuda.jit(device=True)
+    def load_cg(array, index):
+        return cuda.ldcg(array, index)
+
+
+# Warp shuffles and the warp barrier, over all lanes of a warp. The simulator (which has
+# none) runs a block's threads as Python threads: there a warp's lanes meet at a barrier of
+# their own, kept with the block, and exchange values through a list.
+if SIMULATED:
+    _warps_made = threading.Lock()
+
+    def _warp():
+        """(barrier, slots) of the calling simulated thread's warp, and its lane."""
+        thread = threading.current_thread()
+        block = thread._manager  # (one per block and launch)
+        with _warps_made:
+            warps = block.__dict__.setdefault("cupar_warps", {})
+            warp = warps.setdefault(thread.thread_id // WARP,
+                                    (threading.Barrier(WARP, timeout=60), [None] * WARP))
+        return warp, thread.thread_id % WARP
+
+    def _exchange(value, source):
+        (barrier, slots), lane = _warp()
+        slots[lane] = value
+        barrier.wait()
+        src = source(lane)
+        got = slots[src] if 0 <= src < WARP else value
+        barrier.wait()  # (before a next exchange overwrites the slots)
+        return got
+
+    def shfl_down(value, delta):
+        return _exchange(value, lambda lane: lane + delta)
+
+    def shfl_idx(value, lane):
+        return _exchange(value, lambda _: lane)
+
+    def syncwarp():
+        _warp()[0][0].wait()
+else:
+    @cuda.jit(device=True)
+    def shfl_down(value, delta):
+        return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
+
+    @cuda.jit(device=True)
+    def shfl_idx(value, lane):
+        return cuda.shfl_sync(0xFFFFFFFF, value, lane)
+
+    @cuda.jit(device=True)
+    def syncwarp():
+        cuda.syncwarp(0xFFFFFFFF)
 
 
 @cuda.jit(device=True)

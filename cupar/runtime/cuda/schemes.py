@@ -9,10 +9,11 @@ tree that pairs neighbours, and the blocks' values are combined in block order. 
 * reduce: one kernel; per-block values, then the last block to finish (an atomic ticket
   after a memory fence) combines them in block order; the driver folds the result into the
   initial value.
-* scan (reduce-then-scan): block totals; one thread prefixes them; each block re-reads its
-  elements, scans its threads' totals in shared memory and writes. Blocks walk their part in
-  rounds of short runs per thread (see `rounds`), carrying the value of the rounds before.
-* filter: the same three phases over counts of kept elements.
+* scan: one kernel, tiles chained by decoupled look-back (scan.py).
+* filter (reduce-then-scan): counts of kept elements per block; one thread prefixes them; each
+  block re-reads its elements, scans its threads' counts in shared memory and writes. Blocks
+  walk their part in rounds of short runs per thread (see `rounds`), carrying the count of
+  the rounds before.
 * sort of indices by a user comparison: merge passes, each element placed by a binary search
   in the other run (stable), one launch per pass.
 * reduce_by_index (a Histogram): a grid-stride loop over the values, each landing in the
@@ -23,12 +24,11 @@ Reverse scans walk positions p = 0.. of the index stop - 1 - p.
 
 from __future__ import annotations
 
+import re
+
 from ...compiler.kernel_ir import (Accumulate, Assign, Combine, Filter, Histogram, If, Loop,
                                   Reduce, Scan, SortIndices)
 from ..histogram import landing
-
-
-import re
 
 
 class NotForGpu(Exception):
@@ -61,8 +61,6 @@ def emit(gen, s, indent: str) -> list[str]:
     match s:
         case Reduce():
             return reduce_scheme(gen, s, indent)
-        case Scan():
-            return scan_scheme(gen, s, indent)
         case Filter():
             return filter_scheme(gen, s, indent)
         case SortIndices():
@@ -252,83 +250,9 @@ def host_fold(gen, c: Combine, acc, value, indent: str) -> list[str]:
     return lines + [f"{indent}{a} = {host_expr(b)}" for a, b in zip(acc, c.out)]
 
 
-# -- scan ----------------------------------------------------------------------------------------
 def position_index(s, p: str) -> str:
+    """The index a scan visits at position p."""
     return f"{s.stop} - 1 - {p}" if s.reverse else p
-
-
-def scan_scheme(gen, s: Scan, indent: str) -> list[str]:
-    tag, i2 = f"{s.out[0]}_s", indent + "    "
-    parts = [f"{tag}_part{k}" for k in range(len(s.out))]
-    pre = [f"{tag}_pre{k}" for k in range(len(s.out))]
-    loc = [f"{o}_t" for o in s.out]
-    walk = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, s.dtypes)),
-            f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
-            f"        {s.index} = {position_index(s, f'{tag}_p')}",
-            *gen.device(s.body, "        "),
-            *flag_fold(gen, s.combine, loc, f"{tag}_has", s.elem, "        ")]
-    acc = [f"{o}_a" for o in s.out]
-    carry = [f"    {tag}_ahas = False", *(f"    {a} = {zero(d)}" for a, d in zip(acc, s.dtypes))]
-    round_total = [f"    if {tag}_shh[0] != 0:",
-                   *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
-                              [f"{tag}_sh{k}[0]" for k in range(len(s.out))], "        ")]
-    totals = rounds(s.stop, tag, [*walk, *block_tree(gen, s.combine, loc, f"{tag}_has",
-                                                     s.dtypes, tag, "    "), *round_total],
-                    before=carry,
-                    after=[f"    if {TID} == 0:",
-                           *(f"        {p}[cuda.blockIdx.x] = {a}" for p, a in zip(parts, acc)),
-                           f"        {tag}_phas[cuda.blockIdx.x] = 1 if {tag}_ahas else 0"])
-    start = ([f"    {tag}_ahas = True", *(f"    {a} = {v}" for a, v in zip(acc, s.init))]
-             if s.init is not None else carry)
-    prefix = ["    if cuda.grid(1) == 0:", *("    " + line for line in start),
-              f"        for {tag}_b in range({tag}_n):",
-              *(f"            {q}[{tag}_b] = {a}" for q, a in zip(pre, acc)),
-              f"            {tag}_prehas[{tag}_b] = 1 if {tag}_ahas else 0",
-              f"            if {tag}_phas[{tag}_b] != 0:",
-              *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
-                         [f"{p}[{tag}_b]" for p in parts], "                ")]
-    writes = scan_writes(gen, s, tag, walk, loc, pre, acc)
-    arrays = [f"{i2}{tag}_n = rt.blocks({s.stop})",
-              *(f"{i2}{p} = rt.empty(({tag}_n,), np.{d})" for p, d in zip(parts + pre,
-                                                                      s.dtypes + s.dtypes)),
-              f"{i2}{tag}_phas = rt.empty(({tag}_n,), np.int32)",
-              f"{i2}{tag}_prehas = rt.empty(({tag}_n,), np.int32)"]
-    flags = (f"{tag}_phas", f"{tag}_prehas")
-    return [f"{indent}if {s.stop} > 0:", *arrays,
-            *gen.launch(gen.new_kernel("scantotals"), totals, [s], [], s.stop, i2,
-                        grid=f"{tag}_n", extra=(*parts, flags[0])),
-            *gen.launch(gen.new_kernel("scanprefix"), prefix, [s], [], "1", i2, grid="1",
-                        extra=(*parts, *pre, *flags, f"{tag}_n")),
-            *gen.launch(gen.new_kernel("scanwrite"), writes, [s], [], s.stop, i2,
-                        grid=f"{tag}_n", extra=(*s.out, *pre, flags[1])),
-            *gen.raise_flagged(list(s.body) + list(s.combine.body), i2)]
-
-
-def scan_writes(gen, s: Scan, tag, walk, loc, pre, acc) -> list[str]:
-    """Third phase, each round: a thread's prefix is the carry (the block's prefix, then the
-    rounds before) and the threads before it; it walks its run again, writing."""
-    sh = [f"{tag}_sh{k}" for k in range(len(s.out))]
-    mine = [f"{a}_m" for a in acc]
-    i3 = "            "
-    body = [*walk, *block_scan(gen, s.combine, loc, f"{tag}_has", s.dtypes, tag, "    "),
-            f"    {tag}_mhas = {tag}_ahas", *(f"    {m} = {a}" for m, a in zip(mine, acc)),
-            f"    if {TID} > 0:",
-            f"        if {tag}_shh[{TID} - 1] != 0:",
-            *flag_fold(gen, s.combine, mine, f"{tag}_mhas", [f"{x}[{TID} - 1]" for x in sh], i3),
-            f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
-            f"        {s.index} = {position_index(s, f'{tag}_p')}",
-            *gen.device(s.body, "        ")]
-    if s.init is not None:  # exclusive: the value before this element
-        body += [f"        {o}[{s.index}] = {m}" for o, m in zip(s.out, mine)]
-    body += flag_fold(gen, s.combine, mine, f"{tag}_mhas", s.elem, "        ")
-    if s.init is None:
-        body += [f"        {o}[{s.index}] = {m}" for o, m in zip(s.out, mine)]
-    body += [f"    if {tag}_shh[BLOCK - 1] != 0:",  # the carry takes in the whole round
-             *flag_fold(gen, s.combine, acc, f"{tag}_ahas",
-                        [f"{x}[BLOCK - 1]" for x in sh], "        ")]
-    return rounds(s.stop, tag, body,
-                  before=[f"    {tag}_ahas = {tag}_prehas[cuda.blockIdx.x] != 0",
-                          *(f"    {a} = {q}[cuda.blockIdx.x]" for a, q in zip(acc, pre))])
 
 
 # -- filter ----------------------------------------------------------------------------------
