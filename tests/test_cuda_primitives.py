@@ -218,3 +218,29 @@ def test_a_segment_reaching_past_its_values_is_an_error_not_a_hang(size):
     values = np.arange(size, dtype=np.float32)
     with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
         segment_folds(values, values, np.array([0, 2, 3 * rt.WARP + 1]), target_place=gpu)
+
+
+@parallel
+def gathered_sum(x, idx):
+    return sum(gather(x, idx))
+
+
+@parallel
+def gathered_scan(x, idx):
+    return scan(op_add, gather(x, idx))
+
+
+@parallel
+def gathered_filter(x, idx):
+    return filter(lambda v: v > 0, gather(x, idx))
+
+
+@pytest.mark.parametrize("fn", [gathered_sum, gathered_scan, gathered_filter],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("n", [0, 3])
+def test_a_failing_gather_in_a_kernel_with_barriers_reads_nothing_out_of_bounds(fn, n):
+    """The failing element leaves its thread's walk (each thread still meets the barriers)
+    instead of reading on at index 0, out of bounds of an empty array: the located error."""
+    x, idx = np.arange(float(n)), np.array([0, n, 1, n + 5]) if n else np.array([0, 0])
+    with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
+        fn(x, idx, target_place=gpu)

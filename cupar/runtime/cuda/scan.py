@@ -29,7 +29,7 @@ thread past the end). Reverse scans walk positions p = 0.. of the index stop - 1
 from __future__ import annotations
 
 from ...compiler.kernel_ir import Scan
-from .schemes import TID, block_scan, flag_fold, position_index, zero
+from .schemes import LEAVE_WALK, TID, block_scan, flag_fold, position_index, zero
 
 AGGREGATE, INCLUSIVE = 1, 2  # a flag is 2 * epoch + one of these
 
@@ -83,7 +83,7 @@ def fold_run(gen, s: Scan, tag: str, loc) -> list[str]:
     return [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, s.dtypes)),
             f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
             f"        {s.index} = {position_index(s, f'{tag}_p')}",
-            *gen.device(s.body, "        "),
+            *gen.device(s.body, "        ", exits=LEAVE_WALK),
             *flag_fold(gen, s.combine, loc, f"{tag}_has", s.elem, "        ")]
 
 
@@ -155,7 +155,7 @@ def write_run(gen, s: Scan, tag: str, loc) -> list[str]:
                        "            "),
             f"    for {tag}_p in range({tag}_lo, {tag}_hi):",
             f"        {s.index} = {position_index(s, f'{tag}_p')}",
-            *gen.device(s.body, "        ")]
+            *gen.device(s.body, "        ", exits=LEAVE_WALK)]
     if s.init is not None:
         body += [f"        {o}[{s.index}] = {m}" for o, m in zip(s.out, mine)]
     body += flag_fold(gen, s.combine, mine, f"{tag}_mhas", s.elem, "        ")

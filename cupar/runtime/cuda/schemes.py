@@ -42,6 +42,12 @@ def row_of(rows: dict, name: str) -> str:
     return rows[name].row
 
 
+# A failing element in a kernel with barriers leaves its thread's walk over elements (the
+# thread still meets every barrier) rather than reading on at index 0, out of bounds of an
+# empty array; the driver raises the flagged error.
+LEAVE_WALK = "break"
+
+
 def walk(stmts):
     """Every statement in `stmts`, nested ones included."""
     for s in stmts:
@@ -195,7 +201,7 @@ def reduce_scheme(gen, r: Reduce, indent: str) -> list[str]:
                 f"    {tag}_hi = (cuda.grid(1) + 1) * {r.stop} // {tag}_all",
                 f"    for {r.index} in range({tag}_lo, {tag}_hi):"]
     body = [f"    {tag}_has = False", *(f"    {a} = {zero(d)}" for a, d in zip(loc, r.dtypes)),
-            *walk, *gen.device(r.body, "        "),
+            *walk, *gen.device(r.body, "        ", exits=LEAVE_WALK),
             *flag_fold(gen, r.combine, loc, f"{tag}_has", r.elem, "        "),
             *block_tree(gen, r.combine, loc, f"{tag}_has", r.dtypes, tag, "    "),
             f"    {tag}_last = cuda.shared.array(1, np.int32)",
@@ -262,7 +268,8 @@ COUNT = Combine(("cnt_l",), ("cnt_r",), (Assign("cnt_o", "cnt_l + cnt_r"),), ("c
 def filter_scheme(gen, f: Filter, indent: str) -> list[str]:
     tag, i2 = f"{f.out[0]}_f", indent + "    "
     walk = [f"    {tag}_c = np.int64(0)",
-            f"    for {f.index} in range({tag}_lo, {tag}_hi):", *gen.device(f.body, "        "),
+            f"    for {f.index} in range({tag}_lo, {tag}_hi):",
+            *gen.device(f.body, "        ", exits=LEAVE_WALK),
             f"        if {f.keep}:", f"            {tag}_c += 1"]
     counts = rounds(f.stop, tag, [*walk, *block_tree(gen, COUNT, [f"{tag}_c"], "True",
                                                      ("int64",), tag, "    "),
@@ -277,7 +284,8 @@ def filter_scheme(gen, f: Filter, indent: str) -> list[str]:
               f"        {tag}_total[0] = {tag}_a"]
     write = [*walk, *block_scan(gen, COUNT, [f"{tag}_c"], "True", ("int64",), tag, "    "),
              f"    {tag}_at = {tag}_carry + {tag}_sh0[{TID}] - {tag}_c",
-             f"    for {f.index} in range({tag}_lo, {tag}_hi):", *gen.device(f.body, "        "),
+             f"    for {f.index} in range({tag}_lo, {tag}_hi):",
+             *gen.device(f.body, "        ", exits=LEAVE_WALK),
              f"        if {f.keep}:",
              *(f"            {o}[{tag}_at] = {e}" for o, e in zip(f.out, f.elem)),
              f"            {tag}_at += 1",
