@@ -38,6 +38,7 @@ TILE = BLOCK * RUN
 DIGIT_BITS = 8
 DIGITS = 1 << DIGIT_BITS
 NIBBLE = 16  # the values of half a digit: the rank splits by one half, then the other
+RANKS, LOW_RANKS = DIGITS + 1, NIBBLE + 1  # (shared arrays' sizes: constants, not sums)
 STEPS = BLOCK.bit_length() - 1  # of the scan over a block's threads
 assert BLOCK == 1 << STEPS, "the scan over a block's threads needs a power of 2"
 assert TILE < 1 << 15, "a tile's positions are int16"
@@ -61,11 +62,11 @@ def _place(keys, values, keys_to, values_to, shift, high, digit, nibble, starts,
     key_sh = cuda.shared.array(TILE, keys.dtype)  # (uint32 or uint64)
     order = cuda.shared.array((2, TILE), int16)  # tile positions, ranked by one split each
     hist = cuda.shared.array(DIGITS, int32)  # the tile's count of each digit
-    first = cuda.shared.array(DIGITS + 1, int32)  # its first rank (the last: the tile's size)
+    first = cuda.shared.array(RANKS, int32)  # its first rank (the last: the tile's size)
     base = cuda.shared.array(DIGITS, int64)  # its first output position less `first`
     packed = cuda.shared.array((2, 4, BLOCK), uint64)  # the splits' counters (two buffers)
     placed = cuda.shared.array((2, NIBBLE), int32)  # a split's keys placed before a round
-    low = cuda.shared.array(NIBBLE + 1, int32)  # the first rank of each low nibble
+    low = cuda.shared.array(LOW_RANKS, int32)  # the first rank of each low nibble
     got = cuda.shared.array(1, int32)
     t, n = cuda.threadIdx.x, keys.shape[0]
     if t == 0:
