@@ -1,12 +1,14 @@
-"""gpu0's single-pass scan (cuda/scan.py) against the interpreter, at lengths around the
-edges of its tiles (BLOCK * RUN positions; BLOCK threads and warps of WARP lanes under the
-simulator are small, so several of each take part).
+"""gpu0's single-pass scan (cuda/scan.py) and radix sort of numbers (cuda/sort.py) against
+the interpreter and NumPy, at lengths around the edges of their tiles (BLOCK * RUN positions;
+BLOCK threads and warps of WARP lanes under the simulator are small, so several of each take
+part).
 
 Run by `make test` under Numba's CUDA simulator, which runs a launch's blocks one after
-another: a scan's block there always finds the tile before it finished, so one test sets up
-tiles as a GPU running blocks side by side may see them (only aggregates published) and runs
-the kernel over the rest. Integer results must be exact; float ones within a tolerance
-growing with the number of terms (the look-back associates the tiles' values differently).
+another: a scan's or a sort pass's block there always finds the tile before it finished, so
+one test of each sets up tiles as a GPU running blocks side by side may see them (only
+aggregates published) and runs the kernel over the rest. Integer results must be exact;
+float ones within a tolerance growing with the number of terms (the look-back associates the
+tiles' values differently); sorts bit for bit.
 """
 
 import inspect
@@ -244,3 +246,121 @@ def test_a_failing_gather_in_a_kernel_with_barriers_reads_nothing_out_of_bounds(
     x, idx = np.arange(float(n)), np.array([0, n, 1, n + 5]) if n else np.array([0, 0])
     with pytest.raises(cupar.errors.CuparIndexError, match="gather index"):
         fn(x, idx, target_place=gpu)
+
+
+# -- the radix sort of numbers (cuda/sort.py, cuda/sort_place.py) -------------------------------
+SORT_LENGTHS = [0, 1, 2, TILE - 1, TILE, TILE + 1, 2 * TILE + 1, 6 * TILE + 5]
+INTEGERS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+
+def bits(a):
+    a = np.asarray(a)
+    return a.view(f"u{a.dtype.itemsize}")
+
+
+def stably_sorted(x, descending):
+    """NumPy's stable sort with NaN last (first descending), equal numbers (both zeros
+    among them) in input order either way."""
+    nan = np.isnan(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
+    numbers = x[~nan]
+    if descending:  # stable: ascending of the reversed numbers, reversed
+        numbers = numbers[::-1][np.argsort(numbers[::-1], kind="stable")][::-1]
+    else:
+        numbers = numbers[np.argsort(numbers, kind="stable")]
+    return np.concatenate([x[nan], numbers] if descending else [numbers, x[nan]])
+
+
+def numbers(dtype, n, seed=0):
+    rng = np.random.default_rng(seed + n)
+    if np.dtype(dtype).kind != "f":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+    x = rng.standard_normal(n).astype(dtype)
+    x[rng.random(n) < 0.2] = 0.0
+    x[rng.random(n) < 0.2] *= -0.0  # (zeros of both signs, whose order a stable sort keeps)
+    x[rng.random(n) < 0.1] = np.nan
+    x[rng.random(n) < 0.05] = np.inf
+    x[rng.random(n) < 0.05] = -np.inf
+    return x
+
+
+def device_sort(x, descending):
+    from numba import cuda
+    from cupar.runtime.cuda.sort import sort_numbers
+    return sort_numbers(cuda.to_device(x), descending).copy_to_host()
+
+
+@pytest.mark.parametrize("n", SORT_LENGTHS)
+@pytest.mark.parametrize("dtype", INTEGERS + ["float32", "float64"])
+def test_numbers_sort_stably_both_ways(n, dtype):
+    x = numbers(dtype, n)
+    for descending in (False, True):
+        np.testing.assert_array_equal(bits(device_sort(x, descending)),
+                                      bits(stably_sorted(x, descending)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_few_distinct_floats_keep_their_order_over_many_tiles(dtype):
+    """Both zeros, NaN and two numbers over nine tiles: every digit's keys span tiles."""
+    x = np.random.default_rng(3).choice([0.0, -0.0, 1.5, -2.0, np.nan], 9 * TILE + 3)
+    x = x.astype(dtype)
+    for descending in (False, True):
+        np.testing.assert_array_equal(bits(device_sort(x, descending)),
+                                      bits(stably_sorted(x, descending)))
+
+
+@pytest.mark.skipif(not rt.SIMULATED, reason="counts launches through the simulator")
+@pytest.mark.parametrize("x, passes", [
+    (np.full(3 * TILE + 1, -7, np.int64), 0),  # every digit the same: nothing to do
+    (np.full(2 * TILE, np.nan, np.float32), 0),
+    (np.arange(3 * TILE, dtype=np.int32) % 200, 1),  # only the low byte varies
+    (np.arange(3 * TILE, dtype=np.uint16) * 256, 1),  # only the high byte
+    (np.arange(3 * TILE, dtype=np.int16) - TILE, 2)])  # (the sign flips the high byte)
+def test_passes_whose_digit_never_varies_are_skipped(launched, x, passes):
+    for descending in (False, True):
+        launched.clear()
+        np.testing.assert_array_equal(bits(device_sort(x, descending)),
+                                      bits(stably_sorted(x, descending)))
+        assert launched.count("_histogram") == 1 and launched.count("_place") == passes
+
+
+def test_the_sort_leaves_its_counter_at_zero_and_agrees_with_here():
+    @parallel
+    def sorts(x):
+        return sort(cmp_lt, x), sort(cmp_gt, x)
+    floats = numbers("float32", 4 * TILE + 1)  # (NaN is no order: the interpreter's
+    floats = floats[~np.isnan(floats)]           # answer depends on its merge order)
+    for x in (floats, numbers("int64", 3 * TILE), numbers("uint8", 2 * TILE + 3)):
+        got, want = sorts(x, target_place=gpu), sorts(x, target_place=here)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(bits(g), bits(w))
+    assert rt.ticket().copy_to_host()[0] == 0
+
+
+@pytest.mark.skipif(not rt.SIMULATED, reason="launches the simulator's kernel by hand")
+@pytest.mark.parametrize("ready", [1, 2, 5])
+def test_sort_look_back_walks_over_tiles_that_published_only_aggregates(ready):
+    """One pass by the low byte. Tile 0 published its inclusive digit counts, tiles 1 ..
+    ready - 1 only their aggregates (as a GPU may find them); blocks that take the tiles
+    from `ready` on walk back over them and place their keys where the whole pass would."""
+    from cupar.runtime.cuda import sort_place as sp
+    keys = (np.arange(8 * TILE + 3) * 37 % 1000).astype(np.uint32)
+    n, tiles, epoch = len(keys), -(-len(keys) // TILE), 5
+    digit = (keys & 0xFF).astype(np.int64)
+    counts = np.zeros((tiles, sp.DIGITS), np.int64)
+    np.add.at(counts, (np.arange(n) // TILE, digit), 1)
+    unread = np.full((tiles, sp.DIGITS), -10**6)  # (what the look-back must not read)
+    inclusive = np.where(np.arange(tiles)[:, None] == 0, counts, unread)
+    sums = np.where(np.arange(tiles)[:, None] > 0, counts, unread).astype(np.int32)
+    flags = np.zeros(tiles, np.int32)
+    flags[0], flags[1:ready] = 2 * epoch + 2, 2 * epoch + 1
+    starts = np.concatenate([[0], np.cumsum(np.bincount(digit, minlength=sp.DIGITS))[:-1]])
+    out = np.zeros(n, np.uint32)
+    u = np.uint32
+    sp._place[tiles - ready, rt.BLOCK](
+        keys, keys[:1], out, out[:1], u(0), u(4), u(255), u(15), starts, sums.ravel(),
+        inclusive.ravel(), flags, np.int64(epoch), np.array([ready], np.int32), False)
+    order = np.argsort(digit, kind="stable")
+    mine = order >= ready * TILE  # (the places of the keys of the tiles from `ready` on)
+    np.testing.assert_array_equal(out[mine], keys[order][mine])
+    assert (out[~mine] == 0).all() and (flags[ready:] == 2 * epoch + 2).all()

@@ -1,5 +1,5 @@
 """`sort(cmp_lt, xs)` and `sort(cmp_gt, xs)` of numbers on the GPU: a stable least-significant
-digit radix sort, four bits a pass, each pass built on a scan of digit counts.
+digit radix sort, eight bits a pass.
 
 Every element gets an unsigned key that orders as the numbers do under the comparison:
 unsigned integers as they are, signed ones with the sign bit flipped, floats with the
@@ -8,23 +8,37 @@ and both zeros the key of +0 (they compare equal, so a stable sort keeps their o
 descending flips every bit of the key. Integer keys map back to their numbers, so only the
 keys move; float keys lose the NaN payloads and the sign of zero, so the floats move too.
 
-A pass over tiles of BLOCK * RUN elements: (1) each tile counts its digits; (2) one block
-scans the counts, digit-major, into each (digit, tile)'s first output position; (3) each
-tile places its elements round by round, BLOCK at a time, an element after the elements of
-its digit in earlier tiles, earlier rounds and lower threads. The last count is a scan over
-threads of 16 digit counters packed four to a 64-bit word.
+The passes (one per byte of the numbers, lowest first) share their counting:
+
+1. one histogram kernel reads the keys once and counts every byte of every key: 256
+   counters per pass, kept per block in shared memory and added atomically into a global
+   [passes][256] array;
+2. one block scans each pass's 256 counts into the first output position of each digit;
+3. per pass, one placement kernel over tiles of BLOCK * RUN keys (sort_place.py): a tile
+   ranks its keys by digit in shared memory, finds how many keys of each digit the tiles
+   before it hold by decoupled look-back, and writes each key to its place.
+
+A pass whose digit is the same for every key (one counter holds n: small integers' high
+bytes, integral floats' low ones) would leave the keys where they are, so it is skipped.
+
+Memory traffic against the four-bit sort this replaces, which counted and placed a digit
+per pass (read keys to count, read counts to scan, read keys and write keys to place): eight
+bit digits halve the passes, and the counting of all passes takes one read of the keys
+instead of one per pass, so a 32-bit key is read 1 + 4 x 1 times and written 4 times where
+it was read 8 x 2 and written 8 times. The look-back adds 256 counters written twice per
+tile (an aggregate and an inclusive prefix) and read mostly from the tile just before, small
+beside a tile's keys (2048 keys on a GPU).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, int32, int64, uint64
+from numba import cuda, int32, int64
 
-from .lib import BLOCK, RUN, blocks, copy, empty
+from .lib import BLOCK, blocks, copy, empty
+from .sort_place import DIGIT_BITS, DIGITS, TILE, place
 
-TILE = BLOCK * RUN
-DIGIT_BITS = 4
-DIGITS = 1 << DIGIT_BITS
+MAX_PASSES = 8  # (64-bit numbers)
 
 
 def sort_numbers(xs, descending: bool):
@@ -39,11 +53,9 @@ def sort_numbers(xs, descending: bool):
     floats, signed = xs.dtype.kind == "f", xs.dtype.kind == "i"
     keys = empty((n,), kind)
     values = empty((n,), xs.dtype) if floats else keys[:1]  # (integers move only their keys)
-    ends = cuda.to_device(np.array([0, mask], kind))  # the keys' bits: OR, AND
-    _keys[blocks(n), BLOCK](xs, xs.view(f"u{xs.dtype.itemsize}"), keys, values, ends, top,
-                            mask, floats, signed, descending)
-    either, both = (int(v) for v in ends.copy_to_host())
-    keys, values = radix_passes(keys, values, either ^ both, floats)
+    _keys[blocks(n), BLOCK](xs, xs.view(f"u{xs.dtype.itemsize}"), keys, values, top, mask,
+                            floats, signed, descending)
+    keys, values = radix_passes(keys, values, width // DIGIT_BITS, floats)
     if floats:
         return values
     out = empty((n,), xs.dtype)
@@ -52,23 +64,24 @@ def sort_numbers(xs, descending: bool):
     return out
 
 
-def radix_passes(keys, values, varying: int, move_values: bool):
-    """keys (and values) stably sorted by the keys; the arrays passed in serve as scratch.
-    A digit is skipped where no key bit varies (`varying`): all keys share it, and a stable
-    pass would leave them as they are. Small integers and integral floats skip most."""
+def radix_passes(keys, values, passes: int, move_values: bool):
+    """keys (and values) stably sorted by the keys' low `passes` bytes; the arrays passed in
+    serve as scratch."""
     n, kind = keys.shape[0], keys.dtype.type
+    counts = cuda.to_device(np.zeros((passes, DIGITS), np.int64))
+    _histogram[blocks(n), BLOCK](keys, counts, kind(DIGIT_BITS), kind(DIGITS - 1))
+    starts = empty((passes, DIGITS), np.int64)
+    _digit_starts[1, BLOCK](counts, starts)
+    varying = [p for p, row in enumerate(counts.copy_to_host()) if row.max() < n]
+    if not varying:
+        return keys, values
     tiles = -(-n // TILE)
-    counts, starts = empty((DIGITS * tiles,), np.int32), empty((DIGITS * tiles,), np.int64)
+    sums, prefixes = empty((tiles * DIGITS,), np.int32), empty((tiles * DIGITS,), np.int64)
     keys_to = empty((n,), keys.dtype)
     values_to = empty((n,), values.dtype) if move_values else values
-    digit = kind(DIGITS - 1)
-    for shift in range(0, keys.dtype.itemsize * 8, DIGIT_BITS):
-        if not (varying >> shift) & (DIGITS - 1):
-            continue
-        _count_digits[tiles, BLOCK](keys, kind(shift), digit, counts)
-        _scan_counts[1, BLOCK](counts, starts)
-        _place[tiles, BLOCK](keys, values, keys_to, values_to, kind(shift), digit, starts,
-                             move_values)
+    for p in varying:
+        place(keys, values, keys_to, values_to, DIGIT_BITS * p, starts[p], sums,
+              prefixes, move_values)
         keys, keys_to = keys_to, keys
         if move_values:
             values, values_to = values_to, values
@@ -76,14 +89,8 @@ def radix_passes(keys, values, varying: int, move_values: bool):
 
 
 @cuda.jit
-def _keys(xs, bits, keys, values, ends, top, mask, floats, signed, descending):
-    """Each element's key and, for floats, a copy of it to move (xs itself is left alone);
-    ends[0] |= every key, ends[1] &= every key, through the block's shared pair."""
-    block_ends = cuda.shared.array(2, ends.dtype)  # (the type of `ends`: uint32 or uint64)
-    if cuda.threadIdx.x == 0:
-        block_ends[0], block_ends[1] = ends[0], ends[1]
-    cuda.syncthreads()
-    either, both = ends[0], ends[1]
+def _keys(xs, bits, keys, values, top, mask, floats, signed, descending):
+    """Each element's key and, for floats, a copy of it to move (xs itself is left alone)."""
     for i in range(cuda.grid(1), xs.shape[0], cuda.gridsize(1)):
         b = bits[i]
         if floats:
@@ -101,16 +108,7 @@ def _keys(xs, bits, keys, values, ends, top, mask, floats, signed, descending):
             k = b ^ top
         else:
             k = b
-        k = (~k & mask) if descending else k
-        keys[i] = k
-        either |= k
-        both &= k
-    cuda.atomic.or_(block_ends, 0, either)
-    cuda.atomic.and_(block_ends, 1, both)
-    cuda.syncthreads()
-    if cuda.threadIdx.x == 0:
-        cuda.atomic.or_(ends, 0, block_ends[0])
-        cuda.atomic.and_(ends, 1, block_ends[1])
+        keys[i] = (~k & mask) if descending else k
 
 
 @cuda.jit
@@ -124,86 +122,31 @@ def _numbers(keys, bits, top, mask, signed, descending):
 
 
 @cuda.jit
-def _count_digits(keys, shift, digit, counts):
-    """counts[d * tiles + tile]: the elements of this tile whose digit is d."""
-    seen = cuda.shared.array(DIGITS, int32)
-    t, tile, tiles = cuda.threadIdx.x, cuda.blockIdx.x, cuda.gridDim.x
-    for d in range(t, DIGITS, BLOCK):
-        seen[d] = 0
+def _histogram(keys, counts, bits, digit):
+    """counts[p, d] += the keys whose byte p is d. A block counts in shared memory first, so
+    the global counters see one atomic add per block and digit, not one per key."""
+    seen = cuda.shared.array((MAX_PASSES, DIGITS), int32)
+    t, passes = cuda.threadIdx.x, counts.shape[0]
+    for c in range(t, MAX_PASSES * DIGITS, BLOCK):
+        seen[c // DIGITS, c % DIGITS] = 0
     cuda.syncthreads()
-    for r in range(RUN):
-        i = tile * TILE + r * BLOCK + t
-        if i < keys.shape[0]:
-            cuda.atomic.add(seen, np.int64((keys[i] >> shift) & digit), 1)
+    for i in range(cuda.grid(1), keys.shape[0], cuda.gridsize(1)):
+        k = keys[i]
+        for p in range(passes):
+            cuda.atomic.add(seen, (p, int64(k & digit)), 1)
+            k >>= bits
     cuda.syncthreads()
-    for d in range(t, DIGITS, BLOCK):
-        counts[d * tiles + tile] = seen[d]
+    for c in range(t, passes * DIGITS, BLOCK):
+        p, d = c // DIGITS, c % DIGITS
+        if seen[p, d]:
+            cuda.atomic.add(counts, (p, d), int64(seen[p, d]))
 
 
 @cuda.jit
-def _scan_counts(counts, starts):
-    """starts = the exclusive prefix sums of counts, by one block: each thread a run."""
-    total = cuda.shared.array(BLOCK, int64)
-    t, m = cuda.threadIdx.x, counts.shape[0]
-    per = (m + BLOCK - 1) // BLOCK
-    lo, hi = min(t * per, m), min(t * per + per, m)
-    mine = np.int64(0)
-    for j in range(lo, hi):
-        mine += counts[j]
-    total[t] = mine
-    cuda.syncthreads()
-    step = 1
-    while step < BLOCK:  # inclusive scan of the runs' totals
-        before = total[t - step] if t >= step else np.int64(0)
-        cuda.syncthreads()
-        total[t] += before
-        cuda.syncthreads()
-        step *= 2
-    at = total[t] - mine
-    for j in range(lo, hi):
-        starts[j] = at
-        at += counts[j]
-
-
-STEPS = BLOCK.bit_length() - 1  # of the scan over a block's threads
-assert BLOCK == 1 << STEPS, "the scan over a block's threads needs a power of 2"
-
-
-@cuda.jit
-def _place(keys, values, keys_to, values_to, shift, digit, starts, move_values):
-    # 16 counters of 16 bits per thread, in two buffers: a scan step reads one, writes the other
-    packed = cuda.shared.array((2, 4, BLOCK), uint64)
-    # this tile's elements placed before round r, per digit, in buffer r % 2 (the next round's
-    # counts are written while this round's may still be read)
-    placed = cuda.shared.array((2, DIGITS), int64)
-    t, tile, tiles = cuda.threadIdx.x, cuda.blockIdx.x, cuda.gridDim.x
-    for e in range(t, DIGITS, BLOCK):
-        placed[0, e] = 0
-    for r in range(RUN):
-        if STEPS % 2 == 0:  # the last round's result is in buffer 0: wait for its readers
-            cuda.syncthreads()
-        i = tile * TILE + r * BLOCK + t
-        d = np.int64(DIGITS)  # none: past the end
-        for w in range(4):
-            packed[0, w, t] = 0
-        if i < keys.shape[0]:
-            d = np.int64((keys[i] >> shift) & digit)
-            packed[0, d >> 2, t] = uint64(1) << uint64(16 * (d & 3))
-        cuda.syncthreads()
-        for s in range(STEPS):  # an inclusive scan of the counters over the threads
-            step, a, b = 1 << s, s % 2, 1 - s % 2
-            for w in range(4):
-                before = packed[a, w, t - step] if t >= step else uint64(0)
-                packed[b, w, t] = packed[a, w, t] + before
-            cuda.syncthreads()
-        done, now = STEPS % 2, r % 2
-        if d < DIGITS:
-            field = uint64(16 * (d & 3))
-            rank = np.int64((packed[done, d >> 2, t] >> field) & uint64(0xFFFF))
-            at = starts[d * tiles + tile] + placed[now, d] + rank - 1
-            keys_to[at] = keys[i]
-            if move_values:
-                values_to[at] = values[i]
-        for e in range(t, DIGITS, BLOCK):  # the round's counts: the last thread's counters
-            last = packed[done, e >> 2, BLOCK - 1] >> uint64(16 * (e & 3))
-            placed[1 - now, e] = placed[now, e] + np.int64(last & uint64(0xFFFF))
+def _digit_starts(counts, starts):
+    """starts[p] = the exclusive prefix sums of counts[p]: a thread per pass (256 adds)."""
+    for p in range(cuda.threadIdx.x, counts.shape[0], BLOCK):
+        at = int64(0)
+        for d in range(DIGITS):
+            starts[p, d] = at
+            at += counts[p, d]
