@@ -6,7 +6,7 @@ at places.here, and the compiled place against places.here on a few of them.
 """
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, assume, given, note, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, note, settings
 from hypothesis import strategies as st
 
 import cupar
@@ -29,7 +29,19 @@ def inputs(draw):
             rng.uniform(-1.5, 1.5, (n, 3)), rng.integers(0, n, n)), rng
 
 
+# A steep program (|f'''| about a hundred times |f|) whose plain central difference missed
+# the tolerance while the gradient was right: the reason gradcheck extrapolates.
+STEEP = ("import cupar\nfrom cupar import *\n\n\n@parallel\ndef loop(v, k):\n"
+         "    return v if k == 0 else loop(v * 0.75 + sin(v), k - 1)\n\n\n@parallel\n"
+         "def prog(x, y, w, m, idx):\n    s1 = map(lambda a: loop((1.0 + (1.0 + a * a) ** 1.5 "
+         "* (1.0 + a * a) ** 1.5) ** 1.5, 2), y)\n    return sum(s1)\n")
+STEEP_INPUTS = ((np.array([0.03546487]), np.array([1.35139109]), np.float64(-0.71168077),
+                 np.array([[1.34594834, -0.56450564, -0.23002065]]), np.array([0])),
+                np.random.default_rng(5))
+
+
 @given(source=programs(), drawn=inputs())
+@example(source=STEEP, drawn=STEEP_INPUTS)
 @settings(examples(300), **SETTINGS)
 def test_random_programs_match_finite_differences(source, drawn):
     args, rng = drawn
