@@ -19,6 +19,7 @@ import pytest
 import cupar
 from cupar import *  # noqa: F403
 from cupar.runtime.cuda import lib as rt
+from kernel_checks import bits, launched_kernels, stably_sorted
 from strategies import assert_close
 
 gpu, here = cupar.places.gpu0, cupar.places.here
@@ -160,14 +161,7 @@ def segment_folds(values, signs, offsets):
 @pytest.fixture
 def launched(monkeypatch):
     """The names of the kernels launched from now on (under the simulator)."""
-    from numba.cuda.simulator.kernel import FakeCUDAKernel
-    names, call = [], FakeCUDAKernel.__call__
-
-    def recording(self, *args):
-        names.append(self.fn.__name__)
-        return call(self, *args)
-    monkeypatch.setattr(FakeCUDAKernel, "__call__", recording)
-    return names
+    return launched_kernels(monkeypatch)
 
 
 def kernel_for(length: int) -> str:
@@ -251,23 +245,6 @@ def test_a_failing_gather_in_a_kernel_with_barriers_reads_nothing_out_of_bounds(
 # -- the radix sort of numbers (cuda/sort.py, cuda/sort_place.py) -------------------------------
 SORT_LENGTHS = [0, 1, 2, TILE - 1, TILE, TILE + 1, 2 * TILE + 1, 6 * TILE + 5]
 INTEGERS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
-
-
-def bits(a):
-    a = np.asarray(a)
-    return a.view(f"u{a.dtype.itemsize}")
-
-
-def stably_sorted(x, descending):
-    """NumPy's stable sort with NaN last (first descending), equal numbers (both zeros
-    among them) in input order either way."""
-    nan = np.isnan(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
-    numbers = x[~nan]
-    if descending:  # stable: ascending of the reversed numbers, reversed
-        numbers = numbers[::-1][np.argsort(numbers[::-1], kind="stable")][::-1]
-    else:
-        numbers = numbers[np.argsort(numbers, kind="stable")]
-    return np.concatenate([x[nan], numbers] if descending else [numbers, x[nan]])
 
 
 def numbers(dtype, n, seed=0):

@@ -15,6 +15,7 @@ import cupar
 from cupar import *  # noqa: F403
 from cupar.runtime.cuda.lib import BLOCK, ROWS_BY_BLOCK, ROWS_BY_WARP, SIMULATED
 from cupar.runtime.cuda.device_array import DeviceArray
+from kernel_checks import launched_kernels
 from strategies import examples, matrices
 
 gpu = cupar.places.gpu0
@@ -182,18 +183,6 @@ def test_out_of_device_memory_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(cuda_lib, "empty", full)
     with pytest.raises(cupar.errors.DeviceMemoryError, match="ran out of memory"):
         axpy(np.float32(2), X, X, target_place=gpu)
-
-
-def launched_kernels(monkeypatch) -> list:
-    """The names of the kernels launched from now on (under the simulator only)."""
-    from numba.cuda.simulator.kernel import FakeCUDAKernel
-    names, call = [], FakeCUDAKernel.__call__
-
-    def recording(self, *args):
-        names.append(self.fn.__name__)
-        return call(self, *args)
-    monkeypatch.setattr(FakeCUDAKernel, "__call__", recording)
-    return names
 
 
 @pytest.mark.skipif(not SIMULATED, reason="counts launches through the simulator")

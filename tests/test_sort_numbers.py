@@ -8,6 +8,7 @@ import pytest
 import cupar
 from cupar import parallel, sort, cmp_lt, cmp_gt
 from cupar.runtime.cpu import sort as numba_sort
+from kernel_checks import bits, stably_sorted
 
 N = 50_000 + 123  # with the sizes below: many chunks, an uneven last one
 
@@ -20,22 +21,6 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(numba_sort, "CHUNK", 1 << 12)
     monkeypatch.setattr(numba_sort, "ALONE_S", 0.0)
     monkeypatch.setattr(numba_sort, "_alone_until", 0.0)
-
-
-def bits(a):
-    return np.asarray(a).view(f"u{np.asarray(a).dtype.itemsize}")
-
-
-def stable(x, descending):
-    """A stable sort by value with NaN last (first descending): NumPy's stable sort of the
-    numbers, NaNs moved."""
-    nan = np.isnan(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
-    numbers = x[~nan]
-    if descending:  # stable: ascending of the reversed array, reversed
-        numbers = numbers[::-1][np.argsort(numbers[::-1], kind="stable")][::-1]
-    else:
-        numbers = numbers[np.argsort(numbers, kind="stable")]
-    return np.concatenate([x[nan], numbers] if descending else [numbers, x[nan]])
 
 
 def data(dtype, kind):
@@ -63,7 +48,7 @@ def test_sort_numbers_matches_a_stable_sort(dtype, kind, threads, gain, monkeypa
     x = data(dtype, kind)
     for descending in (False, True):
         got = numba_sort.sort_numbers(x, descending, threads)
-        np.testing.assert_array_equal(bits(got), bits(stable(x, descending)))
+        np.testing.assert_array_equal(bits(got), bits(stably_sorted(x, descending)))
 
 
 def test_all_nan_and_sorted_inputs(monkeypatch):
@@ -71,7 +56,7 @@ def test_all_nan_and_sorted_inputs(monkeypatch):
     for x in (np.full(N, np.nan, np.float32), np.arange(N, dtype=np.float64)[::-1].copy(),
               np.zeros(N, np.float32)):
         np.testing.assert_array_equal(bits(numba_sort.sort_numbers(x, False, 2)),
-                                      bits(stable(x, False)))
+                                      bits(stably_sorted(x, False)))
 
 
 @parallel
@@ -82,5 +67,5 @@ def both_ways(x):
 def test_compiled_sorts_of_a_large_array_keep_the_stable_order():
     x = data("float32", "specials")
     up, down = both_ways(x, target_place=cupar.places.cpu)
-    np.testing.assert_array_equal(bits(up), bits(stable(x, False)))
-    np.testing.assert_array_equal(bits(down), bits(stable(x, True)))
+    np.testing.assert_array_equal(bits(up), bits(stably_sorted(x, False)))
+    np.testing.assert_array_equal(bits(down), bits(stably_sorted(x, True)))
