@@ -187,6 +187,18 @@ def matrix_loop(x, w, k):
 
 
 @parallel
+def halving_loop(x, w, k):
+    """A recorded loop whose state's length changes: nothing is recorded, and the backward
+    loop recomputes each state, and the next one its step's derivative reads."""
+    def run(t, h):
+        if t == k:
+            return h
+        return run(t + 1, map(lambda i: tanh(h[2 * i] * w + h[2 * i + 1]),
+                              range(len(h) // 2)))
+    return sum(map(lambda a: a * a, run(0, map(sin, x))))
+
+
+@parallel
 def plus(a, b):
     """A bias added to each row, as `linear` adds it."""
     return map(lambda r: map(lambda u, v: u + v, r, b), a)
@@ -235,6 +247,7 @@ CASES = {
     "nested_def_loop": (sqrt_sum, lambda: (RNG.uniform(0.5, 3.0, 5),), (0,)),
     "loop": (powers, lambda: (normal(5), np.float64(1.3)), (0, 1)),
     "matrix_loop": (matrix_loop, lambda: (normal(3, 4), normal(4, 4) * 0.5, 3), (0, 1)),
+    "halving_loop": (halving_loop, lambda: (normal(16), np.float64(0.7), 3), (0, 1)),
     "calls_helper": (calls_helper, lambda: (RNG.uniform(0.5, 2.0, 6),), (0,)),
 }
 
@@ -677,6 +690,25 @@ def test_a_recorded_loop_runs_once_forward_in_its_derivative():
     for place in (cupar.places.here, COMPILED):
         got = vg(x, w, 3, target_place=place)
         assert_close(got[0], value, terms=64)
+        for g, expected in zip(got[1], grads):
+            assert_close(np.asarray(cupar.places.to_host(g)), np.asarray(expected), terms=64)
+
+
+def test_a_recorded_loops_step_reads_the_next_state_from_the_record():
+    """The derivative of a recorded loop's step takes the next state (state i + 1, in the
+    record) instead of recomputing it: `carried_product_loop`'s step derivative gets the new
+    h as a parameter (read by w's cotangent, h_new^T ct) and takes one tanh per element (in
+    the derivative of h_new = tanh(p)), not two."""
+    x, w = normal(3, 4), normal(4, 4) * 0.5
+    vg = cupar.value_and_grad(carried_product_loop, (0, 1))
+    derived = cupar.explain(vg, x, w, 3, quiet=True)["differentiate"]
+    (step,) = [f for f in derived.split("\ndef ") if re.match(r"lifted_run\w*_step", f)]
+    head = step.splitlines()[0]
+    assert "next_1" in head, head
+    assert step.count("tanh(") == 1, step
+    value, grads = vg(x, w, 3, target_place=cupar.places.here)
+    for place in (cupar.places.here, COMPILED):
+        got = vg(x, w, 3, target_place=place)
         for g, expected in zip(got[1], grads):
             assert_close(np.asarray(cupar.places.to_host(g)), np.asarray(expected), terms=64)
 

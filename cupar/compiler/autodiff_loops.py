@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from .build import Builder
 from .dead_values import prune
+from .autodiff_recorded import defined_names, next_state_lets, reading_next_state
 from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Var, free_vars, substitute
 from .tailcalls import callees
 from .types import Scalar, Seq, Tuple
@@ -190,8 +191,13 @@ class Loops:
         fresh["varying"] = recordable(loop, calls)
         self.add(self.counting(loop, fresh["count"], counted(loop, calls, decisions)))
         self.add(self.advancing(loop, fresh["advance"]))
-        step = self.stepping(loop, fresh["step"])
-        self.add(d.sub(ignore=()).derive(step, wrt, fresh["step"]))
+        nexts: set[str] = set()
+        step = self.stepping(loop, fresh["step"], nexts)
+        derived = d.sub(ignore=()).derive(step, wrt, fresh["step"])
+        fresh["known"] = []
+        if fresh["varying"] is not None:
+            derived = self.reading_record(loop, step, derived, nexts, fresh)
+        self.add(derived)
         self.add(d.sub(ignore={loop.name}).derive(loop, wrt, fresh["final"]))
         if fresh["varying"] is None:
             self.add(self.going_back(loop, fresh, wrt))
@@ -239,21 +245,39 @@ class Loops:
                      Lambda((), body, loop.loc))
         return Function(name, params + (m,), b.body(out), loop.loc)
 
-    def stepping(self, loop: Function, name: str) -> Function:
+    def stepping(self, loop: Function, name: str, nexts: set | None = None) -> Function:
         """The body with every tail call `F(next...)` returning the tuple `next` (the next
-        state) and every returned value replaced by the state itself (never reached while
-        the loop goes on). Typed, as the differentiator needs."""
+        state; its name added to `nexts`) and every returned value replaced by the state
+        itself (never reached while the loop goes on). Typed, as the differentiator needs."""
         params = self.fresh_params(loop)
         state = Tuple(tuple(p.type for p in params))
         body = self.renamed_body(loop, params)
 
-        def typed_tuple(b, args):
+        def typed_tuple(b, args, tail=False):
             var = Var(self.names.fresh("next"), state, b.loc)
             b.lets.append(Let(var, Prim("tuple", tuple(args), b.loc), b.loc))
+            if tail and nexts is not None:
+                nexts.add(var.name)
             return var
-        body = leaves(body, loop.name, typed_tuple, lambda b, atom: typed_tuple(b, params),
-                      self.names, state, loop.loc)
+        body = leaves(body, loop.name, lambda b, args: typed_tuple(b, args, True),
+                      lambda b, atom: typed_tuple(b, params), self.names, state, loop.loc)
         return Function(name, params, body, loop.loc, state)
+
+    def reading_record(self, loop: Function, step: Function, derived: Function,
+                       nexts: set, fresh: dict) -> Function:
+        """The derived step reading the next state's parts it would recompute from the
+        record (autodiff_recorded.py); `fresh["known"]` lists them."""
+        roots = next_state_lets(step, nexts, fresh["varying"])
+        lets = {}
+        for name in defined_names(derived.body):  # the derivative's copies of those lets
+            origin = next((n for n in self.names.copies(name) if n in roots), None)
+            if origin is not None:
+                lets[name] = roots[origin]
+        if not lets:
+            return derived
+        fresh["known"] = sorted(set(lets.values()))
+        return reading_next_state(derived, lets, fresh["known"], len(loop.params), self.names,
+                                  [p.type for p in loop.params])
 
     def going_back(self, loop: Function, fresh: dict, wrt: tuple) -> Function:
         params = self.fresh_params(loop)
@@ -280,6 +304,10 @@ class Loops:
         more = b.nested()
         at = self.state_at(more, fresh, tape, stored, params, i, fresh["varying"])
         state = [more.field(at, k) for k in range(len(params))]
+        later = more.prim("op_add", i, more.const(1))
+        if fresh["known"]:  # state i + 1: read, or recomputed where nothing was recorded
+            after = self.state_at(more, fresh, tape, stored, params, later, fresh["varying"])
+            state += [more.field(after, k) for k in fresh["known"]]
         grads = more.prim("call", ref(fresh["step"], b.loc), *state, ct)
         before = self.full_state(more, grads, loop, wrt, state)
         earlier = more.prim("op_sub", i, more.const(1))

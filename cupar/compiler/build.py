@@ -25,6 +25,7 @@ class Names:
         for fn in program.functions.values():
             self.used |= {p.name for p in fn.params} | bound_names(fn.body)
         self.ids = itertools.count()
+        self.copied_from: dict[str, str] = {}  # a renamed copy's binder -> the original's
 
     def fresh(self, base: str) -> str:
         base = base.split("__d")[0]
@@ -39,7 +40,16 @@ class Names:
         stand beside the original in one function."""
         # sorted: fresh names must not follow set order (string hashing varies by process),
         # or the generated source, and so its disk-cache key, changes from run to run
-        return substitute(node, {n: Var(self.fresh(n)) for n in sorted(bound_names(node))})
+        table = {n: Var(self.fresh(n)) for n in sorted(bound_names(node))}
+        self.copied_from.update({new.name: old for old, new in table.items()})
+        return substitute(node, table)
+
+    def copies(self, name: str) -> list[str]:
+        """`name` and the names it is a renamed copy of, nearest first."""
+        out = [name]
+        while out[-1] in self.copied_from:
+            out.append(self.copied_from[out[-1]])
+        return out
 
 
 class Builder:
