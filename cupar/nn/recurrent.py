@@ -39,6 +39,15 @@ were four (the forward one, and the two of its derivative), as torch's; LSTM
 value_and_grad 8.7 -> 7.7 ms on one thread, with OpenBLAS's products (Haswell kernels:
 about two thirds of the time).
 
+The derived backward step had also computed the step's new state again (the LSTM's c' and
+h', five transcendental functions per unit) to read it (h' in w_hh's cotangent h'^T ct, c'
+in h''s derivative); it now reads state t + 1 from the record (compiler/
+autodiff_recorded.py): LSTM value_and_grad 8.2-8.4 -> 6.9-7.1 ms (one thread, SkylakeX
+kernels), and with the faster float32 exp (vector_math) 6.4-6.7 ms, the forward pass 2.5 ->
+1.7 ms. What is left: OpenBLAS's three products per step (about half), the backward step's
+gate activations (i, f, g, o and tanh(c'), computed again from the recorded
+pre-activations) and its scatter-adds of the gates' cotangents into rows of 4 H.
+
 The input projections are taken per step, not as one product of all steps before the loop
 (as Deep Speech does): the loop would then read step t's rows of that (steps, batch, k H)
 array, and the derived backward step adds its rows' cotangent into a whole copy of the
