@@ -17,7 +17,7 @@ from cupar import nn
 from cupar.errors import CuparValueError
 from cupar.nn import optim
 from gradcheck import check_gradient
-from strategies import COMPILED
+from strategies import COMPILED, assert_close
 
 here = cupar.places.here
 PLACES = [here, COMPILED]
@@ -216,6 +216,26 @@ def test_patches_are_copied_a_row_at_a_time_without_a_row_per_element():
     body = code[code.index("def regrouped"):]
     assert body.count("np.empty") - body.count("cupar_err = np.empty") == 1  # the result
     assert "first_" in body and "% " in body
+
+
+@parallel
+def regrouped_product(x, w, k):
+    """The rows of a stored matrix (a product's) regrouped k values a row, as an im2col's
+    patches are before their product."""
+    rows = matmul(x, w)
+    return matmul(split(join(rows), k), transpose(split(join(w), k)))
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_a_split_of_a_stored_matrix_is_that_matrix_reshaped_not_copied(k):
+    x, w = normal(4, 5), normal(5, 6)
+    expected = regrouped_product(x, w, k, target_place=here)
+    assert_close(host(regrouped_product(x, w, k, target_place=COMPILED)), expected, terms=8,
+                 scale=float(np.abs(expected).max()))
+    code = cupar.explain(regrouped_product, x, w, k, quiet=True)["numba"]
+    assert code.count("cupar_reshaped(") == 2, code  # both splits, neither copied
+    with pytest.raises(CuparValueError, match="cannot cut a sequence of length 30"):
+        regrouped_product(x, w, 4, target_place=COMPILED)
 
 
 def test_padded_pools_give_torchs_outputs():

@@ -193,7 +193,13 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
             segment = None if joined is None else (*joined, f"({i} * {k})")
             return Delayed(k, lambda j, inner: self.element(xs, f"({i} * {k} + {j})", inner),
                            row_type, segment=segment)
-        return Delayed(f"({n} // {k})", row, let.var.type)
+        joined = xs.joined if isinstance(xs, Delayed) else None
+        matrix = joined[0] if joined is not None else None
+        if isinstance(matrix, Delayed) and matrix.stored is not None:  # (a product)
+            matrix = matrix.stored
+        reshapes = (matrix, k) if isinstance(matrix, Mat) and len(matrix.dims) == 2 and \
+            isinstance(row_type, Seq) and isinstance(row_type.elem, Scalar) else None
+        return Delayed(f"({n} // {k})", row, let.var.type, reshapes=reshapes)
 
     def p_replicate(self, let, prim, args, out):
         x, n = args

@@ -41,8 +41,8 @@ about two thirds of the time).
 
 The derived backward step had also computed the step's new state again (the LSTM's c' and
 h', five transcendental functions per unit) to read it (h' in w_hh's cotangent h'^T ct, c'
-in h''s derivative); it now reads state t + 1 from the record (compiler/
-autodiff_recorded.py): LSTM value_and_grad 8.2-8.4 -> 6.9-7.1 ms (one thread, SkylakeX
+in h''s derivative); cupar.grad now reads state t + 1 from the record instead: LSTM
+value_and_grad 8.2-8.4 -> 6.9-7.1 ms (one thread, SkylakeX
 kernels), and with the faster float32 exp (vector_math) 6.4-6.7 ms, the forward pass 2.5 ->
 1.7 ms. What is left: OpenBLAS's three products per step (about half), the backward step's
 gate activations (i, f, g, o and tanh(c'), computed again from the recorded

@@ -36,7 +36,7 @@ import numpy as np
 from numba import prange
 
 from cupar.runtime.cpu.lib import (advise_huge, atomic_add, atomic_max, atomic_min, fold_add,
-                                     fold_mul, sort_numbers)
+                                     fold_mul, cupar_reshaped, sort_numbers)
 
 SERIAL_BELOW = {serial}
 THREADS = numba.config.NUMBA_NUM_THREADS  # a constant: functions using it can be cached

@@ -57,6 +57,15 @@ def empty(shape, dtype):
     return cuda.device_array(tuple(int(s) for s in shape), dtype=dtype)
 
 
+def reshaped(array, rows, columns):
+    """The 2-D device array's elements, row-major, as rows x columns: a view where it is
+    contiguous, else a copy (cpu's `cupar_reshaped`)."""
+    shape = (int(rows), int(columns))
+    if array.is_c_contiguous():
+        return array.reshape(*shape)
+    return cuda.to_device(np.ascontiguousarray(array.copy_to_host())).reshape(*shape)
+
+
 def copy(array):
     """A device copy of a device array."""
     out = cuda.device_array(array.shape, dtype=array.dtype)

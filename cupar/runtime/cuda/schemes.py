@@ -58,6 +58,7 @@ def walk(stmts):
 
 def host_expr(expr: str) -> str:
     """A kernel-IR expression run by the driver: device arrays copy through the runtime."""
+    expr = re.sub(r"\bcupar_reshaped\(", "rt.reshaped(", expr)
     return re.sub(r"(\w+)\.copy\(\)", r"rt.copy(\1)", expr)
 
 TID = "cuda.threadIdx.x"
