@@ -337,6 +337,11 @@ class Lowerer(SequenceRules, MatrixRules):
             return Cols(tuple(self.store(c, loops, out) for c in xs.cols), xs.type)
         if xs.stored is not None:
             return xs.stored
+        if xs.reshapes is not None and self.depth == 0:
+            matrix, k = xs.reshapes
+            name = self.fresh("rows")
+            out.append(Assign(name, f"cupar_reshaped({matrix.expr}, {xs.length}, {k})"))
+            return Mat(name, xs.type, (xs.length, k))
         if isinstance(xs.type.elem, Seq) and (fused := self.fused_product(xs, out)):
             return fused
         n = xs.length

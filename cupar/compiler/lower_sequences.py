@@ -143,10 +143,6 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
         """Element k of the joined rows is element k % m of row k // m, m the rows' length
         (the same for every row: computed before the loop, see `hoisted_length`)."""
         xss = args[0]
-        matrix = self.stored_at_top(xss)
-        if matrix is not None and len(matrix.dims) >= 2:  # its first two axes made one
-            n = self.emit(out, f"{matrix.dims[0]} * {matrix.dims[1]}")
-            return self.reshaped(matrix, (n, *matrix.dims[2:]), let.var.type, out)
         k, probe = self.fresh("k"), []
         row = self.element(xss, k, probe)
         if not isinstance(row, (Mat, Delayed)) or k in row.length:
@@ -197,28 +193,13 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
             segment = None if joined is None else (*joined, f"({i} * {k})")
             return Delayed(k, lambda j, inner: self.element(xs, f"({i} * {k} + {j})", inner),
                            row_type, segment=segment)
-        matrix = self.stored_at_top(xs)
-        if matrix is not None:  # its first axis cut in two
-            return self.reshaped(matrix, (f"({n} // {k})", k, *matrix.dims[1:]),
-                                 let.var.type, out)
-        return Delayed(f"({n} // {k})", row, let.var.type)
-
-    def stored_at_top(self, xs) -> Mat | None:
-        """`xs` as an array already stored (a product's too), where a reshape of it is
-        made at the top level; else None. A join or split of it is then that array
-        reshaped, a view (`cupar_reshaped`): its elements are read without dividing
-        their index by a row length, and storing it copies nothing (an im2col's patches
-        before their product: that copy had been 5% of a small CNN's training step)."""
-        if self.depth != 0:
-            return None
-        if isinstance(xs, Delayed) and xs.stored is not None:
-            xs = xs.stored
-        return xs if isinstance(xs, Mat) else None
-
-    def reshaped(self, matrix: Mat, dims: tuple, t, out: list) -> Mat:
-        name = self.fresh("rows")
-        out.append(Assign(name, f"cupar_reshaped({matrix.expr}, {', '.join(dims)})"))
-        return Mat(name, t, tuple(dims))
+        joined = xs.joined if isinstance(xs, Delayed) else None
+        matrix = joined[0] if joined is not None else None
+        if isinstance(matrix, Delayed) and matrix.stored is not None:  # (a product)
+            matrix = matrix.stored
+        reshapes = (matrix, k) if isinstance(matrix, Mat) and len(matrix.dims) == 2 and \
+            isinstance(row_type, Seq) and isinstance(row_type.elem, Scalar) else None
+        return Delayed(f"({n} // {k})", row, let.var.type, reshapes=reshapes)
 
     def p_replicate(self, let, prim, args, out):
         x, n = args

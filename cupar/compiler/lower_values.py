@@ -51,6 +51,9 @@ class Delayed:
     # xss in nested loops instead of dividing per element (see Lowerer.write)
     joined: tuple | None = None
     segment: tuple | None = None
+    # split(join(m), k) of a stored matrix m (m, k): stored at the top level as m's elements
+    # reshaped, a view (`cupar_reshaped`), not copied
+    reshapes: tuple | None = None
     # element code is a few scalar operations on reads (index arithmetic, cheap maps):
     # recomputing an element costs no more than storing and reading it back
     cheap: bool = False

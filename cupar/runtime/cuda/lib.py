@@ -57,10 +57,10 @@ def empty(shape, dtype):
     return cuda.device_array(tuple(int(s) for s in shape), dtype=dtype)
 
 
-def reshaped(array, *shape):
-    """The device array's elements, row-major, in that shape: a view where it is
+def reshaped(array, rows, columns):
+    """The 2-D device array's elements, row-major, as rows x columns: a view where it is
     contiguous, else a copy (cpu's `cupar_reshaped`)."""
-    shape = tuple(int(s) for s in shape)
+    shape = (int(rows), int(columns))
     if array.is_c_contiguous():
         return array.reshape(*shape)
     return cuda.to_device(np.ascontiguousarray(array.copy_to_host())).reshape(*shape)
