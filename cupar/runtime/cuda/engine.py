@@ -66,8 +66,12 @@ class GpuCompiled:
             flat = simple_flat(args, parts_of)
             if flat is None:
                 return MISS
-            with np.errstate(all="ignore"):
-                parts = self.entry(*flat)
+            try:
+                with np.errstate(all="ignore"):
+                    parts = self.entry(*flat)
+            except Exception:
+                cuda_lib.after_failed_launch()  # (the ordinary call then runs it again)
+                raise
             return build([DeviceArray(p) if hasattr(p, "copy_to_host") else p for p in parts])
         return call
 
@@ -86,10 +90,13 @@ class GpuCompiled:
         try:
             with np.errstate(all="ignore"):  # the driver's scalar code computes as NumPy does
                 parts = list(entry(*flat, *(device for device, _ in given)))
-        except (ValueError, IndexError) as exc:
-            raise self.located(exc) from None
-        except CudaAPIError as exc:
-            raise out_of_memory(exc) from None
+        except Exception as exc:
+            cuda_lib.after_failed_launch()
+            if isinstance(exc, (ValueError, IndexError)):
+                raise self.located(exc) from None
+            if isinstance(exc, CudaAPIError):
+                raise out_of_memory(exc) from None
+            raise
         for (_, mine), p in zip(given, self.out_params):  # the caller's own objects back
             if mine is not None:
                 parts[p.part] = mine

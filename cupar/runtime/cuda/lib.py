@@ -57,6 +57,22 @@ def empty(shape, dtype):
     return cuda.device_array(tuple(int(s) for s in shape), dtype=dtype)
 
 
+def after_failed_launch():
+    """Under the simulator, wait for a failed block's other threads, which Numba flags to
+    stop but does not wait for. One still inside a device function puts the real
+    `numba.cuda` back into the kernels' module when it returns, which the next launch's
+    threads then find without `atomic` (a flaky test's error). Nothing on a GPU."""
+    if not SIMULATED:
+        return
+    import threading
+    import time
+    from numba.cuda.simulator.kernel import BlockThread
+    deadline = time.monotonic() + 5.0  # (a thread that never ends is left, as before)
+    for thread in threading.enumerate():
+        if isinstance(thread, BlockThread) and thread is not threading.current_thread():
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+
+
 def reshaped(array, rows, columns):
     """The 2-D device array's elements, row-major, as rows x columns: a view where it is
     contiguous, else a copy (cpu's `cupar_reshaped`)."""
