@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from .build import Builder
 from .dead_values import prune
-from .autodiff_recorded import defined_names, next_state_lets, reading_next_state
-from .ir import Body, Const, FnRef, Function, Lambda, Let, Prim, Var, free_vars, substitute
+from .autodiff_recorded import next_state_lets, reading_next_state
+from .ir import (Body, Const, FnRef, Function, Lambda, Let, Prim, Var, bound_names, free_vars,
+                 substitute)
 from .tailcalls import callees
 from .types import Scalar, Seq, Tuple
 
@@ -269,7 +270,7 @@ class Loops:
         record (autodiff_recorded.py); `fresh["known"]` lists them."""
         roots = next_state_lets(step, nexts, fresh["varying"])
         lets = {}
-        for name in defined_names(derived.body):  # the derivative's copies of those lets
+        for name in bound_names(derived.body):  # the derivative's copies of those lets
             origin = next((n for n in self.names.copies(name) if n in roots), None)
             if origin is not None:
                 lets[name] = roots[origin]

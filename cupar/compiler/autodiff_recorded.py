@@ -15,13 +15,14 @@ the next state on one path and something else on another.
 
 from __future__ import annotations
 
-from .dead_values import on_lambdas, prune
-from .ir import Body, Const, Function, Lambda, Let, Prim, Var
+from .dead_values import forward_projections, prune
+from .ir import Body, Function, Lambda, Let, Prim, Var, map_bodies
 
 
 def next_state_lets(step: Function, nexts: set[str], varying: list) -> dict[str, int]:
     """The lets of the stepping function `step` whose values are part k of the next state
-    (`nexts`: the names of its next-state tuples), by name: {name: k}."""
+    (`nexts`: the names of its next-state tuples), by name: {name: k}. Tuple projections
+    are forwarded first (dead_values.py), so a part is found through renamings only."""
     found: dict[str, int] = {}
 
     def visit(body: Body, outer: dict) -> None:
@@ -33,51 +34,19 @@ def next_state_lets(step: Function, nexts: set[str], varying: list) -> dict[str,
                     name = defining_let(let.value.args[k], scope)
                     if name in local:
                         found.setdefault(name, k)
-            for lam in lambdas_of(let.value):
-                visit(lam.body, scope)
-    visit(step.body, {})
+            for value in (let.value, *getattr(let.value, "args", ())):
+                if isinstance(value, Lambda):
+                    visit(value.body, scope)
+    visit(forward_projections(step.body, {}), {})
     return found
 
 
-def lambdas_of(value) -> list:
-    if isinstance(value, Lambda):
-        return [value]
-    if isinstance(value, Prim):
-        return [a for a in value.args if isinstance(a, Lambda)]
-    return []
-
-
 def defining_let(atom, scope: dict) -> str | None:
-    """The name of the let that computes `atom`'s value, seen through renamings and the
-    projections of tuples built in scope; None for a parameter or a constant."""
-    while isinstance(atom, Var) and atom.name in scope:
-        value = scope[atom.name]
-        if isinstance(value, Var):
-            atom = value
-            continue
-        if isinstance(value, Prim) and value.name == "index" and \
-                isinstance(value.args[1], Const):
-            parts = tuple_parts(value.args[0], scope)
-            if parts is not None:
-                atom = parts[int(value.args[1].value)]
-                continue
-        return atom.name
-    return None
-
-
-def tuple_parts(atom, scope: dict):
-    """The atoms of the tuple `atom` is, where it is built in scope; else None."""
-    while isinstance(atom, Var) and atom.name in scope:
-        value = scope[atom.name]
-        if isinstance(value, Prim) and value.name == "tuple":
-            return value.args
-        if isinstance(value, Prim) and value.name == "unpack":
-            atom = value.args[0]
-        elif isinstance(value, Var):
-            atom = value
-        else:
-            return None
-    return None
+    """The name of the let that computes `atom`'s value, seen through renamings; None for
+    a parameter or a constant."""
+    while isinstance(atom, Var) and isinstance(scope.get(atom.name), Var):
+        atom = scope[atom.name]
+    return atom.name if isinstance(atom, Var) and atom.name in scope else None
 
 
 def reading_next_state(derived: Function, lets: dict[str, int], known: list,
@@ -93,21 +62,7 @@ def reading_next_state(derived: Function, lets: dict[str, int], known: list,
 
 
 def replaced(body: Body, table: dict) -> Body:
-    lets = []
-    for let in body.lets:
-        if let.var.name in table:
-            lets.append(Let(let.var, table[let.var.name], let.loc))
-        else:
-            lets.append(Let(let.var, on_lambdas(let.value, lambda b: replaced(b, table)),
-                            let.loc))
-    return Body(tuple(lets), body.result)
-
-
-def defined_names(body: Body) -> set[str]:
-    """Every let name in `body` and its nested bodies."""
-    out = set()
-    for let in body.lets:
-        out.add(let.var.name)
-        for lam in lambdas_of(let.value):
-            out |= defined_names(lam.body)
-    return out
+    """`body` with the lets named in `table`, in it or nested, given those values."""
+    return map_bodies(lambda b: Body(tuple(Let(let.var, table[let.var.name], let.loc)
+                                           if let.var.name in table else let
+                                           for let in b.lets), b.result), body)
