@@ -24,8 +24,13 @@ model per case and implementation for the case's schedule (MLP 30 epochs, CNN 15
 LSTM 75 = 3000 steps at batch 100) and reports its test accuracy (at the implementation's
 fastest thread count).
 
-cupar's trainers (benchmarks/nn_cupar.py) are TRAINERS' first entry: each step one compiled
-call, `nn.TrainStep`, compiled before timing.
+cupar's trainers (benchmarks/nn_cupar.py), compiled before timing: `cupar` trains as
+`nn.fit` does, an epoch in one compiled call (`TrainStep.run`), `cupar-step` makes one
+compiled call per step (`nn.TrainStep`). Both run with subnormal floats flushed to zero, as
+cupar.nn's training does; `numpy-ftz` and `torch-ftz` are NumPy and PyTorch with them
+flushed as well (the x86 FTZ and DAZ bits on the training thread: cupar's
+`subnormals_flushed`, torch.set_flush_denormal), since a trained classifier's softmax and
+momentum buffers make subnormals, which each cost an x86 core a micro-code assist.
 """
 
 from __future__ import annotations
@@ -72,8 +77,13 @@ MODELS = {
 # is left out of its entry. cupar's entry goes here once cupar.nn trains these models.
 TRAINERS = {
     "cupar": C.TRAINERS,
+    "cupar-step": C.STEP_TRAINERS,
     "numpy": {"mlp": M.NumpyMLP},
+    "numpy-ftz": {"mlp": M.flushing_subnormals(M.NumpyMLP, "numpy")},
     "torch": {"mlp": M.TorchMLP, "cnn": M.TorchCNN, "gru": M.TorchGRU, "lstm": M.TorchLSTM},
+    "torch-ftz": {name: M.flushing_subnormals(cls, "torch") for name, cls in
+                  {"mlp": M.TorchMLP, "cnn": M.TorchCNN, "gru": M.TorchGRU,
+                   "lstm": M.TorchLSTM}.items()},
 }
 
 # The baseline a model's ratios are taken against: an implementation, or None for the fastest
@@ -99,7 +109,7 @@ class Row:
     skipped: str | None = None
 
 
-THREADED = ("numpy", "torch")  # implementations timed once per --threads value
+THREADED = ("numpy", "torch", "numpy-ftz", "torch-ftz")  # timed once per --threads value
 
 
 def set_threads(row: Row):
@@ -107,9 +117,9 @@ def set_threads(row: Row):
     intra-op threads; nothing for an implementation not in THREADED."""
     if row.threads is None:
         return
-    if row.impl == "torch":
+    if row.impl.startswith("torch"):
         M.torch_or_reason().set_num_threads(row.threads)
-    elif row.impl == "numpy":
+    elif row.impl.startswith("numpy"):
         from threadpoolctl import threadpool_limits
         threadpool_limits(limits=row.threads, user_api="blas")
 
@@ -123,9 +133,9 @@ def rows_for(model: str, batch: int, impls: list, threads: list) -> list:
         if model not in TRAINERS.get(impl, {}):
             continue
         counts = threads if impl in THREADED else [None]
-        if impl == "numpy" and not blas_threads_settable():
+        if impl.startswith("numpy") and not blas_threads_settable():
             counts = [None]
-        torch = M.torch_or_reason() if impl == "torch" else None
+        torch = M.torch_or_reason() if impl.startswith("torch") else None
         for n in counts:
             label = impl if n is None else f"{impl} {n} thread{'s' if n > 1 else ''}"
             rows.append(Row(model, batch, impl, label, threads=n,

@@ -1,9 +1,12 @@
 """cupar.nn's trainers for benchmarks/nn.py, with nn_models' interface: `train_epoch(x, y,
 batch_size, rng)` (the mean loss) and `accuracy(x, y)`. The same models and schedules as
-the NumPy and PyTorch trainers; each step is one compiled cupar call (nn.TrainStep)."""
+the NumPy and PyTorch trainers. TRAINERS train as `nn.fit` does, a whole epoch in one
+compiled call (`TrainStep.run`); STEP_TRAINERS make one compiled call per step
+(`TrainStep`), as a hand-written loop over batches would."""
 
 from __future__ import annotations
 
+import numpy as np
 
 import cupar
 from cupar import nn
@@ -20,7 +23,24 @@ class CuparTrainer:
                                  self.optimizer(self.model.parameters()))
         x = data[0] if isinstance(data, tuple) else data()[0]
         y = data[1] if isinstance(data, tuple) else data()[1]
-        self.step(x[:2], y[:2])  # compile (or load from the cache) before timing
+        self.warm_up(x, y)  # compile (or load from the cache) before timing
+
+    def warm_up(self, x, y) -> None:
+        self.step.run(x, y, np.arange(2), 2)
+
+    def train_epoch(self, x, y, batch_size: int, rng) -> float:
+        ran = self.step.run(x, y, rng.permutation(len(x)), batch_size)
+        return ran.loss_sum / max(ran.seen, 1)
+
+    def accuracy(self, x, y) -> float:
+        return nn.evaluate(self.model, (x, y), batch_size=1000)["accuracy"]
+
+
+class StepCalls:
+    """A trainer making one compiled call per step."""
+
+    def warm_up(self, x, y) -> None:
+        self.step(x[:2], y[:2])
 
     def train_epoch(self, x, y, batch_size: int, rng) -> float:
         order = rng.permutation(len(x))
@@ -29,9 +49,6 @@ class CuparTrainer:
             rows = order[i:i + batch_size]
             total += self.step(x[rows], y[rows]) * len(rows)
         return total / len(x)
-
-    def accuracy(self, x, y) -> float:
-        return nn.evaluate(self.model, (x, y), batch_size=1000)["accuracy"]
 
 
 class CuparMLP(CuparTrainer):
@@ -68,3 +85,5 @@ class CuparLSTM(CuparGRU):
 
 
 TRAINERS = {"mlp": CuparMLP, "cnn": CuparCNN, "gru": CuparGRU, "lstm": CuparLSTM}
+STEP_TRAINERS = {name: type(f"{cls.__name__}Steps", (StepCalls, cls), {})
+                 for name, cls in TRAINERS.items()}

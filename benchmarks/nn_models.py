@@ -177,6 +177,24 @@ class NumpyMLP:
 # -- PyTorch on the CPU ---------------------------------------------------------------------
 
 @functools.cache
+def flushing_subnormals(trainer, library: str):
+    """`trainer`'s class, training with subnormal floats flushed to zero on this thread:
+    cupar's context (the x86 FTZ and DAZ bits) around NumPy, torch's own switch for torch."""
+    class Flushed(trainer):
+        def train_epoch(self, *args):
+            if library == "torch":
+                self.torch.set_flush_denormal(True)
+                try:
+                    return super().train_epoch(*args)
+                finally:
+                    self.torch.set_flush_denormal(False)
+            import cupar
+            with cupar.places.cpu.subnormals_flushed():
+                return super().train_epoch(*args)
+    Flushed.__name__ = f"{trainer.__name__}Flushed"
+    return Flushed
+
+
 def torch_or_reason():
     """The torch module, its intra-op threads set to the core count (the first time only: a
     caller may set another count afterwards); or why there is none, a str."""

@@ -130,17 +130,33 @@ class Cpu(Compiling):
     does not handle yet are interpreted instead (correct, not fast); `compiled_or_reason`
     and `cupar.explain` say which."""
 
-    name = "cpu"
     fallback = "runs in the interpreter at cpu"
 
+    def __init__(self, name: str = "cpu", serial: bool = False):
+        super().__init__()
+        self.name, self.serial = name, serial
+
     def compile(self, program):
-        return compile_kernels(program)
+        compiled = compile_kernels(program)
+        return compiled.serial() if self.serial and not isinstance(compiled, str) else \
+            compiled
 
     def execute(self, stages: dict, args: tuple):
         compiled = self.for_call(stages)
         if isinstance(compiled, str):
             return Interpreter(list(stages.values())[-1]).run(args)
         return replaying_errors(stages, args, lambda: compiled(args))
+
+    def subnormals_flushed(self):
+        """A context manager inside which subnormal floats read or made by this thread
+        and Numba's threads count as zero (x86's FTZ and DAZ; elsewhere it changes
+        nothing). An x86 core handles each vector instruction meeting one about a hundred
+        times slower, and training makes them (underflowing softmax probabilities,
+        decaying momentum): cupar.nn's training steps run inside it. Results then differ
+        from here's where a value falls below the dtype's smallest normal number
+        (1.2e-38 in float32). See cupar/runtime/cpu/fpenv.py."""
+        from ..runtime.cpu.fpenv import flushing
+        return flushing()
 
 
 class Gpu(Compiling):
@@ -248,6 +264,11 @@ def to_host(value):
 
 
 here, cpu, gpu0 = Interpreted(), Cpu(), Gpu()
+# cpu on one thread: every call runs the program's variant without parallel loops, which cpu
+# runs only for calls whose arguments are all small. For calls whose work is small although
+# an argument is large: cupar.nn's training runs take the whole data set and train on a
+# batch of it at a time.
+cpu_serial = Cpu("cpu_serial", serial=True)
 gpu0_fastmath = Gpu("gpu0_fastmath", fastmath=True)
 
 

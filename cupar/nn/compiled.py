@@ -33,6 +33,7 @@ from cupar.errors import CuparError, CuparIndexError, CuparTypeError, CuparValue
 from . import optim
 from .codegen import Emitter, compile_source, forward_source, image_shape
 from .criteria import as_loss
+from .steps import Ran, run_steps
 
 
 def forward_function(model, training: bool):
@@ -50,7 +51,8 @@ def forward_function(model, training: bool):
         params = [v for _, v in model.named_parameters()]
         buffers = [v for _, v in model.named_buffers()]
         seed = next_seed(model)
-        result = fn(*params, *buffers, x, seed, target_place=model.place)
+        with cupar.places.cpu.subnormals_flushed():
+            result = fn(*params, *buffers, x, seed, target_place=model.place)
         if updates:
             result, news = result
             for (name, _), new in zip(model.named_buffers(), news):
@@ -125,25 +127,32 @@ class TrainStep:
         return self.functions[key]
 
     def generate(self, rank: int, shape: tuple | None = None):
-        objective, args = self.objective_lines(rank, shape)
-        g = Emitter(self.names, [n for n, _ in self.model.named_buffers()], True, rank)
-        states = self.state_variables(g)
+        objective, g, states, outs = self.step_body(rank, shape)
         step_args = list(g.params.values()) + list(states.values()) + \
             list(g.buffers.values()) + ["x", "y", "seed"] + list(self.optimizer.hyper()) + \
             ["clip_norm"]
-        g.lines.append(f"    value, grads = gradient({', '.join(args)})")
-        grads = [g.let(f"grads[{k}]") for k in range(len(self.names))]
-        new_params, new_states = self.emit_update(g, grads, states)
-        loss = g.let("value[0]")
-        aux = g.let("value[1]")
-        news = [g.let(f"{aux}[{k + 1}]") for k in range(len(g.buffers))]
-        outs = [loss, f"{aux}[0]"] + new_params + new_states + news
         step = [f"def step({', '.join(step_args)}):", *g.lines,
                 f"    return {', '.join(outs)}"]
         source = "\n".join(["@parallel", *objective, "", self.gradient_line(), "",
                             "@parallel", *step]) + "\n"
         self.source = source
         return self.compile(source, "step")["step"]
+
+    def step_body(self, rank: int, shape: tuple | None, batch=("x", "y", "seed")):
+        """The objective's source lines, and an Emitter holding the lines of one step on
+        the batch whose inputs, labels and seed are named `batch`: the gradient, then the
+        update. Also the optimizer states' variables, and the step's results: the loss,
+        the correct count, the new parameters, new states and new buffers."""
+        objective, args = self.objective_lines(rank, shape)
+        g = Emitter(self.names, [n for n, _ in self.model.named_buffers()], True, rank)
+        states = self.state_variables(g)
+        g.lines.append(f"    value, grads = gradient({', '.join(args[:-3] + list(batch))})")
+        grads = [g.let(f"grads[{k}]") for k in range(len(self.names))]
+        new_params, new_states = self.emit_update(g, grads, states)
+        loss = g.let("value[0]")
+        aux = g.let("value[1]")
+        news = [g.let(f"{aux}[{k + 1}]") for k in range(len(g.buffers))]
+        return objective, g, states, [loss, f"{aux}[0]"] + new_params + new_states + news
 
     def objective_lines(self, rank: int, shape: tuple | None) -> tuple[list[str], list[str]]:
         """The source of `objective(params..., buffers..., x, y, seed)`, returning (loss,
@@ -194,25 +203,33 @@ class TrainStep:
         return [g.let(optim.elementwise("op_mul", [grad], [scale], np.ndim(value)))
                 for grad, (_, value) in zip(grads, self.model.named_parameters())]
 
-    def checked_call(self, x, y):
-        """The step with every check of the batch and the model (each problem a clear
-        error); the step is then specialised for these argument types (`warm_call`)."""
+    def check(self, x, y) -> None:
+        """The batch fits the loss and the model, and is where the model is."""
         self.loss.check(x, y)
         self.model.check_input(x)
         check_place(self.model, x, [(k, t[k]) for t, k in self.slots])
+
+    def checked_call(self, x, y):
+        """The step with every check of the batch and the model (each problem a clear
+        error); the step is then specialised for these argument types (`warm_call`)."""
+        self.check(x, y)
         step = self.function_for(x)
         args = self.arguments(x, y)
+        result = self.call_program(step, args)
+        self.warm = (np.ndim(x), image_shape(x),
+                     step.specialize(*args, target_place=self.model.place))
+        return result
+
+    def call_program(self, program, args: tuple, place=None):
+        """Run `program`; a classification loss's index error is a label out of range."""
         try:
-            result = step(*args, target_place=self.model.place)
+            return program(*args, target_place=place or self.model.place)
         except CuparIndexError as err:
             if not self.loss.classification:
                 raise
             raise CuparValueError(f"a label is out of range for the model's outputs "
                                   f"({err.message})", caller_loc(),
                                   "labels are class numbers 0 .. classes - 1") from None
-        self.warm = (np.ndim(x), image_shape(x),
-                     step.specialize(*args, target_place=self.model.place))
-        return result
 
     def warm_call(self, x, y):
         """The step by its specialisation for the last checked call's types (which checks
@@ -240,12 +257,22 @@ class TrainStep:
         return (*arrays[:n], *self.states.values(), *arrays[n:], x, y,
                 self.optimizer.step_count, *hyper, float(self.clip_norm or 0.0))
 
+    def run(self, x, y, order, batch_size: int, start: int = 0, stop: int | None = None,
+            skip_nonfinite: bool = False) -> Ran:
+        """Steps start .. stop - 1 (default: to the last batch) as ONE compiled call at cpu:
+        step k trains on rows order[k * batch_size : (k + 1) * batch_size] of (x, y), as
+        `step(x[rows], y[rows])` would (see cupar/nn/steps.py; at gpu0, one call a step).
+        A step whose loss is NaN or infinite stops the run before it, the model as it was
+        then (`skip_nonfinite`: that step is skipped instead). Returns what it did."""
+        return run_steps(self, x, y, order, batch_size, start, stop, skip_nonfinite)
+
     def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
         """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
         infinite changes nothing (the loss is returned for the caller to report)."""
-        result = self.warm_call(x, y)
-        if result is None:
-            result = self.checked_call(x, y)
+        with cupar.places.cpu.subnormals_flushed():
+            result = self.warm_call(x, y)
+            if result is None:
+                result = self.checked_call(x, y)
         loss, correct, *rest = result
         if sync or check_finite:
             value = float(loss if isinstance(loss, (float, np.floating)) else

@@ -74,6 +74,10 @@ class Optimizer:
     nothing."""
 
     state_names: tuple = ()
+    # the arguments of `hyper` that may change from one step to the next (the others are
+    # the same for every step of a `TrainStep.run`): a run takes them as arrays, one entry
+    # per step
+    per_step: tuple = ("lr",)
 
     def __init__(self, params, lr: float, linear_scaling: bool = False, warmup_steps: int = 0,
                  **defaults):
@@ -122,6 +126,8 @@ class SGD(Optimizer):
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
         self.state_names = ("momentum_buffer",) if momentum else ()
 
+    per_step = ("lr", "first")
+
     def hyper(self) -> dict:
         return {"lr": self.step_lr(), "momentum": self.momentum, "dampening": self.dampening,
                 "weight_decay": self.weight_decay, "nesterov": self.nesterov,
@@ -142,6 +148,7 @@ class Adam(Optimizer):
     """torch.optim.Adam (L2 weight decay added to the gradient); AdamW decouples it."""
 
     state_names = ("exp_avg", "exp_avg_sq")
+    per_step = ("lr", "correction1", "correction2", "decoupled_decay")
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,

@@ -124,8 +124,9 @@ class DistributedStep(TrainStep):
         share = len(x) / (global_rows or len(x) * self.world.size)
         started = time.perf_counter()
         if len(x):
-            loss, correct, *local = gradient(*arrays, x, y, seed,
-                                             target_place=self.model.place)
+            with cupar.places.cpu.subnormals_flushed():
+                loss, correct, *local = gradient(*arrays, x, y, seed,
+                                                 target_place=self.model.place)
         else:  # a global batch smaller than the world leaves this rank nothing
             loss, correct = 0.0, 0
             local = [np.zeros(np.shape(a), np.dtype(a.dtype)) for a in arrays]
@@ -136,8 +137,9 @@ class DistributedStep(TrainStep):
             return loss
         grads, news = reduced[:n], reduced[n:]
         hyper = tuple(self.optimizer.hyper().values())
-        result = update(*arrays[:n], *self.states.values(), *grads, *hyper,
-                        float(self.clip_norm or 0.0), target_place=self.model.place)
+        with cupar.places.cpu.subnormals_flushed():
+            result = update(*arrays[:n], *self.states.values(), *grads, *hyper,
+                            float(self.clip_norm or 0.0), target_place=self.model.place)
         result = result if isinstance(result, tuple) else (result,)
         done = time.perf_counter()
         self.seconds["gradient"] += reduced_at - started

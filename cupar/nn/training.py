@@ -5,11 +5,15 @@
     history["val_accuracy"][-1]
     nn.evaluate(model, (x_test, y_test))        # {"loss": ..., "accuracy": ...}
 
-Each step of `fit` is one compiled call (`TrainStep`). Mini-batches are drawn from a
-permutation per epoch made by `np.random.default_rng(seed)`, so a seed gives the same batches,
-the same dropout masks and, at cpu, the same loss curve bit for bit. A loss that is NaN or
-infinite stops training with the epoch, step and batch named, the model left as it was
-before that step (`on_nonfinite="continue"` skips the step instead).
+At cpu, `fit` runs many steps in each compiled call (`TrainStep.run`: the steps' loop is
+inside the program, each step gathering its batch's rows itself), the whole epoch by default,
+or `steps_per_call` steps (a twentieth of the epoch while a progress bar shows); data-parallel
+training, and gpu0, make one call a step. Mini-batches are drawn from a permutation per epoch
+made by `np.random.default_rng(seed)`, so a seed gives the same batches, the same dropout
+masks and, at cpu, the same loss curve bit for bit. A loss that is NaN or infinite stops
+training with the epoch, step and batch named, the model left as it was before that step
+(`on_nonfinite="continue"` skips the step instead). Training runs with subnormal floats
+flushed to zero (`cupar.places.cpu.subnormals_flushed`).
 """
 
 from __future__ import annotations
@@ -42,12 +46,13 @@ class History(dict):
 def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int = 32,
         validation=None, seed: int | None = 0, progress: bool | None = None, callbacks=(),
         scheduler=None, clip_norm: float | None = None, on_nonfinite: str = "stop",
-        step: TrainStep | None = None) -> History:
+        step: TrainStep | None = None, steps_per_call: int | None = None) -> History:
     """Train `model` on `train` = (inputs, targets) for `epochs` passes of shuffled
     mini-batches (the last one smaller when the size does not divide). `progress`: a tqdm
     bar per epoch (None: only when stderr is a terminal). Each callback is called as
     `callback(epoch, logs)` after every epoch, with that epoch's numbers; returning True
-    stops training. `scheduler.step()` runs after every epoch."""
+    stops training. `scheduler.step()` runs after every epoch. `steps_per_call`: how many
+    steps one compiled call runs at cpu (see above)."""
     where = caller_loc()
     wrapper, model = (model, model.module) if isinstance(model, DataParallel) else \
         (None, model)
@@ -59,6 +64,9 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
                               where, None)
     if batch_size < 1:
         raise CuparValueError(f"batch_size must be at least 1, not {batch_size}", where, None)
+    if steps_per_call is not None and steps_per_call < 1:
+        raise CuparValueError(f"steps_per_call must be at least 1, not {steps_per_call}",
+                              where, "leave it None for whole epochs per call")
     if step is None:
         step = DistributedStep(wrapper, loss, optimizer, clip_norm) if wrapper else \
             TrainStep(model, loss, optimizer, clip_norm)
@@ -69,7 +77,8 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
     history = History()
     model.train()
     for epoch in range(epochs):
-        logs = run_epoch(step, x, y, batch_size, rng, epoch, progress, on_nonfinite)
+        logs = run_epoch(step, x, y, batch_size, rng, epoch, progress, on_nonfinite,
+                         steps_per_call)
         if validation is not None:
             scores = evaluate(model, validation, loss=step.loss, batch_size=max(batch_size, 256))
             logs.update({f"val_{k}": v for k, v in scores.items()})
@@ -84,14 +93,40 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
 
 
 def run_epoch(step: TrainStep, x, y, batch_size: int, rng, epoch: int, progress,
-              on_nonfinite: str) -> dict:
+              on_nonfinite: str, steps_per_call: int | None = None) -> dict:
     order = rng.permutation(len(x))
     ranks = step.world.size if isinstance(step, DistributedStep) else 1
     batch_size *= ranks  # the global batch: each rank trains on its shard
-    starts = range(0, len(x), batch_size)
-    bar = progress_bar(len(starts), epoch, progress)
-    total, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-    for k, first in enumerate(starts):
+    batches = -(-len(x) // batch_size)
+    bar = progress_bar(batches, epoch, progress)
+    tally = Tally(step.loss.classification, bar)
+    if ranks > 1:
+        run_steps_one_by_one(step, x, y, order, batch_size, ranks, epoch, on_nonfinite, tally)
+    else:
+        run_steps_together(step, x, y, order, batch_size, epoch, on_nonfinite, tally,
+                           steps_per_call or (batches if bar is None else -(-batches // 20)))
+    if bar is not None:
+        bar.close()
+    return tally.logs()
+
+
+def run_steps_together(step: TrainStep, x, y, order, batch_size: int, epoch: int,
+                       on_nonfinite: str, tally, per_call: int) -> None:
+    """The epoch's steps, `per_call` of them in each compiled call (`TrainStep.run`)."""
+    batches = -(-len(x) // batch_size)
+    for first in range(0, batches, per_call):
+        ran = step.run(x, y, order, batch_size, first, first + per_call,
+                       skip_nonfinite=on_nonfinite == "continue")
+        tally.add(ran.loss_sum, ran.seen, ran.correct, ran.done - first)
+        if ran.bad_loss is not None:
+            row = ran.done * batch_size
+            nonfinite(ran.bad_loss, epoch, ran.done, row, min(row + batch_size, len(x)))
+
+
+def run_steps_one_by_one(step: TrainStep, x, y, order, batch_size: int, ranks: int,
+                         epoch: int, on_nonfinite: str, tally) -> None:
+    """The epoch's steps, one compiled call each (data-parallel training)."""
+    for k, first in enumerate(range(0, len(x), batch_size)):
         rows = order[first:first + batch_size]
         if ranks > 1:
             mine = shard_rows(rows)
@@ -100,30 +135,52 @@ def run_epoch(step: TrainStep, x, y, batch_size: int, rng, epoch: int, progress,
             loss = step(x[rows], y[rows], check_finite=True)
         if not np.isfinite(loss):
             if on_nonfinite == "stop":
-                raise CuparValueError(
-                    f"the loss is {loss} at epoch {epoch}, step {k} (batch rows "
-                    f"{first}..{first + len(rows) - 1} of this epoch's shuffle); the model "
-                    "is as it was before that step", None,
-                    "lower the learning rate, clip gradients (clip_norm=...), check the data "
-                    "for NaN or inf, or pass on_nonfinite='continue' to skip such steps")
+                nonfinite(loss, epoch, k, first, first + len(rows))
             continue
-        total += loss * len(rows)
-        seen += len(rows)
-        correct += int(step.correct) if step.loss.classification else 0
-        if bar is not None:
-            bar.update(1)
-            if k % 10 == 0 or k == len(starts) - 1:
-                bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False,
-                                **({"acc": f"{correct / seen:.3f}"}
-                                   if step.loss.classification else {}),
-                                samples_s=f"{seen / (time.perf_counter() - start):.0f}")
-    if bar is not None:
-        bar.close()
-    elapsed = time.perf_counter() - start
-    logs = {"loss": total / max(seen, 1), "samples_per_s": seen / elapsed if elapsed else 0.0}
-    if step.loss.classification:
-        logs["accuracy"] = correct / max(seen, 1)
-    return logs
+        tally.add(loss * len(rows), len(rows),
+                  int(step.correct) if step.loss.classification else 0, 1)
+
+
+def nonfinite(loss: float, epoch: int, k: int, first: int, end: int):
+    raise CuparValueError(
+        f"the loss is {loss} at epoch {epoch}, step {k} (batch rows {first}..{end - 1} of "
+        "this epoch's shuffle); the model is as it was before that step", None,
+        "lower the learning rate, clip gradients (clip_norm=...), check the data for NaN or "
+        "inf, or pass on_nonfinite='continue' to skip such steps")
+
+
+class Tally:
+    """An epoch's running loss, accuracy and speed, shown on its progress bar."""
+
+    def __init__(self, classification: bool, bar):
+        self.classification, self.bar = classification, bar
+        self.total, self.correct, self.seen, self.steps = 0.0, 0, 0, 0
+        self.start = time.perf_counter()
+
+    def add(self, loss_sum: float, seen: int, correct: int, steps: int) -> None:
+        self.total += loss_sum
+        self.seen += seen
+        self.correct += correct
+        if self.bar is None or not steps:
+            return
+        self.bar.update(steps)
+        self.steps += steps
+        if self.steps % 10 < steps or self.steps == self.bar.total:
+            self.bar.set_postfix(loss=f"{self.total / max(self.seen, 1):.4f}", refresh=False,
+                                 **({"acc": f"{self.correct / max(self.seen, 1):.3f}"}
+                                    if self.classification else {}),
+                                 samples_s=f"{self.seen / self.elapsed():.0f}")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def logs(self) -> dict:
+        elapsed = self.elapsed()
+        logs = {"loss": self.total / max(self.seen, 1),
+                "samples_per_s": self.seen / elapsed if elapsed else 0.0}
+        if self.classification:
+            logs["accuracy"] = self.correct / max(self.seen, 1)
+        return logs
 
 
 def progress_bar(total: int, epoch: int, progress):

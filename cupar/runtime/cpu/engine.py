@@ -44,6 +44,7 @@ class Compiled:
         self.warm = False
         self._into: Compiled | None = None  # the variant writing into the caller's arrays
         self._serial: Compiled | None = None  # the variant small calls run
+        self.is_serial = False  # this is that variant: every call runs it as it is
         self.out_params: tuple = ()
 
     def __call__(self, args: tuple, outs: list | None = None):
@@ -83,6 +84,8 @@ class Compiled:
         build = result_builder(self.kernels.result_type)
 
         def run(flat: list, most: int, most_bytes: int):
+            if self.is_serial:
+                return build(self.invoke(flat))
             if most_bytes >= pool.POOL_FROM and pool.POOL.idle_cap > 0:  # `large`
                 return build(self.run_flat(flat))  # (results into pooled memory)
             if most < SMALL_CALL:
@@ -101,6 +104,8 @@ class Compiled:
 
     def run_flat(self, flat: list, outs: list | None = None) -> list:
         """`parts` for flattened arguments."""
+        if self.is_serial:  # (results in fresh arrays: the caller copies into `outs`)
+            return list(self.invoke(flat))
         if outs and any(o is not None for o in outs) and not overlapping(outs, flat):
             into = self.writing_into()
             if into.out_params:
@@ -122,6 +127,7 @@ class Compiled:
                 if self._serial is None:
                     launch_threads()
                     self._serial = compile_kernel_program(self.kernels, serial=True)
+                    self._serial.is_serial = True
         return self._serial
 
     def invoke(self, flat: list):
