@@ -4,6 +4,7 @@
     step = nn.TrainStep(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), 0.1,
                                                                 momentum=0.9))
     loss = step(x, y)             # one call; the model's parameters are replaced by new ones
+    ran = step.run(x, y, order, 32)   # an epoch's steps as ONE call (cupar/nn/steps.py)
     cupar.explain(step.function_for(x), *step.arguments(x, y))   # the whole step
 
 The generated step, for a model with parameters p_0_weight, ... and SGD with momentum:
