@@ -44,7 +44,8 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 LONGEST_FIRST = ["test_nn_recurrent_modules.py", "test_nn_rows.py", "test_dist.py",
                  "test_out.py", "test_compiled_differential.py", "test_grad.py",
                  "test_nn_recurrent.py", "test_nn_functional.py", "test_random_programs.py",
-                 "test_nn_modules.py", "test_compiled_prims.py", "test_reduce_by_index.py"]
+                 "test_nn_modules.py", "test_nn_run.py", "test_compiled_prims.py",
+                 "test_reduce_by_index.py"]
 
 
 def pytest_collection_modifyitems(config, items):

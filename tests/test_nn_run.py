@@ -35,20 +35,20 @@ def close(a, b):
 
 
 @pytest.mark.parametrize("kind,norm", [("sgd", False), ("adamw", True)])
-def test_a_run_gives_the_step_by_step_calls_results(kind, norm):
+def test_a_run_gives_the_interpreters_step_by_step_results(kind, norm):
+    """A run at cpu against one call per step at here (which is what `run` does there)."""
     x, y = data()
     order = np.random.default_rng(1).permutation(len(x))
     one, step_one = model_and_step(kind, norm)
+    one.to(cupar.places.here)
     many, step_many = model_and_step(kind, norm)
-    losses = 0.0
-    for k in range(0, len(x), 8):
-        rows = order[k:k + 8]
-        losses += step_one(x[rows], y[rows]) * len(rows)
+    expected = step_one.run(x, y, order, 8)
     ran = step_many.run(x, y, order, 8)
     assert (ran.done, ran.applied, ran.seen, ran.bad_loss) == (5, 5, 37, None)
-    assert ran.loss_sum == pytest.approx(losses, rel=1e-5)
+    assert ran.correct == expected.correct
+    assert ran.loss_sum == pytest.approx(expected.loss_sum, rel=1e-5)
     assert step_many.optimizer.step_count == step_one.optimizer.step_count == 5
-    for (name, a), (_, b) in zip(many.state_dict().items(), one.state_dict().items()):
+    for (_, a), (_, b) in zip(many.state_dict().items(), one.state_dict().items()):
         close(a, b)
     for key in step_one.states:
         close(step_many.states[key], step_one.states[key])
@@ -103,10 +103,9 @@ def test_fit_gives_the_same_curve_whatever_its_steps_per_call():
     x, y = data(40)
     curves = []
     for per_call in (None, 1, 3):
-        model, _ = model_and_step(norm=True)
-        history = nn.fit(model, (x, y), nn.CrossEntropyLoss(),
-                         optim.SGD(model.parameters(), 0.1, momentum=0.9), epochs=3,
-                         batch_size=8, progress=False, steps_per_call=per_call)
+        model, step = model_and_step("adamw", norm=True)  # (the program of the tests above)
+        history = nn.fit(model, (x, y), nn.CrossEntropyLoss(), step.optimizer, epochs=3,
+                         batch_size=8, progress=False, steps_per_call=per_call, step=step)
         curves.append(history["loss"])
     assert curves[0] == curves[1] == curves[2]
 
