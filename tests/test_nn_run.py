@@ -70,7 +70,7 @@ def test_runs_in_parts_equal_one_run_bit_for_bit():
 def test_a_nonfinite_loss_stops_the_run_before_its_step():
     x, y = data(24)
     x[13, 2] = np.inf  # in the step of rows 12..15 without shuffling
-    model, step = model_and_step()
+    model, step = model_and_step("adamw", norm=True)
     ran = step.run(x, y, np.arange(24), 4)
     assert (ran.done, ran.applied) == (3, 3) and not np.isfinite(ran.bad_loss)
     before = {k: v.copy() for k, v in model.state_dict().items()}
@@ -86,7 +86,7 @@ def test_a_nonfinite_loss_stops_the_run_before_its_step():
 
 def test_a_run_checks_its_arguments_and_its_labels():
     x, y = data(12)
-    model, step = model_and_step()
+    model, step = model_and_step("adamw", norm=True)
     with pytest.raises(CuparValueError, match="steps 3 .. 2") as err:
         step.run(x, y, np.arange(12), 6, start=3)
     assert "test_nn_run.py" in str(err.value)

@@ -147,16 +147,18 @@ class Cpu(Compiling):
             return Interpreter(list(stages.values())[-1]).run(args)
         return replaying_errors(stages, args, lambda: compiled(args))
 
-    def subnormals_flushed(self):
+    def subnormals_flushed(self, workers: bool = True):
         """A context manager inside which subnormal floats read or made by this thread
         and Numba's threads count as zero (x86's FTZ and DAZ; elsewhere it changes
         nothing). An x86 core handles each vector instruction meeting one about a hundred
         times slower, and training makes them (underflowing softmax probabilities,
         decaying momentum): cupar.nn's training steps run inside it. Results then differ
         from here's where a value falls below the dtype's smallest normal number
-        (1.2e-38 in float32). See cupar/runtime/cpu/fpenv.py."""
+        (1.2e-38 in float32). `workers=False` leaves Numba's threads as they are (setting
+        them costs two parallel launches, 10-15 us), for calls that run on this thread
+        alone: small calls, cpu_serial. See cupar/runtime/cpu/fpenv.py."""
         from ..runtime.cpu.fpenv import flushing
-        return flushing()
+        return flushing(workers)
 
 
 class Gpu(Compiling):

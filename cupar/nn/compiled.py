@@ -34,6 +34,7 @@ from cupar.errors import CuparError, CuparIndexError, CuparTypeError, CuparValue
 from . import optim
 from .codegen import Emitter, compile_source, forward_source, image_shape
 from .criteria import as_loss
+from .steps import SMALL_STEP as SMALL
 from .steps import Ran, run_steps
 
 
@@ -118,6 +119,7 @@ class TrainStep:
                        for n, v in model.named_parameters() for s in optimizer.state_names}
         self.functions, self.correct = {}, None
         self.warm = None  # (rank, image shape, the step specialised for the last types)
+        self.small_params = None
 
     def function_for(self, x):
         """The compiled step for inputs of x's number of dimensions (and, for images, of
@@ -204,6 +206,13 @@ class TrainStep:
         return [g.let(optim.elementwise("op_mul", [grad], [scale], np.ndim(value)))
                 for grad, (_, value) in zip(grads, self.model.named_parameters())]
 
+    def small(self, x) -> bool:
+        """Whether the batch and every parameter hold fewer than 65,536 elements: cpu then
+        runs the step on this thread alone (its serial variant)."""
+        if self.small_params is None:
+            self.small_params = max(int(np.size(p)) for p in self.optimizer.params) < SMALL
+        return self.small_params and np.size(x) < SMALL
+
     def check(self, x, y) -> None:
         """The batch fits the loss and the model, and is where the model is."""
         self.loss.check(x, y)
@@ -270,7 +279,7 @@ class TrainStep:
     def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
         """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
         infinite changes nothing (the loss is returned for the caller to report)."""
-        with cupar.places.cpu.subnormals_flushed():
+        with cupar.places.cpu.subnormals_flushed(workers=not self.small(x)):
             result = self.warm_call(x, y)
             if result is None:
                 result = self.checked_call(x, y)

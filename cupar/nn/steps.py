@@ -149,8 +149,9 @@ def run_steps(step, x, y, order, batch_size: int, start: int, stop: int | None,
     args = (*arrays[:n], *step.states.values(), *arrays[n:], x, y, order, batch_size, start,
             stop, step.optimizer.step_count, bool(skip_nonfinite),
             *per_step_arguments(step, stop - start), float(step.clip_norm or 0.0))
-    with cupar.places.cpu.subnormals_flushed():
-        done, *rest = step.call_program(step.functions[key], args, run_place(step, x, batch_size))
+    place = run_place(step, x, batch_size)
+    with cupar.places.cpu.subnormals_flushed(workers=place is not cupar.places.cpu_serial):
+        done, *rest = step.call_program(step.functions[key], args, place)
     carried, (applied, loss_sum, correct, seen, bad) = rest[:-5], rest[-5:]
     for (table, key), new in zip(step.slots, carried[:n] + carried[n + k:]):
         table[key] = new

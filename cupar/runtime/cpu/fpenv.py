@@ -102,10 +102,15 @@ class flushing:
     workers = 0  # blocks open on any thread: Numba's threads flush while it is above 0
     lock = threading.Lock()
 
+    def __init__(self, workers: bool = True):
+        # workers=False: this thread only, for calls that run on it alone (a small call,
+        # cpu_serial): setting Numba's threads costs two parallel launches, 10-15 us
+        self.with_workers = workers and POOL > 1
+
     def __enter__(self):
         if X86:
             self.old = add_mxcsr(FTZ_DAZ)
-            if POOL > 1:
+            if self.with_workers:
                 with self.lock:
                     flushing.workers += 1
                     if flushing.workers == 1:
@@ -114,7 +119,7 @@ class flushing:
 
     def __exit__(self, *exc):
         if X86:
-            if POOL > 1:
+            if self.with_workers:
                 with self.lock:
                     flushing.workers -= 1
                     if flushing.workers == 0:
