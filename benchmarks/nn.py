@@ -13,8 +13,10 @@ Cases (benchmarks/nn_models.py has the data and the trainers):
 * gru, lstm: mnist1d (4000 sequences of 40 values), one recurrent layer of 64 whose last
   state is classified, Adam, at batch 100.
 
-Implementations: hand-written NumPy (the MLP only) and PyTorch on the CPU, once per thread
-count of --threads (NumPy's BLAS threads, by threadpoolctl; torch.set_num_threads; default:
+Implementations: cupar, hand-written NumPy (the MLP only) and PyTorch on the CPU, once per
+thread count of --threads (cupar: numba.set_num_threads, as its loops and its products'
+tiles run on Numba's threads; NumPy's BLAS threads, by threadpoolctl; torch.set_num_threads;
+default:
 the core count, and 1: on a shared machine, threads that wait for one another at every small
 operation can be slowed many-fold by another process's load). A timed run is a few whole
 epochs (each shuffled by a NumPy Generator shared by all implementations, the last batch
@@ -109,15 +111,19 @@ class Row:
     skipped: str | None = None
 
 
-THREADED = ("numpy", "torch", "numpy-ftz", "torch-ftz")  # timed once per --threads value
+# timed once per --threads value
+THREADED = ("cupar", "cupar-step", "numpy", "torch", "numpy-ftz", "torch-ftz")
 
 
 def set_threads(row: Row):
-    """Set the thread count of the row's library: NumPy's BLAS (by threadpoolctl), torch's
-    intra-op threads; nothing for an implementation not in THREADED."""
+    """Set the thread count of the row's library: cupar's (Numba's threads), NumPy's BLAS
+    (by threadpoolctl), torch's intra-op threads; nothing for one not in THREADED."""
     if row.threads is None:
         return
-    if row.impl.startswith("torch"):
+    if row.impl.startswith("cupar"):
+        import numba  # (cupar's loops and its matrix products' tiles run on Numba's threads)
+        numba.set_num_threads(min(row.threads, numba.config.NUMBA_NUM_THREADS))
+    elif row.impl.startswith("torch"):
         M.torch_or_reason().set_num_threads(row.threads)
     elif row.impl.startswith("numpy"):
         from threadpoolctl import threadpool_limits
