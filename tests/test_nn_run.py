@@ -1,6 +1,7 @@
 """`TrainStep.run`: many training steps as one compiled call, against one call per step;
 cpu_serial; and subnormal floats flushed to zero (cupar.places.cpu.subnormals_flushed)."""
 
+import numba
 import numpy as np
 import pytest
 
@@ -8,6 +9,7 @@ import cupar
 from cupar import nn, parallel
 from cupar.errors import CuparValueError
 from cupar.nn import optim
+from cupar.runtime.cpu import fpenv
 
 
 def data(n=37, features=6, classes=3, seed=0):
@@ -131,10 +133,15 @@ def test_subnormals_are_flushed_inside_the_block_only():
     tiny = np.finfo(np.float32).tiny  # the smallest normal float32
     xs = np.full(100_000, tiny, np.float32)  # large: cpu runs its parallel loops
     assert halves(xs)[0] == tiny / 2 > 0  # a subnormal result
+    threads = np.zeros(numba.get_num_threads(), np.uint32)
     with cupar.places.cpu.subnormals_flushed():
+        fpenv.threads_mxcsr(threads)  # each of Numba's threads
+        assert all(t & fpenv.FTZ_DAZ == fpenv.FTZ_DAZ for t in threads) or not fpenv.X86
         with cupar.places.cpu.subnormals_flushed():  # blocks nest
             assert not halves(xs).any()
         assert not halves(xs).any()
         assert not halves(xs[:10]).any()  # the serial variant: this thread
     assert (halves(xs) == tiny / 2).all()
+    fpenv.threads_mxcsr(threads)
+    assert not any(t & fpenv.FTZ_DAZ for t in threads)
     assert np.float32(tiny) / np.float32(2) > 0  # this thread as it was

@@ -34,8 +34,11 @@ from cupar.errors import CuparError, CuparIndexError, CuparTypeError, CuparValue
 from . import optim
 from .codegen import Emitter, compile_source, forward_source, image_shape
 from .criteria import as_loss
-from .steps import SMALL_STEP as SMALL
 from .steps import Ran, run_steps
+
+# elements: a step whose batch and parameters are all smaller runs without parallel loops (as
+# cupar.places.cpu runs calls whose arguments are all smaller)
+SMALL = 1 << 16
 
 
 def forward_function(model, training: bool):
@@ -53,7 +56,8 @@ def forward_function(model, training: bool):
         params = [v for _, v in model.named_parameters()]
         buffers = [v for _, v in model.named_buffers()]
         seed = next_seed(model)
-        with cupar.places.cpu.subnormals_flushed():
+        # (Numba's threads flushed too only for a call large enough to use them)
+        with cupar.places.cpu.subnormals_flushed(workers=not small_arrays([x, *params])):
             result = fn(*params, *buffers, x, seed, target_place=model.place)
         if updates:
             result, news = result
@@ -206,12 +210,12 @@ class TrainStep:
         return [g.let(optim.elementwise("op_mul", [grad], [scale], np.ndim(value)))
                 for grad, (_, value) in zip(grads, self.model.named_parameters())]
 
-    def small(self, x) -> bool:
-        """Whether the batch and every parameter hold fewer than 65,536 elements: cpu then
-        runs the step on this thread alone (its serial variant)."""
+    def small(self, batch_elements: int) -> bool:
+        """Whether a batch of that many elements and every parameter hold fewer than
+        65,536: cpu then runs the step on this thread alone (its serial variant)."""
         if self.small_params is None:
-            self.small_params = max(int(np.size(p)) for p in self.optimizer.params) < SMALL
-        return self.small_params and np.size(x) < SMALL
+            self.small_params = small_arrays(self.optimizer.params)
+        return self.small_params and batch_elements < SMALL
 
     def check(self, x, y) -> None:
         """The batch fits the loss and the model, and is where the model is."""
@@ -279,7 +283,7 @@ class TrainStep:
     def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
         """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
         infinite changes nothing (the loss is returned for the caller to report)."""
-        with cupar.places.cpu.subnormals_flushed(workers=not self.small(x)):
+        with cupar.places.cpu.subnormals_flushed(workers=not self.small(np.size(x))):
             result = self.warm_call(x, y)
             if result is None:
                 result = self.checked_call(x, y)
@@ -291,15 +295,26 @@ class TrainStep:
             value = loss
         if check_finite and not np.isfinite(value):
             return value
-        n, k = len(self.names), len(self.states)
-        for (table, key), new in zip(self.slots, rest[:n] + rest[n + k:]):
-            table[key] = new
-        for key, new in zip(self.states, rest[n:n + k]):
-            self.states[key] = new
-        self.optimizer.params = rest[:n]
-        self.optimizer.step_count += 1
+        self.adopt(rest, 1)
         self.correct = correct
         return value
+
+    def adopt(self, arrays: list, steps: int) -> None:
+        """Take a step's (or a run's) results as the model's: the new parameters, the
+        optimizer's new states and the new buffers, in that order, after `steps` steps."""
+        n, k = len(self.names), len(self.states)
+        for (table, key), new in zip(self.slots, arrays[:n] + arrays[n + k:]):
+            table[key] = new
+        for key, new in zip(self.states, arrays[n:n + k]):
+            self.states[key] = new
+        self.optimizer.params = arrays[:n]
+        self.optimizer.step_count += steps
+
+
+def small_arrays(arrays) -> bool:
+    """Whether every array holds fewer than 65,536 elements (cpu's rule for a call it runs
+    on the calling thread alone)."""
+    return max((int(np.size(a)) for a in arrays), default=0) < SMALL
 
 
 def sum_of_squares(array: str, rank: int) -> str:

@@ -47,9 +47,6 @@ from cupar.errors import CuparValueError
 from .codegen import image_shape
 
 STATE = ("applied", "loss_sum", "correct_sum", "seen")
-# elements: a step whose batch and parameters are all smaller runs without parallel loops (as
-# cupar.places.cpu runs calls whose arguments are all smaller)
-SMALL_STEP = 1 << 16
 
 
 class Ran(NamedTuple):
@@ -144,7 +141,7 @@ def run_steps(step, x, y, order, batch_size: int, start: int, stop: int | None,
     key = ("run", np.ndim(x), image_shape(x))
     if key not in step.functions:
         step.functions[key] = step.compile(steps_source(step, *key[1:]), "steps")["steps"]
-    n, k = len(step.names), len(step.states)
+    n = len(step.names)
     arrays = [table[key] for table, key in step.slots]
     args = (*arrays[:n], *step.states.values(), *arrays[n:], x, y, order, batch_size, start,
             stop, step.optimizer.step_count, bool(skip_nonfinite),
@@ -153,12 +150,7 @@ def run_steps(step, x, y, order, batch_size: int, start: int, stop: int | None,
     with cupar.places.cpu.subnormals_flushed(workers=place is not cupar.places.cpu_serial):
         done, *rest = step.call_program(step.functions[key], args, place)
     carried, (applied, loss_sum, correct, seen, bad) = rest[:-5], rest[-5:]
-    for (table, key), new in zip(step.slots, carried[:n] + carried[n + k:]):
-        table[key] = new
-    for key, new in zip(step.states, carried[n:n + k]):
-        step.states[key] = new
-    step.optimizer.params = carried[:n]
-    step.optimizer.step_count += int(applied)
+    step.adopt(carried, int(applied))
     return Ran(int(done), int(applied), float(loss_sum), int(correct), int(seen),
                float(bad) if done < stop else None)
 
@@ -167,9 +159,8 @@ def run_place(step, x, batch_size: int):
     """cpu_serial when a step's arrays (its batch, each parameter) are small, as cpu runs a
     small call (the data set is a large argument, but each step reads a batch of it);
     else cpu."""
-    row = int(np.prod(np.shape(x)[1:]))
-    sizes = [batch_size * row] + [int(np.size(p)) for p in step.optimizer.params]
-    return cupar.places.cpu_serial if max(sizes) < SMALL_STEP else cupar.places.cpu
+    small = step.small(batch_size * int(np.prod(np.shape(x)[1:])))
+    return cupar.places.cpu_serial if small else cupar.places.cpu
 
 
 def one_by_one(step, x, y, order, batch_size: int, start: int, stop: int,

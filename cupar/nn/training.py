@@ -103,17 +103,17 @@ def run_epoch(step: TrainStep, x, y, batch_size: int, rng, epoch: int, progress,
     if ranks > 1:
         run_steps_one_by_one(step, x, y, order, batch_size, ranks, epoch, on_nonfinite, tally)
     else:
-        run_steps_together(step, x, y, order, batch_size, epoch, on_nonfinite, tally,
-                           steps_per_call or (batches if bar is None else -(-batches // 20)))
+        run_steps_together(step, x, y, order, batch_size, batches, epoch, on_nonfinite,
+                           tally, steps_per_call or (batches if bar is None else
+                                                     -(-batches // 20)))
     if bar is not None:
         bar.close()
     return tally.logs()
 
 
-def run_steps_together(step: TrainStep, x, y, order, batch_size: int, epoch: int,
-                       on_nonfinite: str, tally, per_call: int) -> None:
+def run_steps_together(step: TrainStep, x, y, order, batch_size: int, batches: int,
+                       epoch: int, on_nonfinite: str, tally, per_call: int) -> None:
     """The epoch's steps, `per_call` of them in each compiled call (`TrainStep.run`)."""
-    batches = -(-len(x) // batch_size)
     for first in range(0, batches, per_call):
         ran = step.run(x, y, order, batch_size, first, first + per_call,
                        skip_nonfinite=on_nonfinite == "continue")

@@ -57,11 +57,6 @@ def _write_mxcsr(typingctx, value):
 
 
 @numba.njit(cache=True, nogil=True)
-def read_mxcsr():
-    return _read_mxcsr()
-
-
-@numba.njit(cache=True, nogil=True)
 def set_mxcsr(value):
     _write_mxcsr(np.uint32(value))
 
