@@ -18,6 +18,42 @@ from numba import config, cuda
 SIMULATED = bool(config.ENABLE_CUDASIM)
 
 
+def counted_module_swaps() -> None:
+    """Under the simulator: make its swap of a device function's `cuda` global counted.
+    Each call of a device function puts the launch's fake module into the function's
+    module and the real one back when it returns; two threads of a block inside device
+    functions of one module (this one's `fail`, when both flag an error) then raced: the
+    first to return put the real module back under the second, which found no
+    `cuda.atomic` (a flaky test's error). Counted, the first call in swaps and the last out
+    restores. Every call swaps in the same module, the launch's."""
+    from contextlib import contextmanager
+
+    from numba.cuda.simulator import kernel
+    lock, depth, saved = threading.Lock(), {}, {}
+
+    @contextmanager
+    def swapped(fn, fake):
+        names, key = fn.__globals__, id(fn.__globals__)
+        with lock:
+            if not depth.get(key):
+                saved[key] = {k: v for k, v in names.items() if v is cuda}
+                names.update(dict.fromkeys(saved[key], fake))
+            depth[key] = depth.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with lock:
+                depth[key] -= 1
+                if not depth[key]:
+                    names.update(saved.pop(key))
+
+    kernel.swapped_cuda_module = swapped
+
+
+if SIMULATED:
+    counted_module_swaps()
+
+
 def device_shape() -> tuple[int, int]:
     """(threads per block, most blocks worth launching) for the current device."""
     if SIMULATED:
