@@ -6,7 +6,7 @@ folds its elements in order, then the chunk results are folded in order; the ope
 associative, so any operator works, tuple-valued ones too, with no atomics and no reliance
 on Numba's reduction-variable detection. Scans, filters and sorts are multipass.py's.
 Large fresh arrays are given huge pages.
-float32 `exp`, `log` and `tanh` are inlined polynomials (vector_math), so maps using them
+float32 `exp`, `log` and `tanh` are polynomials LLVM inlines (vector_math), so maps using them
 vectorise.
 Errors raise `ValueError("cupar:<code>")`, which the runtime turns back into the located
 cupar error of that code.

@@ -17,6 +17,10 @@ x log2(e) to an integer by adding 1.5 x 2^23, whose low bits are then that integ
 exp of float32 went from 17 to 10 us per 25,600 (AVX2), as accurate as before.
 
 `vexp(x)`, `vlog(x)` and `vtanh(x)` take any Numba scalar and choose at compile time.
+They are ordinary overloads, compiled once per type and inlined by LLVM when a kernel's
+module is linked (a loop using them vectorises just the same). Numba's own inlining
+(`inline="always"`) copied and re-analysed the function at every call site: an LSTM's
+training step, some 80 of them, compiled in 71 s with it and 56 s without.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ def fmuladd(typingctx, a, b, c):
     return types.float32(types.float32, types.float32, types.float32), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(error_model="numpy")
 def scale(p, n):
     """p * 2**n for an integral int32 n in [-151, 129], by two normal factors one after the
     other (so subnormal and infinite results come out of the products correctly)."""
@@ -78,7 +82,7 @@ def scale(p, n):
         float_of_bits(i32((n - half + i32(127)) << i32(23)))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(error_model="numpy")
 def expf(x):
     c = min(max(x, EXP_LO), EXP_HI)  # NaN is restored below
     t = fmuladd(c, LOG2E, ROUNDER)  # n = round(c log2 e), in t's low bits
@@ -89,7 +93,7 @@ def expf(x):
     return result if x == x else x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(error_model="numpy")
 def logf(x):
     tiny = x < SMALLEST_NORMAL
     bits = bits_of_float(x * TWO_25 if tiny else x)
@@ -109,7 +113,7 @@ def logf(x):
     return result if x < INF else x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(error_model="numpy")
 def tanhf(x):
     a = abs(x)
     z = x * x
@@ -127,7 +131,7 @@ def vlog(x):
     return np.log(x)
 
 
-@overload(vexp, inline="always")
+@overload(vexp)
 def _vexp(x):
     if x == types.float32:
         return lambda x: expf(x)
@@ -138,7 +142,7 @@ def vtanh(x):
     return np.tanh(x)
 
 
-@overload(vtanh, inline="always")
+@overload(vtanh)
 def _vtanh(x):
     if x == types.float32:
         return lambda x: tanhf(x)
@@ -150,7 +154,7 @@ def vsigmoid(x, one):
     return one / (one + e) if x >= 0 else e * (one / (one + e))
 
 
-@overload(vsigmoid, inline="always")
+@overload(vsigmoid)
 def _vsigmoid(x, one):
     """The `sigmoid` primitive (`one`: 1 in x's type): one exp and a select, not a branch,
     so a loop of them stays a vector loop; float32 with the polynomial exp."""
@@ -168,7 +172,7 @@ def _vsigmoid(x, one):
     return sigmoid
 
 
-@overload(vlog, inline="always")
+@overload(vlog)
 def _vlog(x):
     if x == types.float32:
         return lambda x: logf(x)
