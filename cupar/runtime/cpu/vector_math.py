@@ -17,10 +17,9 @@ x log2(e) to an integer by adding 1.5 x 2^23, whose low bits are then that integ
 exp of float32 went from 17 to 10 us per 25,600 (AVX2), as accurate as before.
 
 `vexp(x)`, `vlog(x)` and `vtanh(x)` take any Numba scalar and choose at compile time.
-They are ordinary overloads, compiled once per type and inlined by LLVM when a kernel's
-module is linked (a loop using them vectorises just the same). Numba's own inlining
-(`inline="always"`) copied and re-analysed the function at every call site: an LSTM's
-training step, some 80 of them, compiled in 71 s with it and 56 s without.
+They are inlined by LLVM (`forceinline`: `alwaysinline` functions, compiled once per type),
+not by Numba (`inline="always"` copies and re-analyses the function at every call site).
+Not inlined at all, an LSTM training step's loops stopped vectorising (9.4 -> 17.5 ms).
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ def fmuladd(typingctx, a, b, c):
     return types.float32(types.float32, types.float32, types.float32), codegen
 
 
-@numba.njit(error_model="numpy")
+@numba.njit(error_model="numpy", forceinline=True)
 def scale(p, n):
     """p * 2**n for an integral int32 n in [-151, 129], by two normal factors one after the
     other (so subnormal and infinite results come out of the products correctly)."""
@@ -82,7 +81,7 @@ def scale(p, n):
         float_of_bits(i32((n - half + i32(127)) << i32(23)))
 
 
-@numba.njit(error_model="numpy")
+@numba.njit(error_model="numpy", forceinline=True)
 def expf(x):
     c = min(max(x, EXP_LO), EXP_HI)  # NaN is restored below
     t = fmuladd(c, LOG2E, ROUNDER)  # n = round(c log2 e), in t's low bits
@@ -93,7 +92,7 @@ def expf(x):
     return result if x == x else x
 
 
-@numba.njit(error_model="numpy")
+@numba.njit(error_model="numpy", forceinline=True)
 def logf(x):
     tiny = x < SMALLEST_NORMAL
     bits = bits_of_float(x * TWO_25 if tiny else x)
@@ -113,7 +112,7 @@ def logf(x):
     return result if x < INF else x
 
 
-@numba.njit(error_model="numpy")
+@numba.njit(error_model="numpy", forceinline=True)
 def tanhf(x):
     a = abs(x)
     z = x * x
@@ -131,7 +130,7 @@ def vlog(x):
     return np.log(x)
 
 
-@overload(vexp)
+@overload(vexp, jit_options={"forceinline": True})
 def _vexp(x):
     if x == types.float32:
         return lambda x: expf(x)
@@ -142,7 +141,7 @@ def vtanh(x):
     return np.tanh(x)
 
 
-@overload(vtanh)
+@overload(vtanh, jit_options={"forceinline": True})
 def _vtanh(x):
     if x == types.float32:
         return lambda x: tanhf(x)
@@ -154,7 +153,7 @@ def vsigmoid(x, one):
     return one / (one + e) if x >= 0 else e * (one / (one + e))
 
 
-@overload(vsigmoid)
+@overload(vsigmoid, jit_options={"forceinline": True})
 def _vsigmoid(x, one):
     """The `sigmoid` primitive (`one`: 1 in x's type): one exp and a select, not a branch,
     so a loop of them stays a vector loop; float32 with the polynomial exp."""
@@ -172,7 +171,7 @@ def _vsigmoid(x, one):
     return sigmoid
 
 
-@overload(vlog)
+@overload(vlog, jit_options={"forceinline": True})
 def _vlog(x):
     if x == types.float32:
         return lambda x: logf(x)
