@@ -122,3 +122,23 @@ def test_new_length_does_not_recompile(cache):
         warnings.simplefilter("error")
         fn(np.arange(50.0))
     assert len(cupar.places.cpu._compiled) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX's flock")
+def test_a_second_compiler_of_a_module_waits_for_the_first(tmp_path):
+    """`compiling` is an advisory file lock: a second holder (another process, or here
+    another open file in a thread) waits until the first is done, then goes on."""
+    from cupar.runtime.cache import compiling
+    module = tmp_path / "kabc.py"
+    entered = threading.Event()
+
+    def second():
+        with compiling(module):
+            entered.set()
+
+    with compiling(module):
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not entered.wait(0.3)
+    assert entered.wait(10)
+    thread.join()

@@ -3,12 +3,18 @@ loading its modules so that a damaged entry is discarded, never trusted."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
 import threading
 import warnings
 from pathlib import Path
+
+try:
+    import fcntl  # (POSIX; elsewhere processes compile the same kernel side by side)
+except ImportError:
+    fcntl = None
 
 import numba
 
@@ -66,3 +72,26 @@ def load_module(path: Path, fresh: bool = False):
     spec.loader.exec_module(module)
     sys.modules[name] = module
     return module
+
+
+@contextlib.contextmanager
+def compiling(path: Path):
+    """Held while this process compiles the kernel module at `path` (or loads its machine
+    code): a second process that needs the same module (another MPI rank, a test worker)
+    waits here, then loads what the first wrote to Numba's cache instead of compiling it
+    again beside it. An advisory lock on a file next to the module, released if the
+    process dies."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        handle = open(path.with_suffix(".lock"), "a")
+    except OSError:  # (a read-only cache: nothing to share)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

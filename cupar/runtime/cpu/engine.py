@@ -22,7 +22,8 @@ from numba.core.errors import NumbaWarning
 from ...compiler.kernel_ir import KernelProgram
 from ...compiler.lower import NotLowered, lower_to_kernels
 from ...compiler.outputs import shape_functions, writing_into
-from ..cache import VERSION, cache_dir, discard_compiled, intact, load_module, write_entry
+from ..cache import (VERSION, cache_dir, compiling, discard_compiled, intact, load_module,
+                     write_entry)
 from ..dispatch import MISS, flatten_arg, located, rebuild, result_builder
 from . import pool
 from .codegen import SERIAL_BELOW, generate_source
@@ -160,19 +161,27 @@ class Compiled:
         return arrays
 
     def first_call(self, flat: list):
-        """The first call loads Numba's cached machine code or compiles; a damaged Numba
-        cache entry is discarded with a warning and the kernels are compiled afresh."""
-        with warnings.catch_warnings():  # Numba's advice on our generated code
-            warnings.simplefilter("ignore", NumbaWarning)
+        """The first call loads Numba's cached machine code or compiles (one process at a
+        time, see `compiling`); a damaged Numba cache entry is discarded with a warning and
+        the kernels are compiled afresh."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaWarning)  # Numba's advice on our code
             try:
-                parts = self.entry(*flat)
+                self.load_or_compile(flat)
             except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
                 discard_compiled(self.path)
                 module = load_module(self.path, fresh=True)
                 self.entry = getattr(module, self.kernels.entry.name)
-                parts = self.entry(*flat)
+                self.load_or_compile(flat)
+            parts = self.entry(*flat)
         self.warm = True
         return parts
+
+    def load_or_compile(self, flat: list) -> None:
+        """The entry's machine code for these arguments' types, before calling it: the
+        lock is held for the compile, not the run."""
+        with compiling(self.path):
+            self.entry.compile(tuple(self.entry.typeof_pyval(a) for a in flat))
 
     def located(self, exc: Exception) -> Exception:
         return located(self.kernels, exc)
