@@ -273,3 +273,30 @@ def test_products_without_blas_use_the_own_loops(tmp_path):
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+@pytest.mark.skipif(ON_GPU, reason=CPU_ONLY)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_product_of_a_small_call_runs_on_blas_threads_and_agrees(dtype):
+    """Operands under 65,536 elements make a small call (the serial variant), yet 255^3
+    multiply-adds pass THREADED_PRODUCT: one tile, BLAS on its own threads (numba's count
+    bounds theirs); plain, with an epilogue, and on one thread, all as NumPy's."""
+    import numba
+
+    from cupar.runtime.cpu.matmul import THREADED_PRODUCT, alone_threads, tile_shape
+    n = 255
+    assert n ** 3 >= THREADED_PRODUCT and alone_threads(n, n, n) >= 1
+    assert tile_shape(n, n, n, 2) == (n, n) and tile_shape(n, n, n, 1)[0] < n
+    rng = np.random.default_rng(5)
+    a, w = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    bias = rng.standard_normal(n).astype(dtype)
+    tol = dict(rtol=np.finfo(dtype).eps * 4 * n, atol=np.finfo(dtype).eps * 4 * n)
+    before = numba.get_num_threads()
+    try:
+        for threads in (before, 1):
+            numba.set_num_threads(threads)
+            np.testing.assert_allclose(product(a, w), a @ w, **tol)
+            np.testing.assert_allclose(linear_relu(a, w, bias),
+                                       np.maximum(a @ w + bias, 0), **tol)
+    finally:
+        numba.set_num_threads(before)

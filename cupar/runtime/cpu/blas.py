@@ -18,7 +18,8 @@ compiled it), says which.
 Each call runs the product on the calling thread only (`openblas_set_num_threads_local`,
 restored after): the products are already cut into tiles over cupar's threads, and
 OpenBLAS's own threads, started for a 100x64 @ 64x256 product, made it slower on this
-machine (35 us against 28.5 on one).
+machine (35 us against 28.5 on one). The exception: a large product computed where no
+cupar thread runs (a small call's serial variant), on BLAS's threads (matmul.alone_threads).
 """
 
 from __future__ import annotations
@@ -106,10 +107,11 @@ def rows_ok(x, width: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True)
-def blas_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj) -> bool:
+def blas_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj, threads=1) -> bool:
     """`product_tile` (matmul.py) by BLAS where it can: float32 or float64 arrays of
     one type with contiguous rows, a non-empty product. B is `b`, or `b`'s transpose when
-    `bt` (BLAS reads it so: no copy). False where it did nothing."""
+    `bt` (BLAS reads it so: no copy). BLAS runs on `threads` threads, the caller's among
+    them. False where it did nothing."""
     m, n, k = i1 - i0, j1 - j0, b.shape[1] if bt else b.shape[0]
     if m <= 0 or n <= 0 or k <= 0 or blas_ready() == 0:
         return False
@@ -122,7 +124,7 @@ def blas_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj) -> bool:
     pc = dest.ctypes.data + di * dest.strides[0] + dj * item
     trans_a = np.int32(TRANSPOSED if at else PLAIN)
     trans_b = np.int32(TRANSPOSED if bt else PLAIN)
-    before = _threads(np.int32(1))
+    before = _threads(np.int32(threads))
     gemm(trans_a, trans_b, m, n, k, a, pa, lda, b, pb, ldb, dest, pc, ldc)
     _threads(before)
     return True

@@ -34,7 +34,7 @@ import numpy as np
 from numba import prange
 from numba.np.ufunc import parallel as _threading
 
-from .blas import blas_reads_transposed, blas_tile, one_float_type  # noqa: F401
+from .blas import blas_ready, blas_reads_transposed, blas_tile, one_float_type  # noqa: F401
 
 # The thread count as a call of the threading layer's C function by its symbol name, not
 # `numba.get_num_threads()`, whose ctypes pointer is a dynamic global: a function using that
@@ -53,15 +53,33 @@ SERIAL_PRODUCT = 1 << 19  # multiply-adds: a smaller product runs serially (the 
 PARALLEL_COPY = 1 << 16  # elements: a smaller transposed operand is copied on one core
 
 
+THREADED_PRODUCT = 1 << 22  # multiply-adds: a product computed alone at least this large
+# is one BLAS call on BLAS's own threads (`alone_threads`)
+
+
 @numba.njit(cache=True, nogil=True)
-def tile_shape(n: int, m: int, k: int) -> tuple:
+def alone_threads(n: int, m: int, k: int) -> int:
+    """The threads BLAS may use for an n x k @ k x m product computed where no cupar thread
+    runs beside it (a small call's serial variant; outside any parallel loop): one below
+    THREADED_PRODUCT multiply-adds (OpenBLAS's threads made a 100x64 @ 64x256 product
+    slower), else as many as Numba's (numba.set_num_threads bounds both)."""
+    if n * m * k < THREADED_PRODUCT:
+        return 1
+    return max(min(blas_ready(), _num_threads()), 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def tile_shape(n: int, m: int, k: int, threads: int = 0) -> tuple:
     """(rows, columns) of a tile for an n x k @ k x m product: the largest (MC, NC) tile
     that still gives every thread two tiles, halving rows down to 8 and columns down to 64
     until it does; a product computed serially (under SERIAL_PRODUCT multiply-adds) is not
-    cut for threads. (The thread count is read at each call: a cached constant would
-    outlive a change of it.)"""
+    cut for threads. `threads`: a product computed alone, by BLAS on that many threads
+    (`alone_threads`): one tile, or if 1, not cut for threads. (The thread count is read at
+    each call: a cached constant would outlive a change of it.)"""
+    if threads > 1:
+        return max(n, 1), max(m, 1)
     rows, cols = MC, NC
-    threads = 1 if n * m * k < SERIAL_PRODUCT else _num_threads()
+    threads = 1 if threads or n * m * k < SERIAL_PRODUCT else _num_threads()
     if m < NARROW:  # a narrow product is computed transposed (`narrow_tile`): taller tiles
         rows = MC * 8
     while rows > 8 and -(-n // rows) * -(-m // cols) < 2 * threads:
@@ -69,8 +87,6 @@ def tile_shape(n: int, m: int, k: int) -> tuple:
     while cols > 64 and -(-n // rows) * -(-m // cols) < 2 * threads:
         cols //= 2
     return rows, min(cols, max(m, 1))  # (no wider than the product: the epilogue's tile)
-
-
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -103,14 +119,15 @@ def transpose_block(x, out, block, k, m):
 
 
 @numba.njit(fastmath=FLOAT_OPTIONS, cache=True, nogil=True)
-def product_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj):
+def product_tile(a, at: bool, b, bt: bool, i0, i1, j0, j1, dest, di, dj, threads=1):
     """dest[di + r, dj + c] = sum over p of A[i0 + r, p] * B[p, j0 + c], for the rows
     i0..i1-1 and columns j0..j1-1, where A is `a`, or `a`'s transpose when `at`, and B is
     `b`, or `b`'s transpose when `bt`: by BLAS where it can (`blas_tile`), else by the loops
     below. The generated code passes `bt` only where BLAS takes that transpose as it is
     (`blas_reads_transposed`); the loops read B's rows, so for them it is copied (a tile
-    BLAS declined: an empty product)."""
-    if one_float_type(a, b, dest) and blas_tile(a, at, b, bt, i0, i1, j0, j1, dest, di, dj):
+    BLAS declined: an empty product). `threads`: BLAS's, see `alone_threads`."""
+    if one_float_type(a, b, dest) and blas_tile(a, at, b, bt, i0, i1, j0, j1, dest, di, dj,
+                                                threads):
         return
     own_tile(a, at, rows_of(b, True) if bt else b, i0, i1, j0, j1, dest, di, dj)
 

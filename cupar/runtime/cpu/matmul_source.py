@@ -16,8 +16,8 @@ import re
 from ...compiler.kernel_ir import MatMul
 from . import codegen as base  # mutual: codegen's `statement` calls back here
 
-IMPORT = ("from cupar.runtime.cpu.matmul import (SERIAL_PRODUCT, blas_reads_transposed, "
-          "product_tile, rows_of, tile_shape)\n")
+IMPORT = ("from cupar.runtime.cpu.matmul import (SERIAL_PRODUCT, alone_threads, "
+          "blas_reads_transposed, product_tile, rows_of, tile_shape)\n")
 USED = re.compile(r"\bproduct_tile\(")
 
 
@@ -26,9 +26,13 @@ def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
     o = s.out
     # a transposed b is read by BLAS as it is, or copied into rows for cupar's loops
     bt = f"blas_reads_transposed({s.a}, {s.b})" if s.b_transposed else "False"
+    # alone: no cupar thread runs beside this product, so BLAS may use its own threads
+    threads = f"alone_threads({s.rows}, {s.cols}, {s.inner})" if not (par or s.parallel) \
+        else "0"
     head = [f"{indent}{o}_bt = {bt}",
             f"{indent}{o}_b = rows_of({s.b}, {s.b_transposed} and not {o}_bt)",
-            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols}, {s.inner})",
+            f"{indent}{o}_threads = {threads}",
+            f"{indent}{o}_mc, {o}_nc = tile_shape({s.rows}, {s.cols}, {s.inner}, {o}_threads)",
             f"{indent}{o}_cb = ({s.cols} + {o}_nc - 1) // {o}_nc",
             f"{indent}{o}_nt = ({s.rows} + {o}_mc - 1) // {o}_mc * {o}_cb"]
     if par or not s.parallel:
@@ -41,6 +45,7 @@ def matmul_source(s: MatMul, indent: str, par: bool) -> list[str]:
 def tiles(s: MatMul, kind: str, indent: str, par: bool) -> list[str]:
     """The loop over tiles: t -> rows i0..i1-1, columns j0..j1-1."""
     o, i1, i2, i3 = s.out, indent + "    ", indent + "        ", indent + "            "
+    threads = f"max({o}_threads, 1)"
     a = f"{s.a}, {s.a_transposed}, {o}_b, {o}_bt"
     # (max(..., 0): LLVM then knows the epilogue's row and column indices are not negative
     # and reads its arrays contiguously; it gathered and scattered them, wrapping negative
@@ -52,10 +57,10 @@ def tiles(s: MatMul, kind: str, indent: str, par: bool) -> list[str]:
              f"{i1}{o}_j1 = min({o}_j0 + {o}_nc, {s.cols})"]
     bounds = f"{o}_i0, {o}_i1, {o}_j0, {o}_j1"
     if not s.body and s.value == s.acc:  # nothing to apply: straight into the result
-        return lines + [f"{i1}product_tile({a}, {bounds}, {o}, {o}_i0, {o}_j0)"]
+        return lines + [f"{i1}product_tile({a}, {bounds}, {o}, {o}_i0, {o}_j0, {threads})"]
     return lines + [
         f"{i1}{o}_tile = np.empty(({o}_mc, {o}_nc), np.{s.dtype})",
-        f"{i1}product_tile({a}, {bounds}, {o}_tile, 0, 0)",
+        f"{i1}product_tile({a}, {bounds}, {o}_tile, 0, 0, {threads})",
         f"{i1}for {o}_r in range({o}_i1 - {o}_i0):",
         f"{i2}{s.i} = {o}_i0 + {o}_r",
         f"{i2}for {o}_c in range({o}_j1 - {o}_j0):",
