@@ -90,8 +90,8 @@ def compiling(path: Path):
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # (a file system without locks, e.g. some NFS: compile unshared;
+            pass  # an OSError here must not read as a damaged cache entry to discard)
+        yield  # (closing the file releases the lock)
