@@ -149,8 +149,13 @@ class SequenceRules(RowRules, HistogramRules, IterateRules):
             raise NotLowered("join of rows whose length depends on the row")
         m = self.emit(out, self.hoisted_length(row.length, probe, k, out))
         n = self.emit(out, f"{length_of(xss)} * {m}")
+        # the joined rows of a stored 3-axis array, stored, are its view (a recurrence's
+        # recorded states as one matrix for one product over all steps)
+        elem = let.var.type.elem
+        reshapes = (xss, xss.dims[2]) if isinstance(xss, Mat) and len(xss.dims) == 3 and \
+            isinstance(elem, Seq) and isinstance(elem.elem, Scalar) else None
         return Delayed(n, lambda i, stmts: self.joined_element(xss, m, i, stmts),
-                       let.var.type, joined=(xss, m))
+                       let.var.type, joined=(xss, m), reshapes=reshapes)
 
     def joined_element(self, xss, m: str, i: str, stmts: list):
         """Element i of join(xss): element i % m of row i // m. Where i is an element of a

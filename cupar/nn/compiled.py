@@ -34,6 +34,7 @@ from cupar.errors import CuparError, CuparIndexError, CuparTypeError, CuparValue
 from . import optim
 from .codegen import Emitter, compile_source, forward_source, image_shape
 from .criteria import as_loss
+from .shards import Shards, eligible
 from .steps import Ran, run_steps
 
 # elements: a step whose batch and parameters are all smaller runs without parallel loops (as
@@ -107,7 +108,8 @@ class TrainStep:
     last batch whose label's score was the largest (classification losses only).
     `clip_norm` scales the gradients so their global L2 norm is at most that."""
 
-    def __init__(self, model, loss, optimizer: optim.Optimizer, clip_norm: float | None = None):
+    def __init__(self, model, loss, optimizer: optim.Optimizer, clip_norm: float | None = None,
+                 workers: int | None = None):
         self.model, self.loss, self.optimizer = model, as_loss(loss), optimizer
         if clip_norm is not None:
             optim.check_positive("clip_norm", clip_norm)
@@ -124,6 +126,28 @@ class TrainStep:
         self.functions, self.correct = {}, None
         self.warm = None  # (rank, image shape, the step specialised for the last types)
         self.small_params = None
+        self.shards = self.sharded(workers)
+
+    def sharded(self, workers: int | None):
+        """The Shards cutting each step's batch across `workers` threads
+        (cupar/nn/shards.py; None: a recurrent model's across Numba's threads), or None."""
+        if workers is None:
+            return Shards(self, None) if eligible(self.model) else None
+        if not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise CuparValueError(f"workers must be a positive int or None, not {workers!r}",
+                                  caller_loc(), "1 runs each step on one thread; None "
+                                  "chooses (a recurrent model: every core)")
+        if workers == 1:
+            return None
+        if self.model.place is not cupar.places.cpu:
+            raise CuparValueError(f"workers={workers} shards steps across cpu threads, but "
+                                  f"the model is at {self.model.place.name}", caller_loc(),
+                                  "leave workers at 1 (or None) for a model on a GPU")
+        return Shards(self, int(workers))
+
+    def sharding(self, rows: int) -> bool:
+        """Whether a step on `rows` rows runs across threads now."""
+        return self.shards is not None and self.shards.workers(rows) > 1
 
     def function_for(self, x):
         """The compiled step for inputs of x's number of dimensions (and, for images, of
@@ -144,6 +168,35 @@ class TrainStep:
                             "@parallel", *step]) + "\n"
         self.source = source
         return self.compile(source, "step")["step"]
+
+    def gradient_and_update(self, rank: int, shape: tuple | None = None):
+        """The step as two programs: `gradients` (the loss, the correct rows, the gradients
+        and the new buffers, one flat tuple) and `update` (the optimizer's, returning the
+        new parameters and states): for data-parallel steps, whose gradients are summed
+        between the two (across processes, `nn.DataParallel`; across threads, `Shards`)."""
+        objective, args = self.objective_lines(rank, shape)
+        buffers = [n for n, _ in self.model.named_buffers()]
+        g = Emitter(self.names, buffers, True, rank)
+        g.lines.append(f"    value, grads = gradient({', '.join(args)})")
+        outs = [g.let("value[0]")]
+        aux = g.let("value[1]")
+        outs += [f"{aux}[0]"] + [g.let(f"grads[{k}]") for k in range(len(self.names))]
+        outs += [g.let(f"{aux}[{k + 1}]") for k in range(len(buffers))]
+        gradients = [f"def gradients({', '.join(args)}):", *g.lines,
+                     f"    return {', '.join(outs)}"]
+        u = Emitter(self.names, buffers, True, rank)
+        states = self.state_variables(u)
+        grads = [f"g_{name[2:]}" for name in u.params.values()]
+        update_args = list(u.params.values()) + list(states.values()) + grads + \
+            list(self.optimizer.hyper()) + ["clip_norm"]
+        new_params, new_states = self.emit_update(u, grads, states)
+        update = [f"def update({', '.join(update_args)}):", *u.lines,
+                  f"    return {', '.join(new_params + new_states)}"]
+        source = "\n".join(["@parallel", *objective, "", self.gradient_line(), "",
+                            "@parallel", *gradients, "", "@parallel", *update]) + "\n"
+        self.source = source
+        made = self.compile(source, "data-parallel step")
+        return made["gradients"], made["update"]
 
     def step_body(self, rank: int, shape: tuple | None, batch=("x", "y", "seed")):
         """The objective's source lines, and an Emitter holding the lines of one step on
@@ -239,11 +292,16 @@ class TrainStep:
         try:
             return program(*args, target_place=place or self.model.place)
         except CuparIndexError as err:
-            if not self.loss.classification:
-                raise
-            raise CuparValueError(f"a label is out of range for the model's outputs "
-                                  f"({err.message})", caller_loc(),
-                                  "labels are class numbers 0 .. classes - 1") from None
+            raise self.label_error(err) from None
+
+    def label_error(self, err: CuparIndexError):
+        """A step's index error as what it means for a classification loss: a label out of
+        range (for other losses, itself)."""
+        if not self.loss.classification:
+            return err
+        return CuparValueError(f"a label is out of range for the model's outputs "
+                               f"({err.message})", caller_loc(),
+                               "labels are class numbers 0 .. classes - 1")
 
     def warm_call(self, x, y):
         """The step by its specialisation for the last checked call's types (which checks
@@ -283,6 +341,12 @@ class TrainStep:
     def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
         """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
         infinite changes nothing (the loss is returned for the caller to report)."""
+        if self.sharding(len(x)):
+            return self.shards(x, y, check_finite)
+        return self.one_call(x, y, sync, check_finite)
+
+    def one_call(self, x, y, sync: bool, check_finite: bool):
+        """The step as one compiled call."""
         with cupar.places.cpu.subnormals_flushed(workers=not self.small(np.size(x))):
             result = self.warm_call(x, y)
             if result is None:

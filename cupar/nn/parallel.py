@@ -32,7 +32,6 @@ import cupar
 import cupar.dist as dist
 from cupar.dsl.decorator import caller_loc
 
-from .codegen import Emitter
 from .compiled import TrainStep, check_place, image_shape
 
 BUCKET_BYTES = 25 * 2 ** 20  # as torch's DistributedDataParallel
@@ -68,7 +67,7 @@ class DistributedStep(TrainStep):
     """One data-parallel step: `step(x_shard, y_shard, global_rows)`."""
 
     def __init__(self, model: DataParallel, loss, optimizer, clip_norm: float | None = None):
-        super().__init__(model.module, loss, optimizer, clip_norm)
+        super().__init__(model.module, loss, optimizer, clip_norm, workers=1)
         self.bucket_bytes = model.bucket_bytes
         self.world = dist.world()
         if optimizer.linear_scaling:
@@ -82,31 +81,8 @@ class DistributedStep(TrainStep):
         self.seconds = {"gradient": 0.0, "allreduce": 0.0, "update": 0.0}
 
     def generate(self, rank: int, shape: tuple | None = None):
-        """Two programs: `gradients` (loss, correct, the gradients, the new buffers, as one
-        flat tuple, as TrainStep's step returns them) and `update` (the optimizer's)."""
-        objective, args = self.objective_lines(rank, shape)
-        buffers = [n for n, _ in self.model.named_buffers()]
-        g = Emitter(self.names, buffers, True, rank)
-        g.lines.append(f"    value, grads = gradient({', '.join(args)})")
-        outs = [g.let("value[0]")]
-        aux = g.let("value[1]")
-        outs += [f"{aux}[0]"] + [g.let(f"grads[{k}]") for k in range(len(self.names))]
-        outs += [g.let(f"{aux}[{k + 1}]") for k in range(len(buffers))]
-        gradients = [f"def gradients({', '.join(args)}):", *g.lines,
-                     f"    return {', '.join(outs)}"]
-        u = Emitter(self.names, buffers, True, rank)
-        states = self.state_variables(u)
-        grads = [f"g_{name[2:]}" for name in u.params.values()]
-        update_args = list(u.params.values()) + list(states.values()) + grads + \
-            list(self.optimizer.hyper()) + ["clip_norm"]
-        new_params, new_states = self.emit_update(u, grads, states)
-        update = [f"def update({', '.join(update_args)}):", *u.lines,
-                  f"    return {', '.join(new_params + new_states)}"]
-        source = "\n".join(["@parallel", *objective, "", self.gradient_line(), "",
-                            "@parallel", *gradients, "", "@parallel", *update]) + "\n"
-        self.source = source
-        made = self.compile(source, "data-parallel step")
-        return made["gradients"], made["update"]
+        """Two programs: `gradients` and `update` (`TrainStep.gradient_and_update`)."""
+        return self.gradient_and_update(rank, shape)
 
     def __call__(self, x, y, global_rows: int | None = None, sync: bool = True,
                  check_finite: bool = False):

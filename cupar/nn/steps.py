@@ -136,6 +136,8 @@ def run_steps(step, x, y, order, batch_size: int, start: int, stop: int | None,
         raise CuparValueError(f"steps {start} .. {stop} are not steps of {batches} batches",
                               caller_loc(), "pass 0 <= start <= stop")
     step.check(x, y)
+    if step.sharding(batch_size):  # (each step across threads: cupar/nn/shards.py)
+        return step.shards.run(x, y, order, batch_size, start, stop, skip_nonfinite)
     if step.model.place is not cupar.places.cpu:
         return one_by_one(step, x, y, order, batch_size, start, stop, skip_nonfinite)
     key = ("run", np.ndim(x), image_shape(x))

@@ -46,13 +46,16 @@ class History(dict):
 def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int = 32,
         validation=None, seed: int | None = 0, progress: bool | None = None, callbacks=(),
         scheduler=None, clip_norm: float | None = None, on_nonfinite: str = "stop",
-        step: TrainStep | None = None, steps_per_call: int | None = None) -> History:
+        step: TrainStep | None = None, steps_per_call: int | None = None,
+        workers: int | None = None) -> History:
     """Train `model` on `train` = (inputs, targets) for `epochs` passes of shuffled
     mini-batches (the last one smaller when the size does not divide). `progress`: a tqdm
     bar per epoch (None: only when stderr is a terminal). Each callback is called as
     `callback(epoch, logs)` after every epoch, with that epoch's numbers; returning True
     stops training. `scheduler.step()` runs after every epoch. `steps_per_call`: how many
-    steps one compiled call runs at cpu (see above)."""
+    steps one compiled call runs at cpu (see above). `workers`: the threads each step's batch
+    is cut across (`TrainStep`'s; None: a recurrent model at cpu uses every core, see
+    cupar/nn/shards.py)."""
     where = caller_loc()
     wrapper, model = (model, model.module) if isinstance(model, DataParallel) else \
         (None, model)
@@ -69,7 +72,7 @@ def fit(model: Module, train, loss, optimizer, epochs: int = 1, batch_size: int 
                               where, "leave it None for whole epochs per call")
     if step is None:
         step = DistributedStep(wrapper, loss, optimizer, clip_norm) if wrapper else \
-            TrainStep(model, loss, optimizer, clip_norm)
+            TrainStep(model, loss, optimizer, clip_norm, workers=workers)
     step.loss.check(x, y)
     if wrapper is not None and dist.rank() != 0:
         progress = False  # one progress bar for the job
