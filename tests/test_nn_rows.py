@@ -238,6 +238,25 @@ def test_a_split_of_a_stored_matrix_is_that_matrix_reshaped_not_copied(k):
         regrouped_product(x, w, 4, target_place=COMPILED)
 
 
+@parallel
+def steps_product(states, w):
+    """The recorded states of a recurrence (steps, batch, n), stored, as one matrix times w:
+    one product over all steps."""
+    kept = iterate(lambda s: map(lambda row: map(lambda v: v * 0.5, row), s), states[0],
+                   len(states))
+    return matmul(transpose(join(kept)), matmul(join(kept), w))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_the_joined_rows_of_a_stored_three_axis_array_are_its_view(steps):
+    states, w = normal(steps, 4, 5).astype(np.float32), normal(5, 3).astype(np.float32)
+    expected = steps_product(states, w, target_place=here)
+    assert_close(host(steps_product(states, w, target_place=COMPILED)), expected,
+                 terms=4 * steps * 5, scale=float(np.abs(expected).max()))
+    code = cupar.explain(steps_product, states, w, quiet=True)["numba"]
+    assert code.count("cupar_reshaped(") == 2, code  # each join a view, neither copied
+
+
 def test_padded_pools_give_torchs_outputs():
     """A padded pool takes its windows over NCHW images: the rows before it become
     images, and the layers after it start rows again."""
