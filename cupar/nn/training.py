@@ -8,7 +8,9 @@
 At cpu, `fit` runs many steps in each compiled call (`TrainStep.run`: the steps' loop is
 inside the program, each step gathering its batch's rows itself), the whole epoch by default,
 or `steps_per_call` steps (a twentieth of the epoch while a progress bar shows); data-parallel
-training, and gpu0, make one call a step. Mini-batches are drawn from a permutation per epoch
+training, and gpu0, make one call a step, as does a step cut across threads (a recurrent
+model's by default: cupar/nn/shards.py; its curve repeats bit for bit at a given thread
+count). Mini-batches are drawn from a permutation per epoch
 made by `np.random.default_rng(seed)`, so a seed gives the same batches, the same dropout
 masks and, at cpu, the same loss curve bit for bit. A loss that is NaN or infinite stops
 training with the epoch, step and batch named, the model left as it was before that step
