@@ -39,7 +39,7 @@ def close(a, b):
 def test_a_sharded_step_gives_the_whole_batchs_to_rounding(clip_norm):
     whole, whole_step, expected = trained(1, clip_norm=clip_norm)
     model, step, ran = trained(2, clip_norm=clip_norm)
-    assert step.sharding(32) and not whole_step.sharding(32)
+    assert step.sharding() and not whole_step.sharding()
     assert (ran.done, ran.applied, ran.seen, ran.correct) == \
         (expected.done, expected.applied, expected.seen, expected.correct)
     assert ran.loss_sum == pytest.approx(expected.loss_sum, rel=1e-5)
@@ -48,6 +48,16 @@ def test_a_sharded_step_gives_the_whole_batchs_to_rounding(clip_norm):
     for key in whole_step.states:
         close(step.states[key], whole_step.states[key])
     assert step.optimizer.step_count == 2
+
+
+def test_a_small_last_batch_runs_on_one_shard_of_the_same_programs():
+    x, y = data(40)  # batches of 32 and 8 rows
+    model, step, ran = trained(2, steps=None, x_y=(x, y))
+    whole, _, expected = trained(1, steps=None, x_y=(x, y))
+    assert (ran.done, ran.seen) == (expected.done, expected.seen) == (2, 40)
+    assert not step.functions  # (no unsharded step compiled for the 8 rows)
+    for (_, a), (_, b) in zip(model.state_dict().items(), whole.state_dict().items()):
+        close(a, b)
 
 
 def test_sharded_steps_give_the_same_numbers_in_every_run():
@@ -89,14 +99,14 @@ def test_recurrent_models_at_cpu_use_every_core_by_default():
     assert auto_workers(nn.Sequential(nn.Linear(3, 2))) == 1
     assert auto_workers(nn.Sequential(nn.GRU(1, 4), nn.BatchNorm1d(4))) == 1
     step = nn.TrainStep(lstm, nn.CrossEntropyLoss(), optim.Adam(lstm.parameters()))
-    assert step.sharding(64) == (cores > 1) and not step.sharding(16)
+    assert step.sharding() == (cores > 1)
     numba.set_num_threads(1)
     try:  # (Numba's thread count, read at each step, bounds the shards)
-        assert not step.sharding(64) and auto_workers(lstm) == 1
+        assert not step.sharding() and auto_workers(lstm) == 1
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     lstm.to(cupar.places.here)
-    assert auto_workers(lstm) == 1 and not step.sharding(64)
+    assert auto_workers(lstm) == 1 and not step.sharding()
 
 
 def test_bad_workers_and_bad_labels_are_clear_errors():

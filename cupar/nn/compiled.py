@@ -145,9 +145,9 @@ class TrainStep:
                                   "leave workers at 1 (or None) for a model on a GPU")
         return Shards(self, int(workers))
 
-    def sharding(self, rows: int) -> bool:
-        """Whether a step on `rows` rows runs across threads now."""
-        return self.shards is not None and self.shards.workers(rows) > 1
+    def sharding(self) -> bool:
+        """Whether steps run across threads now (Numba's thread count can change)."""
+        return self.shards is not None and self.shards.threads() > 1
 
     def function_for(self, x):
         """The compiled step for inputs of x's number of dimensions (and, for images, of
@@ -341,7 +341,7 @@ class TrainStep:
     def __call__(self, x, y, sync: bool = True, check_finite: bool = False):
         """One step on batch (x, y). With `check_finite`, a step whose loss is NaN or
         infinite changes nothing (the loss is returned for the caller to report)."""
-        if self.sharding(len(x)):
+        if self.sharding():
             return self.shards(x, y, check_finite)
         return self.one_call(x, y, sync, check_finite)
 

@@ -35,7 +35,6 @@ import cupar
 from cupar.errors import CuparIndexError
 
 from .codegen import image_shape
-from .steps import Ran
 
 SHARD_ROWS = 16  # the fewest rows a shard is given: smaller ones do not pay for the meeting
 
@@ -83,11 +82,17 @@ class Shards:
         self.programs: dict = {}
         self.pool, self.pool_size = None, 0
 
-    def workers(self, rows: int) -> int:
-        """The shards a batch of `rows` rows is cut into now (1: the step is not sharded)."""
+    def threads(self) -> int:
+        """The threads steps are cut across now (1: they are not)."""
         if self.requested is None:
-            return auto_workers(self.step.model, rows)
-        return len(bounds(rows, self.requested))
+            return auto_workers(self.step.model)
+        return self.requested
+
+    def workers(self, rows: int) -> int:
+        """The shards a batch of `rows` rows is cut into now (fewer than `threads` where
+        the batch is small: a smaller batch, such as an epoch's last, still runs these
+        programs, on one shard, rather than compile the unsharded step for it)."""
+        return len(bounds(rows, self.threads()))
 
     def executor(self, size: int) -> ThreadPoolExecutor:
         if self.pool is None or self.pool_size < size:
@@ -121,7 +126,7 @@ class Shards:
                 return gradient(*arrays, x[start:stop], y[start:stop], seed + k,
                                 target_place=serial)
         try:
-            if fresh:  # (the first call compiles: once, on this thread)
+            if fresh or len(pieces) == 1:  # (a first call compiles: once, on this thread)
                 results = [shard(k, *b) for k, b in enumerate(pieces)]
             else:
                 pool = self.executor(len(pieces) - 1)
@@ -142,21 +147,6 @@ class Shards:
         step.adopt(new + summed[n:], 1)
         step.correct = correct
         return loss
-
-    def run(self, x, y, order, batch_size: int, start: int, stop: int,
-            skip_nonfinite: bool) -> Ran:
-        """`TrainStep.run`'s steps, one sharded step each."""
-        applied, loss_sum, correct, seen = 0, 0.0, 0, 0
-        for k in range(start, stop):
-            rows = order[k * batch_size:(k + 1) * batch_size]
-            loss = self(x[rows], y[rows], check_finite=True)
-            if not np.isfinite(loss):
-                if skip_nonfinite:
-                    continue
-                return Ran(k, applied, loss_sum, correct, seen, float(loss))
-            applied, loss_sum, seen = applied + 1, loss_sum + loss * len(rows), seen + len(rows)
-            correct += int(self.step.correct) if self.step.loss.classification else 0
-        return Ran(stop, applied, loss_sum, correct, seen, None)
 
 
 def combine(results: list, pieces: list, rows: int):

@@ -136,9 +136,7 @@ def run_steps(step, x, y, order, batch_size: int, start: int, stop: int | None,
         raise CuparValueError(f"steps {start} .. {stop} are not steps of {batches} batches",
                               caller_loc(), "pass 0 <= start <= stop")
     step.check(x, y)
-    if step.sharding(batch_size):  # (each step across threads: cupar/nn/shards.py)
-        return step.shards.run(x, y, order, batch_size, start, stop, skip_nonfinite)
-    if step.model.place is not cupar.places.cpu:
+    if step.model.place is not cupar.places.cpu or step.sharding():  # (shards.py)
         return one_by_one(step, x, y, order, batch_size, start, stop, skip_nonfinite)
     key = ("run", np.ndim(x), image_shape(x))
     if key not in step.functions:
@@ -167,7 +165,7 @@ def run_place(step, x, batch_size: int):
 
 def one_by_one(step, x, y, order, batch_size: int, start: int, stop: int,
                skip_nonfinite: bool) -> Ran:
-    """`run` as one compiled call per step (gpu0)."""
+    """`run` as one call per step (gpu0; a step across threads, cupar/nn/shards.py)."""
     applied, loss_sum, correct, seen = 0, 0.0, 0, 0
     for k in range(start, stop):
         rows = order[k * batch_size:(k + 1) * batch_size]
