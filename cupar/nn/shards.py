@@ -35,6 +35,8 @@ import cupar
 from cupar.errors import CuparIndexError
 
 from .codegen import image_shape
+from .conv_api import BatchNormNd
+from .recurrent_api import RecurrentBase
 
 SHARD_ROWS = 16  # the fewest rows a shard is given: smaller ones do not pay for the meeting
 
@@ -46,16 +48,20 @@ def eligible(model) -> bool:
     products already use BLAS's threads."""
     if getattr(model, "place", cupar.places.cpu) is not cupar.places.cpu:
         return False
-    kinds = {type(m).__name__ for _, m in model.named_modules()}
-    return bool(kinds & {"RNN", "GRU", "LSTM"}) and not kinds & {"BatchNorm1d", "BatchNorm2d"}
+    layers = [m for _, m in model.named_modules()]
+    return any(isinstance(m, RecurrentBase) for m in layers) and \
+        not any(isinstance(m, BatchNormNd) for m in layers)
+
+
+# the cores this process may run on (read once: a system call)
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+    (os.cpu_count() or 1)
 
 
 def core_count() -> int:
     """The threads a sharded step uses by default: Numba's thread count (which
     `numba.set_num_threads` sets, as it bounds cupar's other threads), at most the cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-    return max(min(numba.get_num_threads(), cores), 1)
+    return max(min(numba.get_num_threads(), CORES), 1)
 
 
 def auto_workers(model, batch_size: int | None = None) -> int:
@@ -83,16 +89,12 @@ class Shards:
         self.pool, self.pool_size = None, 0
 
     def threads(self) -> int:
-        """The threads steps are cut across now (1: they are not)."""
+        """The threads steps are cut across now (1: they are not). A batch too small for
+        that many shards of SHARD_ROWS, such as an epoch's last, runs these programs on
+        fewer (one), rather than compile the unsharded step for it."""
         if self.requested is None:
             return auto_workers(self.step.model)
         return self.requested
-
-    def workers(self, rows: int) -> int:
-        """The shards a batch of `rows` rows is cut into now (fewer than `threads` where
-        the batch is small: a smaller batch, such as an epoch's last, still runs these
-        programs, on one shard, rather than compile the unsharded step for it)."""
-        return len(bounds(rows, self.threads()))
 
     def executor(self, size: int) -> ThreadPoolExecutor:
         if self.pool is None or self.pool_size < size:
@@ -117,7 +119,7 @@ class Shards:
         (gradient, update), fresh = self.programs_for(x)
         n = len(step.names)
         arrays = [table[key] for table, key in step.slots]
-        pieces = bounds(len(x), self.workers(len(x)))
+        pieces = bounds(len(x), self.threads())
         seed = step.optimizer.step_count * len(pieces)
         serial = cupar.places.cpu_serial
 
